@@ -1,0 +1,7 @@
+//! `create-task` — `POST /api/{user_id}/tasks` — create a task; 201 with the task.
+//! The handler lives in `shared::functions::create_task`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::harness::run("create-task", shared::functions::create_task::router).await
+}

@@ -1,0 +1,7 @@
+//! `delete-task` — `DELETE /api/{user_id}/tasks/{id}` — 204, or 404 when there is no such task of this user.
+//! The handler lives in `shared::functions::delete_task`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::harness::run("delete-task", shared::functions::delete_task::router).await
+}

@@ -1,0 +1,7 @@
+//! `get-task` — `GET /api/{user_id}/tasks/{id}` — one task, or 404 (also for another user's task).
+//! The handler lives in `shared::functions::get_task`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::harness::run("get-task", shared::functions::get_task::router).await
+}

@@ -1,0 +1,7 @@
+//! `list-tasks` — `GET /api/{user_id}/tasks` with search, filters, sorting and pagination.
+//! The handler lives in `shared::functions::list_tasks`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::harness::run("list-tasks", shared::functions::list_tasks::router).await
+}

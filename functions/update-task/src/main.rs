@@ -1,0 +1,7 @@
+//! `update-task` — `PUT|PATCH /api/{user_id}/tasks/{id}`: partial update.
+//! The handler lives in `shared::functions::update_task`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::harness::run("update-task", shared::functions::update_task::router).await
+}

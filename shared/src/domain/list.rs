@@ -1,0 +1,276 @@
+//! The list query (`GET /api/{user_id}/tasks?...`), parsed from the query string with one
+//! clear error per bad parameter, and the page it answers with.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{parse_timestamp, Priority, TagName};
+use crate::error::ApiError;
+
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+pub const MAX_PAGE_SIZE: u32 = 100;
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    #[default]
+    All,
+    Pending,
+    Completed,
+}
+
+/// Sort keys, an allow-list: each maps to a fixed SQL expression in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    DueAt,
+    Priority,
+    Title,
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// Web-search syntax over title, description and tags: words, "quoted phrases", -exclusions, or.
+    pub search: Option<String>,
+    pub status: Status,
+    /// Any of these priorities (empty: all).
+    pub priorities: Vec<Priority>,
+    /// Any of these tags (empty: all).
+    pub tags: Vec<TagName>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    /// `Some(true)`: only open tasks whose due date has passed; `Some(false)`: only the others.
+    pub overdue: Option<bool>,
+    pub sort_by: SortBy,
+    pub sort_order: SortOrder,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            search: None,
+            status: Status::All,
+            priorities: vec![],
+            tags: vec![],
+            due_before: None,
+            due_after: None,
+            overdue: None,
+            sort_by: SortBy::CreatedAt,
+            sort_order: SortOrder::Desc,
+            page: 1,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Parses decoded `key=value` pairs. Unknown keys and repeated keys are refused so a
+    /// typo never silently widens the result.
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ApiError> {
+        let mut q = ListQuery::default();
+        let mut sort_order = None;
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in pairs {
+            if !seen.insert(key) {
+                return Err(bad(key, format!("{key} is given more than once")));
+            }
+            let value = value.trim();
+            match key {
+                "search" | "q" => {
+                    if value.chars().count() > MAX_SEARCH_CHARS {
+                        return Err(bad(key, format!("search must be at most {MAX_SEARCH_CHARS} characters")));
+                    }
+                    q.search = (!value.is_empty()).then(|| value.to_owned());
+                }
+                "status" => {
+                    q.status = match value {
+                        "all" | "" => Status::All,
+                        "pending" => Status::Pending,
+                        "completed" => Status::Completed,
+                        _ => return Err(bad(key, "status must be all, pending or completed")),
+                    }
+                }
+                "priority" => {
+                    q.priorities = list(value)
+                        .map(Priority::parse)
+                        .collect::<Result<_, _>>()
+                        .map_err(|m| bad(key, m))?;
+                }
+                "tag" | "tags" => {
+                    q.tags = list(value)
+                        .map(TagName::parse)
+                        .collect::<Result<_, _>>()
+                        .map_err(|m| bad(key, m))?;
+                }
+                "due_before" => q.due_before = Some(timestamp(key, value)?),
+                "due_after" => q.due_after = Some(timestamp(key, value)?),
+                "overdue" => q.overdue = Some(boolean(key, value)?),
+                "sort_by" | "sort" => {
+                    q.sort_by = match value {
+                        "due_at" | "due_date" => SortBy::DueAt,
+                        "priority" => SortBy::Priority,
+                        "title" => SortBy::Title,
+                        "created_at" => SortBy::CreatedAt,
+                        "updated_at" => SortBy::UpdatedAt,
+                        _ => {
+                            return Err(bad(
+                                key,
+                                "sort_by must be one of due_at, priority, title, created_at, updated_at",
+                            ))
+                        }
+                    }
+                }
+                "sort_order" | "order" => {
+                    sort_order = Some(match value {
+                        "asc" => SortOrder::Asc,
+                        "desc" => SortOrder::Desc,
+                        _ => return Err(bad(key, "sort_order must be asc or desc")),
+                    })
+                }
+                "page" => {
+                    q.page = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| (1..=1_000_000).contains(p))
+                        .ok_or_else(|| bad(key, "page must be a whole number from 1"))?
+                }
+                "page_size" | "limit" => {
+                    q.page_size = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                        .ok_or_else(|| bad(key, format!("page_size must be between 1 and {MAX_PAGE_SIZE}")))?
+                }
+                other => return Err(bad(other, format!("unknown query parameter {other:?}"))),
+            }
+        }
+        // Dates and titles read naturally ascending, "most recent / most urgent" first otherwise.
+        q.sort_order = sort_order.unwrap_or(match q.sort_by {
+            SortBy::DueAt | SortBy::Priority | SortBy::Title => SortOrder::Asc,
+            SortBy::CreatedAt | SortBy::UpdatedAt => SortOrder::Desc,
+        });
+        if let (Some(before), Some(after)) = (q.due_before, q.due_after) {
+            if after > before {
+                return Err(bad("due_after", "due_after must not be later than due_before"));
+            }
+        }
+        Ok(q)
+    }
+
+    pub fn offset(&self) -> u64 {
+        (self.page as u64 - 1) * self.page_size as u64
+    }
+}
+
+fn bad(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(Some(field), message)
+}
+
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    parse_timestamp(key, value).map_err(|e| bad(key, e.to_string()))
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(bad(key, format!("{key} must be true or false"))),
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total_count: u64,
+    pub page: u32,
+    pub page_size: u32,
+    pub total_pages: u64,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, total_count: u64, query: &ListQuery) -> Self {
+        Page {
+            items,
+            total_count,
+            page: query.page,
+            page_size: query.page_size,
+            total_pages: total_count.div_ceil(query.page_size as u64),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let q = ListQuery::parse([]).unwrap();
+        assert_eq!(q, ListQuery::default());
+        assert_eq!(q.offset(), 0);
+    }
+
+    #[test]
+    fn full_query() {
+        let q = ListQuery::parse([
+            ("search", "milk"),
+            ("status", "pending"),
+            ("priority", "P1,high"),
+            ("tag", "Work, home"),
+            ("due_before", "2027-01-01T00:00:00Z"),
+            ("due_after", "2026-01-01T00:00:00Z"),
+            ("overdue", "false"),
+            ("sort_by", "due_at"),
+            ("page", "3"),
+            ("page_size", "50"),
+        ])
+        .unwrap();
+        assert_eq!(q.priorities.len(), 2);
+        assert_eq!(q.tags[0].as_str(), "work");
+        assert_eq!(q.sort_order, SortOrder::Asc);
+        assert_eq!(q.offset(), 100);
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named() {
+        for (k, v) in [
+            ("page_size", "101"),
+            ("page_size", "0"),
+            ("page", "0"),
+            ("sort_by", "colour"),
+            ("sort_order", "up"),
+            ("status", "done"),
+            ("priority", "P9"),
+            ("due_before", "soon"),
+            ("overdue", "maybe"),
+            ("colour", "red"),
+        ] {
+            let err = ListQuery::parse([(k, v)]).unwrap_err();
+            assert!(matches!(&err, ApiError::BadRequest { field: Some(f), .. } if f == k), "{k}={v}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn total_pages_rounds_up() {
+        let q = ListQuery { page_size: 10, ..Default::default() };
+        assert_eq!(Page::<()>::new(vec![], 0, &q).total_pages, 0);
+        assert_eq!(Page::<()>::new(vec![], 10, &q).total_pages, 1);
+        assert_eq!(Page::<()>::new(vec![], 11, &q).total_pages, 2);
+    }
+}

@@ -1,0 +1,15 @@
+//! The task domain: validated value types, the task record and the list query.
+//!
+//! Everything that reaches the store has been through a `parse` here, so the store
+//! never sees an empty title, an unknown priority or an invalid time zone.
+
+pub mod list;
+mod recurrence;
+mod task;
+
+pub use list::{ListQuery, Page, SortBy, SortOrder, Status};
+pub use recurrence::Recurrence;
+pub use task::{
+    parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority, TagName, Task,
+    TaskPatch, Timezone, Title, MAX_TAGS_PER_TASK,
+};

@@ -1,0 +1,301 @@
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use super::Recurrence;
+use crate::error::ApiError;
+
+pub const MAX_TITLE_CHARS: usize = 500;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+pub const MAX_TAGS_PER_TASK: usize = 20;
+pub const MAX_TAG_CHARS: usize = 50;
+pub const MAX_REMINDER_MINUTES: i32 = 525_600; // one year
+
+/// P1 (most urgent) .. P4. Stored as 1..4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Priority(u8);
+
+impl Priority {
+    pub const DEFAULT: Priority = Priority(3);
+
+    /// Accepts `P1`..`P4` (any case), `urgent|high|medium|low`, or the numbers 1..4.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let s = input.trim().to_ascii_lowercase();
+        let level = match s.as_str() {
+            "p1" | "1" | "urgent" => 1,
+            "p2" | "2" | "high" => 2,
+            "p3" | "3" | "medium" => 3,
+            "p4" | "4" | "low" => 4,
+            _ => {
+                return Err(format!(
+                    "unknown priority {input:?}: use P1, P2, P3, P4 or urgent, high, medium, low"
+                ))
+            }
+        };
+        Ok(Priority(level))
+    }
+
+    pub fn from_level(level: i16) -> Option<Self> {
+        (1..=4).contains(&level).then_some(Priority(level as u8))
+    }
+
+    pub fn level(self) -> i16 {
+        self.0 as i16
+    }
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "P{}", self.0)
+    }
+}
+
+impl Serialize for Priority {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A trimmed, non-empty title of at most 500 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(input: &str) -> Result<Self, ApiError> {
+        let t = input.trim();
+        if t.is_empty() {
+            return Err(ApiError::validation("title", "title must not be empty"));
+        }
+        if t.chars().count() > MAX_TITLE_CHARS {
+            return Err(ApiError::validation(
+                "title",
+                format!("title must be at most {MAX_TITLE_CHARS} characters"),
+            ));
+        }
+        Ok(Title(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A description of at most 10,000 characters (may be empty).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(input: &str) -> Result<Self, ApiError> {
+        if input.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(ApiError::validation(
+                "description",
+                format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            ));
+        }
+        Ok(Description(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tag name: trimmed, lower-cased (tags are unique per user, case-insensitively),
+/// 1..=50 characters, no commas (lists of tags are comma-separated in queries).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TagName(String);
+
+impl TagName {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let t = input.trim().to_lowercase();
+        if t.is_empty() {
+            return Err("tags must not be empty".into());
+        }
+        if t.chars().count() > MAX_TAG_CHARS {
+            return Err(format!("tag {input:?} is longer than {MAX_TAG_CHARS} characters"));
+        }
+        if t.chars().any(|c| c == ',' || c.is_control()) {
+            return Err(format!("tag {input:?} must not contain commas or control characters"));
+        }
+        Ok(TagName(t))
+    }
+
+    /// Parses, de-duplicates and sorts a task's tags, at most 20.
+    pub fn parse_list(inputs: &[String]) -> Result<Vec<TagName>, ApiError> {
+        let mut tags = inputs
+            .iter()
+            .map(|s| TagName::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| ApiError::validation("tags", m))?;
+        tags.sort();
+        tags.dedup();
+        if tags.len() > MAX_TAGS_PER_TASK {
+            return Err(ApiError::validation(
+                "tags",
+                format!("a task has at most {MAX_TAGS_PER_TASK} tags"),
+            ));
+        }
+        Ok(tags)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IANA time zone name; recurrence is evaluated in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timezone(chrono_tz::Tz);
+
+impl Timezone {
+    pub const UTC: Timezone = Timezone(chrono_tz::UTC);
+
+    pub fn parse(input: &str) -> Result<Self, ApiError> {
+        input.trim().parse::<chrono_tz::Tz>().map(Timezone).map_err(|_| {
+            ApiError::validation(
+                "timezone",
+                format!("unknown time zone {input:?}: use an IANA name such as Europe/Berlin"),
+            )
+        })
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.0
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+}
+
+/// Parses an RFC 3339 timestamp (`2026-12-01T09:00:00Z`, any offset) for `field`.
+pub fn parse_timestamp(field: &str, input: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(input.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::validation(
+                field,
+                format!("{field} must be an RFC 3339 timestamp such as 2026-12-01T09:00:00Z"),
+            )
+        })
+}
+
+pub fn parse_reminder_minutes(minutes: i64) -> Result<i32, ApiError> {
+    if !(0..=MAX_REMINDER_MINUTES as i64).contains(&minutes) {
+        return Err(ApiError::validation(
+            "reminder_minutes",
+            format!("reminder_minutes must be between 0 and {MAX_REMINDER_MINUTES}"),
+        ));
+    }
+    Ok(minutes as i32)
+}
+
+/// A validated task to create.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: Title,
+    pub description: Description,
+    pub priority: Priority,
+    pub tags: Vec<TagName>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub reminder_minutes: Option<i32>,
+    pub recurrence: Option<Recurrence>,
+    pub timezone: Timezone,
+    /// Set only for the next occurrence of a recurring task.
+    pub recurrence_parent_id: Option<Uuid>,
+    pub recurrence_depth: i32,
+}
+
+/// A validated partial update. `None` leaves a field alone; for nullable fields
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<TagName>>,
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub reminder_minutes: Option<Option<i32>>,
+    pub recurrence: Option<Option<Recurrence>>,
+    pub timezone: Option<Timezone>,
+    pub completed: Option<bool>,
+}
+
+impl TaskPatch {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.description.is_none()
+            && self.priority.is_none()
+            && self.tags.is_none()
+            && self.due_at.is_none()
+            && self.reminder_minutes.is_none()
+            && self.recurrence.is_none()
+            && self.timezone.is_none()
+            && self.completed.is_none()
+    }
+}
+
+/// A stored task, as the API returns it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Task {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: String,
+    pub description: String,
+    pub completed: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub reminder_minutes: Option<i32>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub reminder_sent_at: Option<DateTime<Utc>>,
+    pub recurrence: Option<String>,
+    pub timezone: String,
+    pub recurrence_parent_id: Option<Uuid>,
+    pub recurrence_depth: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_accepts_codes_words_and_numbers() {
+        for (input, want) in [("P1", 1), ("p2", 2), ("medium", 3), ("LOW", 4), ("urgent", 1), ("4", 4)] {
+            assert_eq!(Priority::parse(input).unwrap().level(), want, "{input}");
+        }
+        assert!(Priority::parse("P5").is_err());
+        assert!(Priority::parse("").is_err());
+        assert_eq!(Priority::DEFAULT.to_string(), "P3");
+    }
+
+    #[test]
+    fn title_is_trimmed_and_bounded() {
+        assert_eq!(Title::parse("  buy milk ").unwrap().as_str(), "buy milk");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse(&"é".repeat(500)).is_ok());
+        assert!(Title::parse(&"é".repeat(501)).is_err());
+    }
+
+    #[test]
+    fn tags_are_normalised_deduplicated_and_capped() {
+        let tags = TagName::parse_list(&["Work".into(), " work ".into(), "Home".into()]).unwrap();
+        assert_eq!(tags.iter().map(TagName::as_str).collect::<Vec<_>>(), ["home", "work"]);
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert!(TagName::parse_list(&many).is_err());
+        assert!(TagName::parse("a,b").is_err());
+        assert!(TagName::parse(&"x".repeat(51)).is_err());
+    }
+
+    #[test]
+    fn timestamps_and_zones() {
+        let t = parse_timestamp("due_at", "2026-12-01T10:00:00+01:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-12-01T09:00:00+00:00");
+        assert!(parse_timestamp("due_at", "tomorrow").is_err());
+        assert_eq!(Timezone::parse("Europe/Berlin").unwrap().name(), "Europe/Berlin");
+        assert!(Timezone::parse("Mars/Olympus").is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! `PATCH /api/{user_id}/tasks/{id}/complete` — toggles completion, or sets it with
+//! `{"completed": true|false}`. The body is optional.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::patch;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::domain::Task;
+use crate::error::ApiError;
+use crate::http::extract::parse_json;
+use crate::http::{AppState, AuthUser, TaskId};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/{user_id}/tasks/{id}/complete", patch(handler).post(handler))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteInput {
+    completed: Option<bool>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
+async fn handler(
+    State(state): State<AppState>,
+    user: AuthUser,
+    TaskId(id): TaskId,
+    body: Bytes,
+) -> Result<Json<Task>, ApiError> {
+    let completed = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        parse_json::<CompleteInput>(&body)?.completed
+    };
+    state.store.set_completed(&user.0, id, completed).await?.map(Json).ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,24 @@
+//! `GET /api/{user_id}/tasks?search=&status=&priority=&tag=&due_before=&due_after=&overdue=
+//! &sort_by=&sort_order=&page=&page_size=` — one page of the user's tasks.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::domain::{ListQuery, Page, Task};
+use crate::error::ApiError;
+use crate::http::{AppState, AuthUser, QueryPairs};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/{user_id}/tasks", get(handler))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0))]
+async fn handler(
+    State(state): State<AppState>,
+    user: AuthUser,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Json<Page<Task>>, ApiError> {
+    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    Ok(Json(state.store.list_tasks(&user.0, &query).await?))
+}

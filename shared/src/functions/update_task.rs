@@ -1,0 +1,26 @@
+//! `PUT|PATCH /api/{user_id}/tasks/{id}` — partial update: absent fields are kept, `null`
+//! clears a nullable field (description, tags, due_at, reminder_minutes, recurrence).
+
+use axum::extract::State;
+use axum::routing::put;
+use axum::{Json, Router};
+
+use crate::domain::Task;
+use crate::error::ApiError;
+use crate::http::input::TaskInput;
+use crate::http::{AppState, AuthUser, JsonBody, TaskId};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/{user_id}/tasks/{id}", put(handler).patch(handler))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
+async fn handler(
+    State(state): State<AppState>,
+    user: AuthUser,
+    TaskId(id): TaskId,
+    JsonBody(input): JsonBody<TaskInput>,
+) -> Result<Json<Task>, ApiError> {
+    let patch = input.into_patch()?;
+    state.store.update_task(&user.0, id, patch).await?.map(Json).ok_or(ApiError::NotFound)
+}

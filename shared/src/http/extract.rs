@@ -1,0 +1,143 @@
+//! Request extractors whose failures answer in the API's one error shape.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON body: `Content-Type: application/json`, within the body-size limit, parsed
+/// strictly. Syntax errors are 400; a wrong type, a missing or an unknown field is 422
+/// naming the field.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request(None, "could not read the request body")
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        use serde_json::error::Category;
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request(None, format!("malformed JSON: {message}"))
+            }
+            Category::Data => {
+                // Unknown and missing fields are reported at their parent; name them.
+                let field = match message.split('`').nth(1) {
+                    Some(name) if message.starts_with("unknown field") || message.starts_with("missing field") => {
+                        if path == "." {
+                            name.to_owned()
+                        } else if path.ends_with(name) {
+                            path
+                        } else {
+                            format!("{path}.{name}")
+                        }
+                    }
+                    _ if path == "." => "body".to_owned(),
+                    _ => path,
+                };
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                ApiError::validation(field, message)
+            }
+        }
+    })
+}
+
+/// The `{id}` of a task route. An id that is not a UUID cannot name a task: 404.
+pub struct TaskId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path params: {e}")))?;
+        params
+            .iter()
+            .find(|(k, _)| *k == "id")
+            .and_then(|(_, v)| Uuid::parse_str(v).ok())
+            .map(TaskId)
+            .ok_or(ApiError::NotFound)
+    }
+}
+
+/// The decoded query string as `(key, value)` pairs.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or_default();
+        Ok(QueryPairs(
+            form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        title: String,
+        tags: Option<Vec<String>>,
+    }
+
+    fn field_of(body: &str) -> (u16, Option<String>) {
+        match parse_json::<Probe>(body.as_bytes()).unwrap_err() {
+            ApiError::Validation { field, .. } => (422, Some(field)),
+            ApiError::BadRequest { field, .. } => (400, field),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(field_of("{"), (400, None));
+        assert_eq!(field_of(r#"{"title": 5}"#), (422, Some("title".into())));
+        assert_eq!(field_of(r#"{"title": "x", "colour": 1}"#), (422, Some("colour".into())));
+        assert_eq!(field_of(r#"{}"#), (422, Some("title".into())));
+        assert_eq!(field_of(r#"{"title": "x", "tags": [1]}"#), (422, Some("tags[0]".into())));
+        assert_eq!(field_of(r#"[]"#), (422, Some("body".into())));
+    }
+}

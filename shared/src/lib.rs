@@ -1,0 +1,13 @@
+//! The shared core of the todo functions: domain types, the store boundary, the HTTP API
+//! (auth, extractors, one module per function) and the harness every binary runs on.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod functions;
+pub mod harness;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use error::ApiError;

@@ -1,0 +1,355 @@
+//! PostgreSQL task store (sqlx). Lower-case SQL, explicit column lists, bind parameters
+//! only; sort expressions come from an allow-list.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
+use uuid::Uuid;
+
+use super::{StoreError, TaskStore};
+use crate::domain::{ListQuery, NewTask, Page, Priority, SortBy, SortOrder, Status, TagName, Task, TaskPatch};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+const TASK_COLUMNS: &str = "id, user_id, title, description, completed, completed_at, priority, tags, \
+    due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone, \
+    recurrence_parent_id, recurrence_depth, created_at, updated_at";
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub fn new(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    pub fn connect_lazy(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy(url)?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => classify(e),
+            other => StoreError::Other(other.into()),
+        })
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(classify)
+    }
+}
+
+#[async_trait]
+impl TaskStore for PgStore {
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn create_task(&self, user_id: &str, task: NewTask) -> Result<Task, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = Uuid::new_v4();
+        let tags = tag_names(&task.tags);
+        let row = sqlx::query(&format!(
+            "insert into tasks (id, user_id, title, description, priority, tags, due_at, \
+                 reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             returning {TASK_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .bind(task.title.as_str())
+        .bind(task.description.as_str())
+        .bind(task.priority.level())
+        .bind(&tags)
+        .bind(task.due_at)
+        .bind(task.reminder_minutes)
+        .bind(task.recurrence.as_ref().map(|r| r.as_str()))
+        .bind(task.timezone.name())
+        .bind(task.recurrence_parent_id)
+        .bind(task.recurrence_depth)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+        link_tags(&mut tx, user_id, id, &tags).await?;
+        tx.commit().await.map_err(classify)?;
+        task_from_row(&row)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn get_task(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
+        sqlx::query(&format!("select {TASK_COLUMNS} from tasks where user_id = $1 and id = $2"))
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?
+            .as_ref()
+            .map(task_from_row)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError> {
+        let mut select = QueryBuilder::new(format!("select {TASK_COLUMNS} from tasks"));
+        push_filters(&mut select, user_id, query);
+        let (expr, nullable) = match query.sort_by {
+            SortBy::DueAt => ("due_at", true),
+            SortBy::Priority => ("priority", false),
+            SortBy::Title => ("lower(title)", false),
+            SortBy::CreatedAt => ("created_at", false),
+            SortBy::UpdatedAt => ("updated_at", false),
+        };
+        let dir = match query.sort_order {
+            SortOrder::Asc => "asc",
+            SortOrder::Desc => "desc",
+        };
+        // Nulls last in both directions; id breaks ties so pages never overlap. Columns that
+        // cannot be null get no `nulls last`, which lets a backward index scan serve `desc`.
+        let nulls = if nullable { " nulls last" } else { "" };
+        select.push(format!(" order by {expr} {dir}{nulls}, id {dir} limit "));
+        select.push_bind(query.page_size as i64);
+        select.push(" offset ");
+        select.push_bind(query.offset() as i64);
+        let rows = select.build().fetch_all(&self.pool).await.map_err(classify)?;
+        let items = rows.iter().map(task_from_row).collect::<Result<Vec<_>, _>>()?;
+
+        // A short page tells the total without counting (unless it is past the end).
+        let total = if !items.is_empty() && items.len() < query.page_size as usize {
+            query.offset() + items.len() as u64
+        } else if items.is_empty() && query.page == 1 {
+            0
+        } else {
+            let mut count = QueryBuilder::new("select count(*) from tasks");
+            push_filters(&mut count, user_id, query);
+            let n: i64 = count.build().fetch_one(&self.pool).await.map_err(classify)?.get(0);
+            n as u64
+        };
+        Ok(Page::new(items, total, query))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn update_task(&self, user_id: &str, id: Uuid, patch: TaskPatch) -> Result<Option<Task>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut update = QueryBuilder::new("update tasks set updated_at = now()");
+        if let Some(title) = &patch.title {
+            update.push(", title = ").push_bind(title.as_str().to_owned());
+        }
+        if let Some(description) = &patch.description {
+            update.push(", description = ").push_bind(description.as_str().to_owned());
+        }
+        if let Some(priority) = patch.priority {
+            update.push(", priority = ").push_bind(priority.level());
+        }
+        let tags = patch.tags.as_deref().map(tag_names);
+        if let Some(tags) = &tags {
+            update.push(", tags = ").push_bind(tags.clone());
+        }
+        if let Some(due_at) = patch.due_at {
+            update.push(", due_at = ").push_bind(due_at);
+        }
+        if let Some(minutes) = patch.reminder_minutes {
+            update.push(", reminder_minutes = ").push_bind(minutes);
+        }
+        if let Some(recurrence) = &patch.recurrence {
+            update.push(", recurrence = ").push_bind(recurrence.as_ref().map(|r| r.as_str().to_owned()));
+        }
+        if let Some(tz) = &patch.timezone {
+            update.push(", timezone = ").push_bind(tz.name());
+        }
+        if let Some(completed) = patch.completed {
+            update.push(", completed = ").push_bind(completed);
+        }
+        update.push(" where user_id = ").push_bind(user_id);
+        update.push(" and id = ").push_bind(id);
+        update.push(format!(" returning {TASK_COLUMNS}"));
+        let Some(row) = update.build().fetch_optional(&mut *tx).await.map_err(classify)? else {
+            return Ok(None);
+        };
+        if let Some(tags) = &tags {
+            sqlx::query("delete from task_tags where task_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            link_tags(&mut tx, user_id, id, tags).await?;
+        }
+        tx.commit().await.map_err(classify)?;
+        task_from_row(&row).map(Some)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn set_completed(&self, user_id: &str, id: Uuid, completed: Option<bool>) -> Result<Option<Task>, StoreError> {
+        sqlx::query(&format!(
+            "update tasks set completed = coalesce($3, not completed) \
+             where user_id = $1 and id = $2 returning {TASK_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .bind(completed)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?
+        .as_ref()
+        .map(task_from_row)
+        .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn delete_task(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from tasks where user_id = $1 and id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await.map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn push_filters(q: &mut QueryBuilder<'_, Postgres>, user_id: &str, query: &ListQuery) {
+    q.push(" where user_id = ").push_bind(user_id.to_owned());
+    if let Some(search) = &query.search {
+        q.push(" and search @@ websearch_to_tsquery('english', ").push_bind(search.clone()).push(")");
+    }
+    match query.status {
+        Status::All => {}
+        Status::Pending => {
+            q.push(" and not completed");
+        }
+        Status::Completed => {
+            q.push(" and completed");
+        }
+    }
+    if !query.priorities.is_empty() {
+        let levels: Vec<i16> = query.priorities.iter().map(|p| p.level()).collect();
+        q.push(" and priority = any(").push_bind(levels).push(")");
+    }
+    if !query.tags.is_empty() {
+        q.push(" and tags && ").push_bind(tag_names(&query.tags));
+    }
+    if let Some(before) = query.due_before {
+        q.push(" and due_at < ").push_bind(before);
+    }
+    if let Some(after) = query.due_after {
+        q.push(" and due_at > ").push_bind(after);
+    }
+    match query.overdue {
+        None => {}
+        Some(true) => {
+            q.push(" and not completed and due_at < now()");
+        }
+        Some(false) => {
+            q.push(" and (completed or due_at is null or due_at >= now())");
+        }
+    }
+}
+
+fn tag_names(tags: &[TagName]) -> Vec<String> {
+    tags.iter().map(|t| t.as_str().to_owned()).collect()
+}
+
+/// Creates the user's tags on first use and links them to the task. Names arrive sorted, so
+/// concurrent transactions take the unique-index locks in one order and cannot deadlock.
+async fn link_tags(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: &str,
+    task_id: Uuid,
+    names: &[String],
+) -> Result<(), StoreError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into tags (user_id, name) \
+         select $1, name from unnest($2::text[]) as name order by name \
+         on conflict (user_id, name) do nothing",
+    )
+    .bind(user_id)
+    .bind(names)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    sqlx::query(
+        "insert into task_tags (task_id, tag_id) \
+         select $1, id from tags where user_id = $2 and name = any($3)",
+    )
+    .bind(task_id)
+    .bind(user_id)
+    .bind(names)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
+    let level: i16 = row.try_get("priority").map_err(classify)?;
+    let get = |e: sqlx::Error| classify(e);
+    Ok(Task {
+        id: row.try_get("id").map_err(get)?,
+        user_id: row.try_get("user_id").map_err(get)?,
+        title: row.try_get("title").map_err(get)?,
+        description: row.try_get("description").map_err(get)?,
+        completed: row.try_get("completed").map_err(get)?,
+        completed_at: row.try_get::<Option<DateTime<Utc>>, _>("completed_at").map_err(get)?,
+        priority: Priority::from_level(level)
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("priority {level} out of range")))?,
+        tags: row.try_get("tags").map_err(get)?,
+        due_at: row.try_get("due_at").map_err(get)?,
+        reminder_minutes: row.try_get("reminder_minutes").map_err(get)?,
+        remind_at: row.try_get("remind_at").map_err(get)?,
+        reminder_sent_at: row.try_get("reminder_sent_at").map_err(get)?,
+        recurrence: row.try_get("recurrence").map_err(get)?,
+        timezone: row.try_get("timezone").map_err(get)?,
+        recurrence_parent_id: row.try_get("recurrence_parent_id").map_err(get)?,
+        recurrence_depth: row.try_get("recurrence_depth").map_err(get)?,
+        created_at: row.try_get("created_at").map_err(get)?,
+        updated_at: row.try_get("updated_at").map_err(get)?,
+    })
+}
+
+/// Sorts a sqlx error into what the caller can act on: an outage (503, retry), a broken
+/// field rule (422), a conflict (409), or a bug (500).
+pub fn classify(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.into()),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.as_ref() {
+                // connection exceptions, shutdown, too many connections, read-only standby
+                c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300" || c == "25006" => {
+                    StoreError::Unavailable(err.into())
+                }
+                "23514" => match db.constraint() {
+                    Some("tasks_reminder_needs_due") => StoreError::Invalid {
+                        field: "reminder_minutes",
+                        message: "a reminder needs a due date (due_at)".into(),
+                    },
+                    _ => StoreError::Other(err.into()),
+                },
+                "23505" => StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned()),
+                _ => StoreError::Other(err.into()),
+            }
+        }
+        _ => StoreError::Other(err.into()),
+    }
+}
