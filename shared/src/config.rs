@@ -27,6 +27,17 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Where published events go (`PUBSUB_TRANSPORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Through the Dapr sidecar's publish API (default).
+    Dapr,
+    /// Straight to Kafka (`KAFKA_BROKERS`).
+    Kafka,
+    /// Not now: events wait in the outbox for a sweep.
+    None,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL` (required).
@@ -41,6 +52,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `LOG_LEVEL` (an `EnvFilter` directive, e.g. `info` or `shared=debug`); default `info`.
     pub log_level: String,
+    /// `PUBSUB_TRANSPORT=dapr|kafka|none`, default dapr.
+    pub transport: Transport,
+    /// `PUBSUB_NAME`, the Dapr pub/sub component; default `pubsub`.
+    pub pubsub_name: String,
+    /// `DAPR_HTTP_PORT`, default 3500.
+    pub dapr_http_port: u16,
+    /// `KAFKA_BROKERS` (for `PUBSUB_TRANSPORT=kafka`), default `127.0.0.1:9092`.
+    pub kafka_brokers: String,
 }
 
 impl Config {
@@ -49,10 +68,16 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let database_url = get("DATABASE_URL").filter(|v| !v.is_empty()).context("DATABASE_URL is not set")?;
-        let jwt_secret = get("JWT_SECRET").filter(|v| !v.is_empty()).context("JWT_SECRET is not set")?;
+        let database_url = get("DATABASE_URL")
+            .filter(|v| !v.is_empty())
+            .context("DATABASE_URL is not set")?;
+        let jwt_secret = get("JWT_SECRET")
+            .filter(|v| !v.is_empty())
+            .context("JWT_SECRET is not set")?;
         let app_port = match get("APP_PORT") {
-            Some(p) => p.parse().with_context(|| format!("APP_PORT={p:?} is not a port number"))?,
+            Some(p) => p
+                .parse()
+                .with_context(|| format!("APP_PORT={p:?} is not a port number"))?,
             None => 8080,
         };
         let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
@@ -68,7 +93,23 @@ impl Config {
             None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => LogFormat::Pretty,
             None => LogFormat::Json,
         };
+        let transport = match get("PUBSUB_TRANSPORT").as_deref() {
+            None | Some("dapr") => Transport::Dapr,
+            Some("kafka") => Transport::Kafka,
+            Some("none") => Transport::None,
+            Some(other) => bail!("PUBSUB_TRANSPORT={other:?}: use dapr, kafka or none"),
+        };
+        let dapr_http_port = match get("DAPR_HTTP_PORT") {
+            Some(p) => p
+                .parse()
+                .with_context(|| format!("DAPR_HTTP_PORT={p:?} is not a port number"))?,
+            None => 3500,
+        };
         Ok(Config {
+            transport,
+            pubsub_name: get("PUBSUB_NAME").unwrap_or_else(|| "pubsub".into()),
+            dapr_http_port,
+            kafka_brokers: get("KAFKA_BROKERS").unwrap_or_else(|| "127.0.0.1:9092".into()),
             database_url: Secret(database_url),
             database_max_connections,
             app_port,
@@ -84,22 +125,40 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn reads_required_and_defaults() {
-        let c = Config::from_lookup(env(&[("DATABASE_URL", "postgres://x"), ("JWT_SECRET", "s"), ("LOG_FORMAT", "json")])).unwrap();
+        let c = Config::from_lookup(env(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("JWT_SECRET", "s"),
+            ("LOG_FORMAT", "json"),
+        ]))
+        .unwrap();
         assert_eq!(c.app_port, 8080);
         assert_eq!(c.database_max_connections, 10);
         assert_eq!(c.log_format, LogFormat::Json);
-        assert!(!format!("{c:?}").contains("postgres://x"), "secrets must not be printed");
+        assert!(
+            !format!("{c:?}").contains("postgres://x"),
+            "secrets must not be printed"
+        );
     }
 
     #[test]
     fn refuses_missing_or_bad_values() {
         assert!(Config::from_lookup(env(&[("JWT_SECRET", "s")])).is_err());
         assert!(Config::from_lookup(env(&[("DATABASE_URL", "postgres://x")])).is_err());
-        assert!(Config::from_lookup(env(&[("DATABASE_URL", "p"), ("JWT_SECRET", "s"), ("APP_PORT", "http")])).is_err());
+        assert!(Config::from_lookup(env(&[
+            ("DATABASE_URL", "p"),
+            ("JWT_SECRET", "s"),
+            ("APP_PORT", "http")
+        ]))
+        .is_err());
     }
 }

@@ -11,7 +11,10 @@ use serde::Serialize;
 pub enum ApiError {
     /// The request is malformed (bad JSON syntax, bad query string).
     #[error("{message}")]
-    BadRequest { message: String, field: Option<String> },
+    BadRequest {
+        message: String,
+        field: Option<String>,
+    },
     /// A field is well-formed but not acceptable.
     #[error("{message}")]
     Validation { message: String, field: String },
@@ -39,11 +42,17 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation { field: field.into(), message: message.into() }
+        ApiError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(field: Option<&str>, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { field: field.map(str::to_owned), message: message.into() }
+        ApiError::BadRequest {
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -83,7 +92,9 @@ impl ApiError {
             ApiError::Unauthorized(why) => format!("authentication required: {why}"),
             ApiError::Forbidden => "the token does not grant access to this user's tasks".into(),
             ApiError::NotFound => "not found".into(),
-            ApiError::Unavailable(_) => "the service is temporarily unavailable; retry later".into(),
+            ApiError::Unavailable(_) => {
+                "the service is temporarily unavailable; retry later".into()
+            }
             ApiError::Internal(_) => "internal error".into(),
             other => other.to_string(),
         }
@@ -115,18 +126,25 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
-            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "dependency unavailable"),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "dependency unavailable")
+            }
             _ => {}
         }
         let status = self.status();
         let body = Body {
-            error: Detail { code: self.code(), message: self.public_message(), field: self.field() },
+            error: Detail {
+                code: self.code(),
+                message: self.public_message(),
+                field: self.field(),
+            },
         };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

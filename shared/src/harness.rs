@@ -11,36 +11,68 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 
-use crate::config::Config;
-use crate::functions::RouterFn;
+use crate::config::{Config, Transport};
+use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
+use crate::events::relay::Relay;
+use crate::functions::Function;
 use crate::http::{self, AppState, Authenticator};
+use crate::store::Store;
 
 /// Runs one function until it is told to stop.
-pub async fn run(name: &'static str, routes: RouterFn) -> anyhow::Result<()> {
+pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     crate::telemetry::init(config.log_format, &config.log_level);
     let state = state_from_config(&config)?;
-    let app = http::app(routes(), state);
+    let app = http::app(&[function], state);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        tracing::info!(function = name, "serving on the Lambda runtime");
+        tracing::info!(function = function.name, "serving on the Lambda runtime");
         return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));
     }
-    serve(name, app, config.app_port).await
+    serve(function.name, app, config.app_port).await
 }
 
 pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
-    Ok(AppState {
-        store: crate::store::connect(config.database_url.expose(), config.database_max_connections)?,
-        auth: Arc::new(Authenticator::hs256(config.jwt_secret.expose().as_bytes())),
-    })
+    let store = crate::store::connect(
+        config.database_url.expose(),
+        config.database_max_connections,
+    )?;
+    let publisher: Arc<dyn Publisher> = match config.transport {
+        Transport::Dapr => Arc::new(DaprPublisher::new(
+            config.dapr_http_port,
+            config.pubsub_name.clone(),
+        )),
+        Transport::Kafka => crate::events::publisher::kafka(&config.kafka_brokers)?,
+        Transport::None => Arc::new(NoPublisher),
+    };
+    let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes());
+    Ok(state(store, auth, publisher, &config.pubsub_name))
+}
+
+/// Assembles the state every handler sees.
+pub fn state(
+    store: Arc<dyn Store>,
+    auth: Authenticator,
+    publisher: Arc<dyn Publisher>,
+    pubsub: &str,
+) -> AppState {
+    AppState {
+        relay: Arc::new(Relay::new(store.clone(), publisher)),
+        store,
+        auth: Arc::new(auth),
+        pubsub: pubsub.into(),
+    }
 }
 
 /// Serves `app` on `port` (all interfaces) until SIGTERM or Ctrl-C, then drains.
 pub async fn serve(name: &str, app: Router, port: u16) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([0, 0, 0, 0], port));
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind {addr}"))?;
     tracing::info!(function = name, %addr, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!(function = name, "stopped");
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod functions;
 pub mod harness;
 pub mod http;

@@ -9,7 +9,11 @@ pub fn init(format: LogFormat, level: &str) {
     let builder = fmt().with_env_filter(filter).with_target(true);
     // `try_init`: a second call (tests, the local runner) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }

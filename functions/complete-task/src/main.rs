@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run("complete-task", shared::functions::complete_task::router).await
+    shared::harness::run(&shared::functions::complete_task::FUNCTION).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run("create-task", shared::functions::create_task::router).await
+    shared::harness::run(&shared::functions::create_task::FUNCTION).await
 }

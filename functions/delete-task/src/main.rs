@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run("delete-task", shared::functions::delete_task::router).await
+    shared::harness::run(&shared::functions::delete_task::FUNCTION).await
 }

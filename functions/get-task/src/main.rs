@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run("get-task", shared::functions::get_task::router).await
+    shared::harness::run(&shared::functions::get_task::FUNCTION).await
 }

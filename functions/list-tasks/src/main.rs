@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run("list-tasks", shared::functions::list_tasks::router).await
+    shared::harness::run(&shared::functions::list_tasks::FUNCTION).await
 }

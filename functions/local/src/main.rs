@@ -1,7 +1,9 @@
 //! `todo-local`: the whole system in one process, for a laptop.
 //!
-//! - `todo-local serve [--port 8080]` runs migrations, then serves every function's routes
-//!   on one port.
+//! - `todo-local serve [--port 8080] [--tick-interval 60]` runs migrations, then serves every
+//!   function's routes on one port. It plays the Dapr sidecar's part in-process: events go
+//!   through an in-process bus to the subscribed routes (so completing a recurring task shows
+//!   its next occurrence at once), and the cron binding's tick runs on an interval.
 //! - `todo-local migrate` runs migrations only.
 //! - `todo-local token <user_id>` prints a 24 h HS256 JWT for that user.
 //!
@@ -9,17 +11,23 @@
 //! warning: never use it beyond your laptop).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shared::config::LogFormat;
-use shared::http::{AppState, Authenticator};
-use shared::store::{PgStore, TaskStore};
+use shared::events::bus::InProcessBus;
+use shared::http::Authenticator;
+use shared::store::{PgStore, Store, TaskStore};
 
 const DEV_JWT_SECRET: &str = "todo-local-development-secret-do-not-deploy";
 
 #[derive(Parser)]
-#[command(name = "todo-local", version, about = "Every todo function in one process")]
+#[command(
+    name = "todo-local",
+    version,
+    about = "Every todo function in one process"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,6 +39,9 @@ enum Command {
     Serve {
         #[arg(long, env = "APP_PORT", default_value_t = 8080)]
         port: u16,
+        /// Seconds between runs of the cron tick (`POST /reminder-cron`).
+        #[arg(long, env = "TICK_INTERVAL", default_value_t = 60)]
+        tick_interval: u64,
     },
     /// Run database migrations and exit.
     Migrate,
@@ -47,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
         _ => LogFormat::Pretty,
     };
     shared::telemetry::init(log_format, &log_level);
-    let auth = Arc::new(Authenticator::hs256(jwt_secret().as_bytes()));
+    let auth = Authenticator::hs256(jwt_secret().as_bytes());
 
     match cli.command {
         Command::Token { user_id } => {
@@ -60,18 +71,55 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Serve { port } => {
+        Command::Serve {
+            port,
+            tick_interval,
+        } => {
+            anyhow::ensure!(
+                tick_interval > 0,
+                "--tick-interval must be at least 1 second"
+            );
             let store = store()?;
             store.migrate().await.context("running migrations")?;
-            let store: Arc<dyn TaskStore> = Arc::new(store);
-            let app = shared::http::app(shared::functions::all(), AppState { store, auth });
+            let store: Arc<dyn Store> = Arc::new(store);
+            let functions = shared::functions::ALL;
+            let bus = Arc::new(InProcessBus::new(
+                functions
+                    .iter()
+                    .flat_map(|f| f.subscriptions.iter().copied())
+                    .collect(),
+            ));
+            let state = shared::harness::state(store, auth, bus.clone(), "pubsub");
+            let app = shared::http::app(functions, state);
+            bus.attach(app.clone());
+            tokio::spawn(tick(app.clone(), Duration::from_secs(tick_interval)));
             shared::harness::serve("todo-local", app, port).await
         }
     }
 }
 
+/// Calls the cron binding's route on an interval, as daprd's `reminder-cron` would.
+async fn tick(app: axum::Router, every: Duration) {
+    use tower::ServiceExt;
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let request =
+            axum::http::Request::post(format!("/{}", shared::functions::reminder_tick::BINDING))
+                .body(axum::body::Body::empty())
+                .expect("static request");
+        match app.clone().oneshot(request).await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => tracing::warn!(status = %r.status(), "tick failed"),
+            Err(e) => tracing::warn!(error = %e, "tick failed"),
+        }
+    }
+}
+
 fn store() -> anyhow::Result<PgStore> {
-    let url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set (scripts/run.sh starts a local PostgreSQL for you)")?;
+    let url = std::env::var("DATABASE_URL")
+        .context("DATABASE_URL is not set (scripts/run.sh starts a local PostgreSQL for you)")?;
     PgStore::connect_lazy(&url, 10)
 }
 
@@ -79,7 +127,9 @@ fn jwt_secret() -> String {
     match std::env::var("JWT_SECRET") {
         Ok(s) if !s.is_empty() => s,
         _ => {
-            eprintln!("warning: JWT_SECRET is not set; using the development secret (never deploy this)");
+            eprintln!(
+                "warning: JWT_SECRET is not set; using the development secret (never deploy this)"
+            );
             DEV_JWT_SECRET.to_owned()
         }
     }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run("update-task", shared::functions::update_task::router).await
+    shared::harness::run(&shared::functions::update_task::FUNCTION).await
 }

@@ -77,7 +77,9 @@ impl Default for ListQuery {
 impl ListQuery {
     /// Parses decoded `key=value` pairs. Unknown keys and repeated keys are refused so a
     /// typo never silently widens the result.
-    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ApiError> {
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ApiError> {
         let mut q = ListQuery::default();
         let mut sort_order = None;
         let mut seen = std::collections::HashSet::new();
@@ -89,7 +91,10 @@ impl ListQuery {
             match key {
                 "search" | "q" => {
                     if value.chars().count() > MAX_SEARCH_CHARS {
-                        return Err(bad(key, format!("search must be at most {MAX_SEARCH_CHARS} characters")));
+                        return Err(bad(
+                            key,
+                            format!("search must be at most {MAX_SEARCH_CHARS} characters"),
+                        ));
                     }
                     q.search = (!value.is_empty()).then(|| value.to_owned());
                 }
@@ -116,21 +121,17 @@ impl ListQuery {
                 "due_before" => q.due_before = Some(timestamp(key, value)?),
                 "due_after" => q.due_after = Some(timestamp(key, value)?),
                 "overdue" => q.overdue = Some(boolean(key, value)?),
-                "sort_by" | "sort" => {
-                    q.sort_by = match value {
-                        "due_at" | "due_date" => SortBy::DueAt,
-                        "priority" => SortBy::Priority,
-                        "title" => SortBy::Title,
-                        "created_at" => SortBy::CreatedAt,
-                        "updated_at" => SortBy::UpdatedAt,
-                        _ => {
-                            return Err(bad(
-                                key,
-                                "sort_by must be one of due_at, priority, title, created_at, updated_at",
-                            ))
-                        }
-                    }
-                }
+                "sort_by" | "sort" => q.sort_by = match value {
+                    "due_at" | "due_date" => SortBy::DueAt,
+                    "priority" => SortBy::Priority,
+                    "title" => SortBy::Title,
+                    "created_at" => SortBy::CreatedAt,
+                    "updated_at" => SortBy::UpdatedAt,
+                    _ => return Err(bad(
+                        key,
+                        "sort_by must be one of due_at, priority, title, created_at, updated_at",
+                    )),
+                },
                 "sort_order" | "order" => {
                     sort_order = Some(match value {
                         "asc" => SortOrder::Asc,
@@ -150,7 +151,12 @@ impl ListQuery {
                         .parse::<u32>()
                         .ok()
                         .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                        .ok_or_else(|| bad(key, format!("page_size must be between 1 and {MAX_PAGE_SIZE}")))?
+                        .ok_or_else(|| {
+                            bad(
+                                key,
+                                format!("page_size must be between 1 and {MAX_PAGE_SIZE}"),
+                            )
+                        })?
                 }
                 other => return Err(bad(other, format!("unknown query parameter {other:?}"))),
             }
@@ -162,7 +168,10 @@ impl ListQuery {
         });
         if let (Some(before), Some(after)) = (q.due_before, q.due_after) {
             if after > before {
-                return Err(bad("due_after", "due_after must not be later than due_before"));
+                return Err(bad(
+                    "due_after",
+                    "due_after must not be later than due_before",
+                ));
             }
         }
         Ok(q)
@@ -262,13 +271,19 @@ mod tests {
             ("colour", "red"),
         ] {
             let err = ListQuery::parse([(k, v)]).unwrap_err();
-            assert!(matches!(&err, ApiError::BadRequest { field: Some(f), .. } if f == k), "{k}={v}: {err:?}");
+            assert!(
+                matches!(&err, ApiError::BadRequest { field: Some(f), .. } if f == k),
+                "{k}={v}: {err:?}"
+            );
         }
     }
 
     #[test]
     fn total_pages_rounds_up() {
-        let q = ListQuery { page_size: 10, ..Default::default() };
+        let q = ListQuery {
+            page_size: 10,
+            ..Default::default()
+        };
         assert_eq!(Page::<()>::new(vec![], 0, &q).total_pages, 0);
         assert_eq!(Page::<()>::new(vec![], 10, &q).total_pages, 1);
         assert_eq!(Page::<()>::new(vec![], 11, &q).total_pages, 2);

@@ -8,8 +8,11 @@
 //!   `FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10` or `RRULE:FREQ=MONTHLY;UNTIL=20271231T000000Z`.
 //!   Frequencies below daily are refused: a task repeats at most once a day.
 
-use chrono::Weekday;
+use chrono::{DateTime, Datelike, Utc, Weekday};
 use rrule::{Frequency, NWeekday, RRule, Unvalidated};
+
+/// How far a series is followed looking for the next occurrence (about 270 years daily).
+const MAX_STEPS: usize = 100_000;
 
 const MAX_INTERVAL: u16 = 1000;
 
@@ -47,7 +50,10 @@ impl Recurrence {
                 )
             })?
         };
-        Ok(Recurrence { source: source.to_owned(), rule })
+        Ok(Recurrence {
+            source: source.to_owned(),
+            rule,
+        })
     }
 
     /// The rule as the user wrote it (trimmed); this is what is stored.
@@ -59,6 +65,60 @@ impl Recurrence {
     pub fn rule(&self) -> &RRule<Unvalidated> {
         &self.rule
     }
+
+    /// The due date of the next occurrence, or `None` when the series has ended
+    /// (COUNT or UNTIL reached).
+    ///
+    /// - `anchor` starts the series (its first due date, or the completion time of a first
+    ///   task that had none); COUNT counts from it, and a month-end day returns after a
+    ///   short month.
+    /// - The rule is evaluated in `tz`, so 09:00 stays 09:00 across DST changes.
+    /// - The next occurrence comes after the current due date; when the series was missed
+    ///   (completed after later occurrences passed) it skips to the first one after
+    ///   `completed_at`. A task without a due date recurs from its completion time.
+    pub fn next_due(
+        &self,
+        tz: chrono_tz::Tz,
+        anchor: DateTime<Utc>,
+        current_due: Option<DateTime<Utc>>,
+        completed_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let after = current_due.map_or(completed_at, |due| due.max(completed_at));
+        let start = anchor.with_timezone(&rrule::Tz::Tz(tz));
+        let rule = clamp_month_end(self.rule.clone(), &start);
+        let set = rule.build(start).ok()?;
+        set.into_iter()
+            .take(MAX_STEPS)
+            .map(|d| d.with_timezone(&Utc))
+            .find(|d| *d > after)
+    }
+}
+
+/// RFC 5545 skips months that lack the start's day ("monthly on the 31st" has no April).
+/// A todo should rather fall on the month's last day and come back to the 31st: for a plain
+/// monthly (or yearly, on 29 February) rule whose start is past the 28th, pick the last of
+/// the days 28..=start's day that the month has.
+fn clamp_month_end(rule: RRule<Unvalidated>, start: &DateTime<rrule::Tz>) -> RRule<Unvalidated> {
+    let day = start.day() as i8;
+    let plain = rule.get_by_month_day().is_empty()
+        && rule.get_by_weekday().is_empty()
+        && rule.get_by_year_day().is_empty()
+        && rule.get_by_week_no().is_empty()
+        && rule.get_by_set_pos().is_empty();
+    if !plain || day <= 28 {
+        return rule;
+    }
+    match rule.get_freq() {
+        Frequency::Monthly => rule.by_month_day((28..=day).collect()).by_set_pos(vec![-1]),
+        Frequency::Yearly
+            if rule.get_by_month().is_empty() || rule.get_by_month() == [start.month() as u8] =>
+        {
+            rule.by_month(&[chrono::Month::try_from(start.month() as u8).expect("valid month")])
+                .by_month_day((28..=day).collect())
+                .by_set_pos(vec![-1])
+        }
+        _ => rule,
+    }
 }
 
 fn parse_rrule(source: &str) -> Result<RRule<Unvalidated>, String> {
@@ -67,25 +127,36 @@ fn parse_rrule(source: &str) -> Result<RRule<Unvalidated>, String> {
         .filter(|p| p.eq_ignore_ascii_case("rrule:"))
         .map_or(source, |_| &source[6..]);
     if body.to_ascii_uppercase().contains("DTSTART") {
-        return Err("recurrence must not contain DTSTART: the task's due date starts the series".into());
+        return Err(
+            "recurrence must not contain DTSTART: the task's due date starts the series".into(),
+        );
     }
     let rule: RRule<Unvalidated> = body
         .to_ascii_uppercase()
         .parse()
         .map_err(|e| format!("invalid RRULE: {e}"))?;
-    if matches!(rule.get_freq(), Frequency::Hourly | Frequency::Minutely | Frequency::Secondly) {
-        return Err("recurrence must repeat at most daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)".into());
+    if matches!(
+        rule.get_freq(),
+        Frequency::Hourly | Frequency::Minutely | Frequency::Secondly
+    ) {
+        return Err(
+            "recurrence must repeat at most daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)".into(),
+        );
     }
     if rule.get_count().is_some() && rule.get_until().is_some() {
         return Err("invalid RRULE: COUNT and UNTIL must not both be given".into());
     }
     if rule.get_interval() > MAX_INTERVAL {
-        return Err(format!("recurrence INTERVAL must be at most {MAX_INTERVAL}"));
+        return Err(format!(
+            "recurrence INTERVAL must be at most {MAX_INTERVAL}"
+        ));
     }
     // Validate against a fixed start so that the rule itself is checked (BYxxx ranges,
     // UNTIL format, COUNT with UNTIL, ...) independently of any task.
     let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC);
-    rule.clone().validate(start).map_err(|e| format!("invalid RRULE: {e}"))?;
+    rule.clone()
+        .validate(start)
+        .map_err(|e| format!("invalid RRULE: {e}"))?;
     Ok(rule)
 }
 
@@ -107,10 +178,16 @@ fn parse_words(s: &str) -> Option<RRule<Unvalidated>> {
         ["yearly"] | ["annually"] => Some(RRule::new(Frequency::Yearly)),
         ["every", "weekday"] | ["every", "weekdays"] => Some(
             RRule::new(Frequency::Weekly).by_weekday(
-                [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
-                    .into_iter()
-                    .map(NWeekday::Every)
-                    .collect(),
+                [
+                    Weekday::Mon,
+                    Weekday::Tue,
+                    Weekday::Wed,
+                    Weekday::Thu,
+                    Weekday::Fri,
+                ]
+                .into_iter()
+                .map(NWeekday::Every)
+                .collect(),
             ),
         ),
         ["every", unit] if simple(unit).is_some() && !unit.ends_with('s') => {
@@ -130,8 +207,10 @@ fn parse_words(s: &str) -> Option<RRule<Unvalidated>> {
                 .filter(|d| !d.is_empty() && *d != "and")
                 .map(weekday)
                 .collect::<Option<Vec<_>>>()?;
-            (!days.is_empty())
-                .then(|| RRule::new(Frequency::Weekly).by_weekday(days.into_iter().map(NWeekday::Every).collect()))
+            (!days.is_empty()).then(|| {
+                RRule::new(Frequency::Weekly)
+                    .by_weekday(days.into_iter().map(NWeekday::Every).collect())
+            })
         }
         _ => None,
     }
@@ -157,25 +236,138 @@ mod tests {
     #[test]
     fn accepts_every_documented_form() {
         for ok in [
-            "daily", "Weekly", "monthly", "yearly", "every day", "every week",
-            "every 2 days", "every 3 weeks", "every 1 month", "every 10 years",
-            "every weekday", "every monday,wednesday", "every Mon, Fri", "every tuesday and thursday",
-            "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10", "RRULE:FREQ=MONTHLY;UNTIL=20271231T000000Z",
+            "daily",
+            "Weekly",
+            "monthly",
+            "yearly",
+            "every day",
+            "every week",
+            "every 2 days",
+            "every 3 weeks",
+            "every 1 month",
+            "every 10 years",
+            "every weekday",
+            "every monday,wednesday",
+            "every Mon, Fri",
+            "every tuesday and thursday",
+            "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10",
+            "RRULE:FREQ=MONTHLY;UNTIL=20271231T000000Z",
             "rrule:freq=daily;interval=2",
         ] {
-            assert!(Recurrence::parse(ok).is_ok(), "{ok} should parse: {:?}", Recurrence::parse(ok).err());
+            assert!(
+                Recurrence::parse(ok).is_ok(),
+                "{ok} should parse: {:?}",
+                Recurrence::parse(ok).err()
+            );
         }
     }
 
     #[test]
     fn refuses_unknown_or_unsafe_rules() {
         for bad in [
-            "", "sometimes", "every 0 days", "every 1001 days", "every blursday", "every",
-            "FREQ=HOURLY", "FREQ=SOMETIMES", "RRULE:FREQ=DAILY;BYMONTHDAY=40",
-            "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY", "FREQ=DAILY;COUNT=3;UNTIL=20271231T000000Z",
+            "",
+            "sometimes",
+            "every 0 days",
+            "every 1001 days",
+            "every blursday",
+            "every",
+            "FREQ=HOURLY",
+            "FREQ=SOMETIMES",
+            "RRULE:FREQ=DAILY;BYMONTHDAY=40",
+            "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY",
+            "FREQ=DAILY;COUNT=3;UNTIL=20271231T000000Z",
         ] {
             assert!(Recurrence::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn next(rule: &str, tz: &str, anchor: &str, due: Option<&str>, done: &str) -> Option<String> {
+        Recurrence::parse(rule)
+            .unwrap()
+            .next_due(tz.parse().unwrap(), utc(anchor), due.map(utc), utc(done))
+            .map(|d| d.to_rfc3339())
+    }
+
+    #[test]
+    fn weekly_moves_the_due_date_by_seven_days() {
+        let d = "2026-11-02T09:00:00+00:00";
+        assert_eq!(
+            next("weekly", "UTC", d, Some(d), "2026-11-01T12:00:00Z").unwrap(),
+            "2026-11-09T09:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn daily_keeps_wall_clock_time_across_dst() {
+        // Berlin leaves summer time on 2026-10-25: 09:00 CEST is 07:00Z, 09:00 CET is 08:00Z.
+        let d = "2026-10-24T07:00:00Z";
+        assert_eq!(
+            next("daily", "Europe/Berlin", d, Some(d), "2026-10-24T06:00:00Z").unwrap(),
+            "2026-10-25T08:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn monthly_on_the_31st_clamps_and_returns() {
+        let anchor = "2027-01-31T09:00:00Z";
+        let feb = next(
+            "monthly",
+            "UTC",
+            anchor,
+            Some(anchor),
+            "2027-01-30T00:00:00Z",
+        )
+        .unwrap();
+        assert_eq!(feb, "2027-02-28T09:00:00+00:00");
+        let mar = next("monthly", "UTC", anchor, Some(&feb), "2027-02-27T00:00:00Z").unwrap();
+        assert_eq!(mar, "2027-03-31T09:00:00+00:00");
+    }
+
+    #[test]
+    fn count_and_until_end_the_series() {
+        let a = "2026-01-01T09:00:00Z";
+        assert_eq!(
+            next("FREQ=DAILY;COUNT=2", "UTC", a, Some(a), a).unwrap(),
+            "2026-01-02T09:00:00+00:00"
+        );
+        assert_eq!(
+            next(
+                "FREQ=DAILY;COUNT=2",
+                "UTC",
+                a,
+                Some("2026-01-02T09:00:00Z"),
+                a
+            ),
+            None
+        );
+        assert_eq!(
+            next(
+                "RRULE:FREQ=DAILY;UNTIL=20260102T090000Z",
+                "UTC",
+                a,
+                Some("2026-01-02T09:00:00Z"),
+                a
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn missed_series_skips_to_after_completion_and_undated_recurs_from_completion() {
+        let a = "2026-01-01T09:00:00Z";
+        assert_eq!(
+            next("daily", "UTC", a, Some(a), "2026-01-05T10:00:00Z").unwrap(),
+            "2026-01-06T09:00:00+00:00"
+        );
+        let done = "2026-03-10T15:30:00Z";
+        assert_eq!(
+            next("every 3 days", "UTC", done, None, done).unwrap(),
+            "2026-03-13T15:30:00+00:00"
+        );
     }
 
     #[test]

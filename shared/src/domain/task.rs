@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::Recurrence;
@@ -53,6 +53,13 @@ impl std::fmt::Display for Priority {
 impl Serialize for Priority {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Priority {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Priority::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -112,10 +119,14 @@ impl TagName {
             return Err("tags must not be empty".into());
         }
         if t.chars().count() > MAX_TAG_CHARS {
-            return Err(format!("tag {input:?} is longer than {MAX_TAG_CHARS} characters"));
+            return Err(format!(
+                "tag {input:?} is longer than {MAX_TAG_CHARS} characters"
+            ));
         }
         if t.chars().any(|c| c == ',' || c.is_control()) {
-            return Err(format!("tag {input:?} must not contain commas or control characters"));
+            return Err(format!(
+                "tag {input:?} must not contain commas or control characters"
+            ));
         }
         Ok(TagName(t))
     }
@@ -151,12 +162,16 @@ impl Timezone {
     pub const UTC: Timezone = Timezone(chrono_tz::UTC);
 
     pub fn parse(input: &str) -> Result<Self, ApiError> {
-        input.trim().parse::<chrono_tz::Tz>().map(Timezone).map_err(|_| {
-            ApiError::validation(
-                "timezone",
-                format!("unknown time zone {input:?}: use an IANA name such as Europe/Berlin"),
-            )
-        })
+        input
+            .trim()
+            .parse::<chrono_tz::Tz>()
+            .map(Timezone)
+            .map_err(|_| {
+                ApiError::validation(
+                    "timezone",
+                    format!("unknown time zone {input:?}: use an IANA name such as Europe/Berlin"),
+                )
+            })
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {
@@ -204,6 +219,7 @@ pub struct NewTask {
     /// Set only for the next occurrence of a recurring task.
     pub recurrence_parent_id: Option<Uuid>,
     pub recurrence_depth: i32,
+    pub recurrence_anchor: Option<DateTime<Utc>>,
 }
 
 /// A validated partial update. `None` leaves a field alone; for nullable fields
@@ -235,8 +251,8 @@ impl TaskPatch {
     }
 }
 
-/// A stored task, as the API returns it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A stored task, as the API returns it and as events carry it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Task {
     pub id: Uuid,
     pub user_id: String,
@@ -254,6 +270,9 @@ pub struct Task {
     pub timezone: String,
     pub recurrence_parent_id: Option<Uuid>,
     pub recurrence_depth: i32,
+    /// Start of the recurring series this task belongs to (see `Recurrence::next_due`).
+    #[serde(default)]
+    pub recurrence_anchor: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -264,7 +283,14 @@ mod tests {
 
     #[test]
     fn priority_accepts_codes_words_and_numbers() {
-        for (input, want) in [("P1", 1), ("p2", 2), ("medium", 3), ("LOW", 4), ("urgent", 1), ("4", 4)] {
+        for (input, want) in [
+            ("P1", 1),
+            ("p2", 2),
+            ("medium", 3),
+            ("LOW", 4),
+            ("urgent", 1),
+            ("4", 4),
+        ] {
             assert_eq!(Priority::parse(input).unwrap().level(), want, "{input}");
         }
         assert!(Priority::parse("P5").is_err());
@@ -283,7 +309,10 @@ mod tests {
     #[test]
     fn tags_are_normalised_deduplicated_and_capped() {
         let tags = TagName::parse_list(&["Work".into(), " work ".into(), "Home".into()]).unwrap();
-        assert_eq!(tags.iter().map(TagName::as_str).collect::<Vec<_>>(), ["home", "work"]);
+        assert_eq!(
+            tags.iter().map(TagName::as_str).collect::<Vec<_>>(),
+            ["home", "work"]
+        );
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert!(TagName::parse_list(&many).is_err());
         assert!(TagName::parse("a,b").is_err());
@@ -295,7 +324,10 @@ mod tests {
         let t = parse_timestamp("due_at", "2026-12-01T10:00:00+01:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-12-01T09:00:00+00:00");
         assert!(parse_timestamp("due_at", "tomorrow").is_err());
-        assert_eq!(Timezone::parse("Europe/Berlin").unwrap().name(), "Europe/Berlin");
+        assert_eq!(
+            Timezone::parse("Europe/Berlin").unwrap().name(),
+            "Europe/Berlin"
+        );
         assert!(Timezone::parse("Mars/Olympus").is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! `{"completed": true|false}`. The body is optional.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::routing::patch;
 use axum::{Json, Router};
@@ -9,11 +10,21 @@ use serde::Deserialize;
 
 use crate::domain::Task;
 use crate::error::ApiError;
-use crate::http::extract::parse_json;
+use crate::functions::Function;
+use crate::http::extract::{body_rejection, parse_json};
 use crate::http::{AppState, AuthUser, TaskId};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks/{id}/complete", patch(handler).post(handler))
+pub const FUNCTION: Function = Function {
+    name: "complete-task",
+    routes,
+    subscriptions: &[],
+};
+
+fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/{user_id}/tasks/{id}/complete",
+        patch(handler).post(handler),
+    )
 }
 
 #[derive(Deserialize)]
@@ -27,12 +38,18 @@ async fn handler(
     State(state): State<AppState>,
     user: AuthUser,
     TaskId(id): TaskId,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Task>, ApiError> {
+    let body = body.map_err(body_rejection)?;
     let completed = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
         parse_json::<CompleteInput>(&body)?.completed
     };
-    state.store.set_completed(&user.0, id, completed).await?.map(Json).ok_or(ApiError::NotFound)
+    let changed = state
+        .store
+        .set_completed(&user.0, id, completed)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(state.publish(changed).await))
 }

@@ -7,10 +7,17 @@ use axum::{Json, Router};
 
 use crate::domain::Task;
 use crate::error::ApiError;
+use crate::functions::Function;
 use crate::http::input::TaskInput;
 use crate::http::{AppState, AuthUser, JsonBody};
 
-pub fn router() -> Router<AppState> {
+pub const FUNCTION: Function = Function {
+    name: "create-task",
+    routes,
+    subscriptions: &[],
+};
+
+fn routes() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks", post(handler))
 }
 
@@ -20,7 +27,11 @@ async fn handler(
     user: AuthUser,
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
-    let task = state.store.create_task(&user.0, input.into_new_task()?).await?;
+    let changed = state
+        .store
+        .create_task(&user.0, input.into_new_task()?)
+        .await?;
+    let task = state.publish(changed).await;
     tracing::info!(task_id = %task.id, "task created");
     Ok((StatusCode::CREATED, Json(task)))
 }

@@ -6,17 +6,30 @@ use axum::routing::delete;
 use axum::Router;
 
 use crate::error::ApiError;
+use crate::functions::Function;
 use crate::http::{AppState, AuthUser, TaskId};
 
-pub fn router() -> Router<AppState> {
+pub const FUNCTION: Function = Function {
+    name: "delete-task",
+    routes,
+    subscriptions: &[],
+};
+
+fn routes() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks/{id}", delete(handler))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
-async fn handler(State(state): State<AppState>, user: AuthUser, TaskId(id): TaskId) -> Result<StatusCode, ApiError> {
-    if state.store.delete_task(&user.0, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound)
-    }
+async fn handler(
+    State(state): State<AppState>,
+    user: AuthUser,
+    TaskId(id): TaskId,
+) -> Result<StatusCode, ApiError> {
+    let changed = state
+        .store
+        .delete_task(&user.0, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state.publish(changed).await;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,13 +6,29 @@ use axum::{Json, Router};
 
 use crate::domain::Task;
 use crate::error::ApiError;
+use crate::functions::Function;
 use crate::http::{AppState, AuthUser, TaskId};
 
-pub fn router() -> Router<AppState> {
+pub const FUNCTION: Function = Function {
+    name: "get-task",
+    routes,
+    subscriptions: &[],
+};
+
+fn routes() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks/{id}", get(handler))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
-async fn handler(State(state): State<AppState>, user: AuthUser, TaskId(id): TaskId) -> Result<Json<Task>, ApiError> {
-    state.store.get_task(&user.0, id).await?.map(Json).ok_or(ApiError::NotFound)
+async fn handler(
+    State(state): State<AppState>,
+    user: AuthUser,
+    TaskId(id): TaskId,
+) -> Result<Json<Task>, ApiError> {
+    state
+        .store
+        .get_task(&user.0, id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
 }

@@ -7,9 +7,16 @@ use axum::{Json, Router};
 
 use crate::domain::{ListQuery, Page, Task};
 use crate::error::ApiError;
+use crate::functions::Function;
 use crate::http::{AppState, AuthUser, QueryPairs};
 
-pub fn router() -> Router<AppState> {
+pub const FUNCTION: Function = Function {
+    name: "list-tasks",
+    routes,
+    subscriptions: &[],
+};
+
+fn routes() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks", get(handler))
 }
 

@@ -1,32 +1,39 @@
-//! One module per function binary: each holds that operation's handler and its `router`.
-//! `functions/<name>/src/main.rs` hands the router to `harness::run`; `todo-local` merges
-//! them all (see `all`).
+//! One module per function binary: each holds that operation's handler and its
+//! `FUNCTION` (routes and subscriptions). `functions/<name>/src/main.rs` hands it to
+//! `harness::run`; `todo-local` hosts them all (`ALL`).
 
+pub mod audit;
 pub mod complete_task;
 pub mod create_task;
 pub mod delete_task;
 pub mod get_task;
 pub mod list_tasks;
+pub mod on_completed;
+pub mod reminder_tick;
 pub mod update_task;
 
 use axum::Router;
 
+use crate::events::subscription::Subscription;
 use crate::http::AppState;
 
-/// A function's routes, before the shared middleware is added.
-pub type RouterFn = fn() -> Router<AppState>;
-
-/// Every HTTP function, by binary name.
-pub const ALL: &[(&str, RouterFn)] = &[
-    ("create-task", create_task::router),
-    ("list-tasks", list_tasks::router),
-    ("get-task", get_task::router),
-    ("update-task", update_task::router),
-    ("complete-task", complete_task::router),
-    ("delete-task", delete_task::router),
-];
-
-/// All functions' routes on one router (the all-in-one local runner).
-pub fn all() -> Router<AppState> {
-    ALL.iter().fold(Router::new(), |app, (_, routes)| app.merge(routes()))
+/// A function: its binary name, its routes (before the shared middleware) and the pub/sub
+/// subscriptions daprd delivers to those routes.
+pub struct Function {
+    pub name: &'static str,
+    pub routes: fn() -> Router<AppState>,
+    pub subscriptions: &'static [Subscription],
 }
+
+/// Every function, as `todo-local` hosts them.
+pub const ALL: &[&Function] = &[
+    &create_task::FUNCTION,
+    &list_tasks::FUNCTION,
+    &get_task::FUNCTION,
+    &update_task::FUNCTION,
+    &complete_task::FUNCTION,
+    &delete_task::FUNCTION,
+    &on_completed::FUNCTION,
+    &audit::FUNCTION,
+    &reminder_tick::FUNCTION,
+];

@@ -7,10 +7,17 @@ use axum::{Json, Router};
 
 use crate::domain::Task;
 use crate::error::ApiError;
+use crate::functions::Function;
 use crate::http::input::TaskInput;
 use crate::http::{AppState, AuthUser, JsonBody, TaskId};
 
-pub fn router() -> Router<AppState> {
+pub const FUNCTION: Function = Function {
+    name: "update-task",
+    routes,
+    subscriptions: &[],
+};
+
+fn routes() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks/{id}", put(handler).patch(handler))
 }
 
@@ -22,5 +29,10 @@ async fn handler(
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.into_patch()?;
-    state.store.update_task(&user.0, id, patch).await?.map(Json).ok_or(ApiError::NotFound)
+    let changed = state
+        .store
+        .update_task(&user.0, id, patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(state.publish(changed).await))
 }

@@ -38,14 +38,15 @@ impl Authenticator {
 
     /// The verified subject of `token`.
     pub fn verify(&self, token: &str) -> Result<String, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            ApiError::Unauthorized(match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidSignature => "the token's signature is invalid",
-                _ => "the token is malformed or not an HS256 JWT",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                ApiError::Unauthorized(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::InvalidSignature => "the token's signature is invalid",
+                    _ => "the token is malformed or not an HS256 JWT",
+                })
+            })?;
         if data.claims.sub.is_empty() {
             return Err(ApiError::Unauthorized("the token has no subject"));
         }
@@ -55,7 +56,11 @@ impl Authenticator {
     /// Signs a token for `user_id` valid for `ttl` (used by `todo-local token` and tests).
     pub fn issue(&self, user_id: &str, ttl: chrono::Duration) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user_id.to_owned(), exp: now + ttl.num_seconds(), iat: Some(now) };
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            exp: now + ttl.num_seconds(),
+            iat: Some(now),
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail")
     }
@@ -119,10 +124,16 @@ mod tests {
         assert_eq!(auth.verify(&token).unwrap(), "alice");
 
         let other = Authenticator::hs256(b"another-secret-of-enough-length!");
-        assert!(matches!(other.verify(&token), Err(ApiError::Unauthorized(_))));
+        assert!(matches!(
+            other.verify(&token),
+            Err(ApiError::Unauthorized(_))
+        ));
 
         let expired = auth.issue("alice", chrono::Duration::hours(-1));
-        assert!(matches!(auth.verify(&expired), Err(ApiError::Unauthorized("the token has expired"))));
+        assert!(matches!(
+            auth.verify(&expired),
+            Err(ApiError::Unauthorized("the token has expired"))
+        ));
         assert!(auth.verify("not.a.jwt").is_err());
     }
 }

@@ -34,47 +34,60 @@ where
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::bad_request(None, "could not read the request body")
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
+/// Maps a failure to read the body to the API's errors (413 past the size limit).
+pub fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::bad_request(None, "could not read the request body")
+    }
+}
+
+/// Parses a JSON object body strictly: bad syntax or trailing data is 400; a body that is
+/// not an object, a wrong type, a missing or an unknown field is 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        let message = e.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        ApiError::bad_request(None, format!("malformed JSON: {message}"))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::validation(
+            "body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        let message = inner.to_string();
-        use serde_json::error::Category;
-        match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request(None, format!("malformed JSON: {message}"))
+        let message = err.into_inner().to_string();
+        // Unknown and missing fields are reported at their parent; name them.
+        let field = match message.split('`').nth(1) {
+            Some(name)
+                if message.starts_with("unknown field") || message.starts_with("missing field") =>
+            {
+                if path == "." {
+                    name.to_owned()
+                } else if path.ends_with(name) {
+                    path
+                } else {
+                    format!("{path}.{name}")
+                }
             }
-            Category::Data => {
-                // Unknown and missing fields are reported at their parent; name them.
-                let field = match message.split('`').nth(1) {
-                    Some(name) if message.starts_with("unknown field") || message.starts_with("missing field") => {
-                        if path == "." {
-                            name.to_owned()
-                        } else if path.ends_with(name) {
-                            path
-                        } else {
-                            format!("{path}.{name}")
-                        }
-                    }
-                    _ if path == "." => "body".to_owned(),
-                    _ => path,
-                };
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                ApiError::validation(field, message)
-            }
-        }
+            _ if path == "." => "body".to_owned(),
+            _ => path,
+        };
+        ApiError::validation(field, message)
     })
 }
 
@@ -106,7 +119,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let raw = parts.uri.query().unwrap_or_default();
         Ok(QueryPairs(
-            form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+            form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
         ))
     }
 }
@@ -135,9 +150,15 @@ mod tests {
     fn json_errors_name_the_field() {
         assert_eq!(field_of("{"), (400, None));
         assert_eq!(field_of(r#"{"title": 5}"#), (422, Some("title".into())));
-        assert_eq!(field_of(r#"{"title": "x", "colour": 1}"#), (422, Some("colour".into())));
+        assert_eq!(
+            field_of(r#"{"title": "x", "colour": 1}"#),
+            (422, Some("colour".into()))
+        );
         assert_eq!(field_of(r#"{}"#), (422, Some("title".into())));
-        assert_eq!(field_of(r#"{"title": "x", "tags": [1]}"#), (422, Some("tags[0]".into())));
+        assert_eq!(
+            field_of(r#"{"title": "x", "tags": [1]}"#),
+            (422, Some("tags[0]".into()))
+        );
         assert_eq!(field_of(r#"[]"#), (422, Some("body".into())));
     }
 }

@@ -13,8 +13,8 @@ use crate::error::ApiError;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
-    #[serde(default)]
-    pub title: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
     /// "P1".."P4", "urgent|high|medium|low" or 1..4.
@@ -28,14 +28,16 @@ pub struct TaskInput {
     pub reminder_minutes: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     pub recurrence: Option<Option<String>>,
-    #[serde(default)]
-    pub timezone: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub timezone: Option<Option<String>>,
     #[serde(default)]
     pub completed: Option<bool>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -48,40 +50,81 @@ impl TaskInput {
             ));
         }
         let title = Title::parse(
-            self.title.as_deref().ok_or_else(|| ApiError::validation("title", "title is required"))?,
+            self.title
+                .flatten()
+                .as_deref()
+                .ok_or_else(|| ApiError::validation("title", "title is required"))?,
         )?;
-        let due_at = self.due_at.flatten().map(|s| parse_timestamp("due_at", &s)).transpose()?;
-        let reminder_minutes = self.reminder_minutes.flatten().map(parse_reminder_minutes).transpose()?;
+        let due_at = self
+            .due_at
+            .flatten()
+            .map(|s| parse_timestamp("due_at", &s))
+            .transpose()?;
+        let reminder_minutes = self
+            .reminder_minutes
+            .flatten()
+            .map(parse_reminder_minutes)
+            .transpose()?;
         if reminder_minutes.is_some() && due_at.is_none() {
-            return Err(ApiError::validation("reminder_minutes", "a reminder needs a due date (due_at)"));
+            return Err(ApiError::validation(
+                "reminder_minutes",
+                "a reminder needs a due date (due_at)",
+            ));
         }
         Ok(NewTask {
             title,
             description: Description::parse(self.description.flatten().as_deref().unwrap_or(""))?,
-            priority: self.priority.flatten().as_ref().map(priority).transpose()?.unwrap_or(Priority::DEFAULT),
+            priority: self
+                .priority
+                .flatten()
+                .as_ref()
+                .map(priority)
+                .transpose()?
+                .unwrap_or(Priority::DEFAULT),
             tags: TagName::parse_list(&self.tags.flatten().unwrap_or_default())?,
             due_at,
             reminder_minutes,
-            recurrence: self.recurrence.flatten().as_deref().map(recurrence).transpose()?,
-            timezone: self.timezone.as_deref().map(Timezone::parse).transpose()?.unwrap_or(Timezone::UTC),
+            recurrence: self
+                .recurrence
+                .flatten()
+                .as_deref()
+                .map(recurrence)
+                .transpose()?,
+            timezone: self
+                .timezone
+                .flatten()
+                .as_deref()
+                .map(Timezone::parse)
+                .transpose()?
+                .unwrap_or(Timezone::UTC),
             recurrence_parent_id: None,
             recurrence_depth: 0,
+            recurrence_anchor: None,
         })
     }
 
     pub fn into_patch(self) -> Result<TaskPatch, ApiError> {
         let patch = TaskPatch {
-            title: self.title.as_deref().map(Title::parse).transpose()?,
+            title: match self.title {
+                None => None,
+                Some(None) => return Err(ApiError::validation("title", "title cannot be null")),
+                Some(Some(t)) => Some(Title::parse(&t)?),
+            },
             description: self
                 .description
                 .map(|d| Description::parse(d.as_deref().unwrap_or("")))
                 .transpose()?,
             priority: match &self.priority {
                 None => None,
-                Some(None) => return Err(ApiError::validation("priority", "priority cannot be null")),
+                Some(None) => {
+                    return Err(ApiError::validation("priority", "priority cannot be null"))
+                }
                 Some(Some(v)) => Some(priority(v)?),
             },
-            tags: self.tags.map(|t| TagName::parse_list(&t.unwrap_or_default())).transpose()?,
+            tags: self
+                .tags
+                .map(|t| TagName::parse_list(&t.unwrap_or_default()))
+                .transpose()?,
             due_at: self
                 .due_at
                 .map(|d| d.map(|s| parse_timestamp("due_at", &s)).transpose())
@@ -94,7 +137,13 @@ impl TaskInput {
                 .recurrence
                 .map(|r| r.as_deref().map(recurrence).transpose())
                 .transpose()?,
-            timezone: self.timezone.as_deref().map(Timezone::parse).transpose()?,
+            timezone: match self.timezone {
+                None => None,
+                Some(None) => {
+                    return Err(ApiError::validation("timezone", "timezone cannot be null"))
+                }
+                Some(Some(tz)) => Some(Timezone::parse(&tz)?),
+            },
             completed: self.completed,
         };
         if patch.is_empty() {
@@ -108,7 +157,12 @@ fn priority(value: &Value) -> Result<Priority, ApiError> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        _ => return Err(ApiError::validation("priority", "priority must be a string such as \"P1\" or \"high\"")),
+        _ => {
+            return Err(ApiError::validation(
+                "priority",
+                "priority must be a string such as \"P1\" or \"high\"",
+            ))
+        }
     };
     Priority::parse(&text).map_err(|m| ApiError::validation("priority", m))
 }
@@ -150,21 +204,33 @@ mod tests {
             (r#"{"title":"x","priority":"P7"}"#, "priority"),
             (r#"{"title":"x","due_at":"next week"}"#, "due_at"),
             (r#"{"title":"x","reminder_minutes":10}"#, "reminder_minutes"),
-            (r#"{"title":"x","due_at":"2026-12-01T00:00:00Z","reminder_minutes":-1}"#, "reminder_minutes"),
+            (
+                r#"{"title":"x","due_at":"2026-12-01T00:00:00Z","reminder_minutes":-1}"#,
+                "reminder_minutes",
+            ),
             (r#"{"title":"x","recurrence":"sometimes"}"#, "recurrence"),
             (r#"{"title":"x","timezone":"Nowhere/Else"}"#, "timezone"),
             (r#"{"title":"x","completed":true}"#, "completed"),
         ] {
-            assert_eq!(field(input(json).into_new_task().unwrap_err()), want, "{json}");
+            assert_eq!(
+                field(input(json).into_new_task().unwrap_err()),
+                want,
+                "{json}"
+            );
         }
     }
 
     #[test]
     fn patch_tells_null_from_absent() {
-        let p = input(r#"{"due_at":null,"title":"t"}"#).into_patch().unwrap();
+        let p = input(r#"{"due_at":null,"title":"t"}"#)
+            .into_patch()
+            .unwrap();
         assert_eq!(p.due_at, Some(None));
         assert!(p.reminder_minutes.is_none());
         assert_eq!(field(input("{}").into_patch().unwrap_err()), "body");
-        assert_eq!(field(input(r#"{"priority":null}"#).into_patch().unwrap_err()), "priority");
+        assert_eq!(
+            field(input(r#"{"priority":null}"#).into_patch().unwrap_err()),
+            "priority"
+        );
     }
 }

@@ -20,7 +20,11 @@ pub use auth::{AuthUser, Authenticator};
 pub use extract::{JsonBody, QueryPairs, TaskId};
 
 use crate::error::ApiError;
-use crate::store::TaskStore;
+use crate::events::relay::Relay;
+use crate::events::subscription::subscribe_document;
+use crate::events::Changed;
+use crate::functions::Function;
+use crate::store::Store;
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -28,14 +32,40 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What every function's handlers can reach.
 #[derive(Clone, FromRef)]
 pub struct AppState {
-    pub store: Arc<dyn TaskStore>,
+    pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
+    pub relay: Arc<Relay>,
+    /// The Dapr pub/sub component name (`PUBSUB_NAME`).
+    pub pubsub: Arc<str>,
 }
 
-/// Wraps a function's routes with `/healthz`, `/readyz`, JSON 404/405 answers, a body-size
-/// limit, panic catching and request tracing.
-pub fn app(routes: Router<AppState>, state: AppState) -> Router {
+impl AppState {
+    /// Publishes a committed change's events (failures stay in the outbox for the sweep)
+    /// and hands back its value.
+    pub async fn publish<T>(&self, changed: Changed<T>) -> T {
+        self.relay.publish_now(&changed.outbox).await;
+        changed.value
+    }
+}
+
+/// Serves `functions` on one router: their routes, `GET /dapr/subscribe` listing their
+/// subscriptions, `/healthz`, `/readyz`, JSON 404/405 answers, a body-size limit, panic
+/// catching and request tracing.
+pub fn app(functions: &[&Function], state: AppState) -> Router {
+    let subscriptions: Vec<_> = functions
+        .iter()
+        .flat_map(|f| f.subscriptions.iter().copied())
+        .collect();
+    let routes = functions
+        .iter()
+        .fold(Router::new(), |app, f| app.merge((f.routes)()));
     routes
+        .route(
+            "/dapr/subscribe",
+            get(move |State(pubsub): State<Arc<str>>| async move {
+                Json(subscribe_document(&pubsub, &subscriptions))
+            }),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })
@@ -52,15 +82,21 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn readyz(State(store): State<Arc<dyn TaskStore>>) -> Response {
+async fn readyz(State(store): State<Arc<dyn Store>>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
         Ok(Ok(())) => Json(serde_json::json!({"status": "ready"})).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
                 .into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database timeout"})))
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "database timeout"})),
+        )
             .into_response(),
     }
 }

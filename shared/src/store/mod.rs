@@ -5,10 +5,15 @@
 
 pub mod postgres;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::{ListQuery, NewTask, Page, Task, TaskPatch};
+use crate::events::{Changed, OutboxMessage, TaskEvent};
 
 pub use postgres::PgStore;
 
@@ -19,33 +24,113 @@ pub enum StoreError {
     Unavailable(#[source] anyhow::Error),
     /// The change breaks a rule the database enforces for one field.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error(transparent)]
     Other(anyhow::Error),
 }
 
-/// Every method is scoped to one user: a task of another user is `None`/`false`,
-/// exactly as if it did not exist.
+/// Every method is scoped to one user: a task of another user is `None`, exactly as if it
+/// did not exist. Every change writes its events to the outbox in the same transaction and
+/// returns them (`Changed::outbox`) for the relay.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    async fn create_task(&self, user_id: &str, task: NewTask) -> Result<Task, StoreError>;
+    async fn create_task(&self, user_id: &str, task: NewTask) -> Result<Changed<Task>, StoreError>;
     async fn get_task(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError>;
-    async fn update_task(&self, user_id: &str, id: Uuid, patch: TaskPatch) -> Result<Option<Task>, StoreError>;
+    async fn update_task(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        patch: TaskPatch,
+    ) -> Result<Option<Changed<Task>>, StoreError>;
     /// Sets `completed` (`Some`) or toggles it (`None`).
-    async fn set_completed(&self, user_id: &str, id: Uuid, completed: Option<bool>) -> Result<Option<Task>, StoreError>;
-    async fn delete_task(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError>;
+    async fn set_completed(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        completed: Option<bool>,
+    ) -> Result<Option<Changed<Task>>, StoreError>;
+    /// Deletes the task; the value is the task as it was.
+    async fn delete_task(
+        &self,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Changed<Task>>, StoreError>;
+    /// Creates `task` as the effect of event `event_id` seen by `consumer`, at most once:
+    /// `None` when that event was already processed, or when the task's
+    /// `recurrence_parent_id` already has its next occurrence.
+    async fn create_task_once(
+        &self,
+        consumer: &str,
+        event_id: Uuid,
+        user_id: &str,
+        task: NewTask,
+    ) -> Result<Option<Changed<Task>>, StoreError>;
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Applies pending schema migrations (a command or a Job runs this, not a cold start).
+    async fn migrate(&self) -> Result<(), StoreError>;
 }
+
+/// The outbox, as the relay sees it.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Claims up to `limit` pending rows whose next attempt is due, oldest first, and hides
+    /// them from other claimers for `lease`.
+    async fn claim_pending(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    async fn mark_published(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Records a failed attempt; the next one waits 2^attempts seconds (at most an hour).
+    async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+    async fn prune_published(&self, older_than: Duration) -> Result<u64, StoreError>;
+    async fn pending_count(&self) -> Result<u64, StoreError>;
+}
+
+/// One entry of a task's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub task: serde_json::Value,
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Records `event` once (by event id); `false` when it was already recorded.
+    async fn record_event(&self, event: &TaskEvent) -> Result<bool, StoreError>;
+    /// The task's events in order; empty when there are none (or the task is another user's).
+    async fn task_history(
+        &self,
+        user_id: &str,
+        task_id: Uuid,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Everything a backend provides.
+pub trait Store: TaskStore + OutboxStore + AuditStore {}
+impl<T: TaskStore + OutboxStore + AuditStore> Store for T {}
 
 /// Connects to the backend named by `database_url` (lazily: no connection is made until
 /// the first query, so a cold start does not wait for the database).
-pub fn connect(database_url: &str, max_connections: u32) -> anyhow::Result<std::sync::Arc<dyn TaskStore>> {
+pub fn connect(
+    database_url: &str,
+    max_connections: u32,
+) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PgStore::connect_lazy(database_url, max_connections)?))
+        Ok(std::sync::Arc::new(PgStore::connect_lazy(
+            database_url,
+            max_connections,
+        )?))
     } else {
         anyhow::bail!("DATABASE_URL must be a postgres:// or postgresql:// URL")
     }

@@ -9,14 +9,18 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
-use super::{StoreError, TaskStore};
-use crate::domain::{ListQuery, NewTask, Page, Priority, SortBy, SortOrder, Status, TagName, Task, TaskPatch};
+use super::{AuditEntry, AuditStore, OutboxStore, StoreError, TaskStore};
+use crate::domain::{
+    ListQuery, NewTask, Page, Priority, SortBy, SortOrder, Status, TagName, Task, TaskPatch,
+};
+use crate::events::{Changed, EventType, OutboxMessage, TaskEvent};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-const TASK_COLUMNS: &str = "id, user_id, title, description, completed, completed_at, priority, tags, \
+const TASK_COLUMNS: &str =
+    "id, user_id, title, description, completed, completed_at, priority, tags, \
     due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone, \
-    recurrence_parent_id, recurrence_depth, created_at, updated_at";
+    recurrence_parent_id, recurrence_depth, recurrence_anchor, created_at, updated_at";
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -40,13 +44,6 @@ impl PgStore {
         &self.pool
     }
 
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => classify(e),
-            other => StoreError::Other(other.into()),
-        })
-    }
-
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(classify)
     }
@@ -55,47 +52,69 @@ impl PgStore {
 #[async_trait]
 impl TaskStore for PgStore {
     #[tracing::instrument(skip_all, fields(user_id))]
-    async fn create_task(&self, user_id: &str, task: NewTask) -> Result<Task, StoreError> {
+    async fn create_task(&self, user_id: &str, task: NewTask) -> Result<Changed<Task>, StoreError> {
         let mut tx = self.begin().await?;
-        let id = Uuid::new_v4();
-        let tags = tag_names(&task.tags);
-        let row = sqlx::query(&format!(
-            "insert into tasks (id, user_id, title, description, priority, tags, due_at, \
-                 reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             returning {TASK_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .bind(task.title.as_str())
-        .bind(task.description.as_str())
-        .bind(task.priority.level())
-        .bind(&tags)
-        .bind(task.due_at)
-        .bind(task.reminder_minutes)
-        .bind(task.recurrence.as_ref().map(|r| r.as_str()))
-        .bind(task.timezone.name())
-        .bind(task.recurrence_parent_id)
-        .bind(task.recurrence_depth)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(classify)?;
-        link_tags(&mut tx, user_id, id, &tags).await?;
+        let created = insert_task(&mut tx, user_id, &task).await?.ok_or_else(|| {
+            StoreError::Conflict("this occurrence of the series exists already".into())
+        })?;
+        let outbox = write_event(&mut tx, EventType::Created, &created).await?;
         tx.commit().await.map_err(classify)?;
-        task_from_row(&row)
+        Ok(Changed {
+            value: created,
+            outbox,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(consumer, %event_id))]
+    async fn create_task_once(
+        &self,
+        consumer: &str,
+        event_id: Uuid,
+        user_id: &str,
+        task: NewTask,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        let mut tx = self.begin().await?;
+        // A concurrent delivery of the same event waits here on the primary key, then sees
+        // it processed.
+        let fresh = sqlx::query(
+            "insert into processed_events (consumer, event_id) values ($1, $2) on conflict do nothing",
+        )
+        .bind(consumer)
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(None);
+        }
+        let Some(created) = insert_task(&mut tx, user_id, &task).await? else {
+            // The parent already has its next occurrence (an earlier completion did it).
+            tx.commit().await.map_err(classify)?;
+            return Ok(None);
+        };
+        let outbox = write_event(&mut tx, EventType::Created, &created).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(Changed {
+            value: created,
+            outbox,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
     async fn get_task(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
-        sqlx::query(&format!("select {TASK_COLUMNS} from tasks where user_id = $1 and id = $2"))
-            .bind(user_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?
-            .as_ref()
-            .map(task_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "select {TASK_COLUMNS} from tasks where user_id = $1 and id = $2"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?
+        .as_ref()
+        .map(task_from_row)
+        .transpose()
     }
 
     #[tracing::instrument(skip_all, fields(user_id))]
@@ -120,8 +139,15 @@ impl TaskStore for PgStore {
         select.push_bind(query.page_size as i64);
         select.push(" offset ");
         select.push_bind(query.offset() as i64);
-        let rows = select.build().fetch_all(&self.pool).await.map_err(classify)?;
-        let items = rows.iter().map(task_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows = select
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        let items = rows
+            .iter()
+            .map(task_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
 
         // A short page tells the total without counting (unless it is past the end).
         let total = if !items.is_empty() && items.len() < query.page_size as usize {
@@ -131,21 +157,35 @@ impl TaskStore for PgStore {
         } else {
             let mut count = QueryBuilder::new("select count(*) from tasks");
             push_filters(&mut count, user_id, query);
-            let n: i64 = count.build().fetch_one(&self.pool).await.map_err(classify)?.get(0);
+            let n: i64 = count
+                .build()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?
+                .get(0);
             n as u64
         };
         Ok(Page::new(items, total, query))
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
-    async fn update_task(&self, user_id: &str, id: Uuid, patch: TaskPatch) -> Result<Option<Task>, StoreError> {
+    async fn update_task(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        patch: TaskPatch,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
         let mut tx = self.begin().await?;
-        let mut update = QueryBuilder::new("update tasks set updated_at = now()");
+        let mut update = QueryBuilder::new("update tasks t set updated_at = now()");
         if let Some(title) = &patch.title {
-            update.push(", title = ").push_bind(title.as_str().to_owned());
+            update
+                .push(", title = ")
+                .push_bind(title.as_str().to_owned());
         }
         if let Some(description) = &patch.description {
-            update.push(", description = ").push_bind(description.as_str().to_owned());
+            update
+                .push(", description = ")
+                .push_bind(description.as_str().to_owned());
         }
         if let Some(priority) = patch.priority {
             update.push(", priority = ").push_bind(priority.level());
@@ -161,7 +201,9 @@ impl TaskStore for PgStore {
             update.push(", reminder_minutes = ").push_bind(minutes);
         }
         if let Some(recurrence) = &patch.recurrence {
-            update.push(", recurrence = ").push_bind(recurrence.as_ref().map(|r| r.as_str().to_owned()));
+            update
+                .push(", recurrence = ")
+                .push_bind(recurrence.as_ref().map(|r| r.as_str().to_owned()));
         }
         if let Some(tz) = &patch.timezone {
             update.push(", timezone = ").push_bind(tz.name());
@@ -169,10 +211,21 @@ impl TaskStore for PgStore {
         if let Some(completed) = patch.completed {
             update.push(", completed = ").push_bind(completed);
         }
-        update.push(" where user_id = ").push_bind(user_id);
+        // `old.was` is the completion state before this change (the row is locked first).
+        update
+            .push(" from (select id, completed as was from tasks where user_id = ")
+            .push_bind(user_id);
         update.push(" and id = ").push_bind(id);
-        update.push(format!(" returning {TASK_COLUMNS}"));
-        let Some(row) = update.build().fetch_optional(&mut *tx).await.map_err(classify)? else {
+        update.push(format!(
+            " for update) old where t.id = old.id returning {}, old.was",
+            qualified("t")
+        ));
+        let Some(row) = update
+            .build()
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?
+        else {
             return Ok(None);
         };
         if let Some(tags) = &tags {
@@ -183,48 +236,308 @@ impl TaskStore for PgStore {
                 .map_err(classify)?;
             link_tags(&mut tx, user_id, id, tags).await?;
         }
+        let task = task_from_row(&row)?;
+        let was: bool = row.try_get("was").map_err(classify)?;
+        let outbox = write_event(&mut tx, change_type(was, &task), &task).await?;
         tx.commit().await.map_err(classify)?;
-        task_from_row(&row).map(Some)
+        Ok(Some(Changed {
+            value: task,
+            outbox,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
-    async fn set_completed(&self, user_id: &str, id: Uuid, completed: Option<bool>) -> Result<Option<Task>, StoreError> {
-        sqlx::query(&format!(
-            "update tasks set completed = coalesce($3, not completed) \
-             where user_id = $1 and id = $2 returning {TASK_COLUMNS}"
+    async fn set_completed(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        completed: Option<bool>,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(&format!(
+            "update tasks t set completed = coalesce($3, not old.was) \
+             from (select id, completed as was from tasks where user_id = $1 and id = $2 for update) old \
+             where t.id = old.id returning {}, old.was",
+            qualified("t")
         ))
         .bind(user_id)
         .bind(id)
         .bind(completed)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(classify)?
-        .as_ref()
-        .map(task_from_row)
-        .transpose()
+        .map_err(classify)?;
+        let Some(row) = row else { return Ok(None) };
+        let task = task_from_row(&row)?;
+        let was: bool = row.try_get("was").map_err(classify)?;
+        let outbox = write_event(&mut tx, change_type(was, &task), &task).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(Changed {
+            value: task,
+            outbox,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
-    async fn delete_task(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
-        let done = sqlx::query("delete from tasks where user_id = $1 and id = $2")
-            .bind(user_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+    async fn delete_task(
+        &self,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(&format!(
+            "delete from tasks where user_id = $1 and id = $2 returning {TASK_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let Some(row) = row else { return Ok(None) };
+        let task = task_from_row(&row)?;
+        let outbox = write_event(&mut tx, EventType::Deleted, &task).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(Changed {
+            value: task,
+            outbox,
+        }))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1").execute(&self.pool).await.map_err(classify)?;
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
         Ok(())
     }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => classify(e),
+            other => StoreError::Other(other.into()),
+        })
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn claim_pending(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows = sqlx::query(
+            "update outbox set next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1 \
+             where id in (select id from outbox where published_at is null and next_attempt_at <= now() \
+                          order by id limit $1 for update skip locked) \
+             returning id, event_id, topic, partition_key, payload",
+        )
+        .bind(limit as i64)
+        .bind(lease.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        let mut messages = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.sort_by_key(|m| m.id);
+        Ok(messages)
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("update outbox set published_at = now(), last_error = null where id = any($1) and published_at is null")
+            .bind(ids)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "update outbox set last_error = left($2, 2000), \
+                 next_attempt_at = now() + make_interval(secs => least(power(2, least(attempts, 12)), 3600)) \
+             where id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn prune_published(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "delete from outbox where published_at < now() - make_interval(secs => $1)",
+        )
+        .bind(older_than.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query("select count(*) from outbox where published_at is null")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?
+            .get(0);
+        Ok(n as u64)
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn record_event(&self, event: &TaskEvent) -> Result<bool, StoreError> {
+        let payload = serde_json::to_value(&event.task).map_err(|e| StoreError::Other(e.into()))?;
+        let done = sqlx::query(
+            "insert into audit_log (event_id, event_type, user_id, task_id, occurred_at, payload) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (event_id) do nothing",
+        )
+        .bind(event.event_id)
+        .bind(event.event_type.as_str())
+        .bind(&event.user_id)
+        .bind(event.task_id)
+        .bind(event.occurred_at)
+        .bind(payload)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn task_history(
+        &self,
+        user_id: &str,
+        task_id: Uuid,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "select event_id, event_type, occurred_at, payload from audit_log \
+             where user_id = $1 and task_id = $2 order by occurred_at, id",
+        )
+        .bind(user_id)
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    event_id: r.try_get("event_id").map_err(classify)?,
+                    event_type: r.try_get("event_type").map_err(classify)?,
+                    occurred_at: r.try_get("occurred_at").map_err(classify)?,
+                    task: r.try_get("payload").map_err(classify)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Inserts a task and links its tags. `None` when a task with the same
+/// `recurrence_parent_id` exists already (one next occurrence per parent).
+async fn insert_task(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: &str,
+    task: &NewTask,
+) -> Result<Option<Task>, StoreError> {
+    let id = Uuid::new_v4();
+    let tags = tag_names(&task.tags);
+    let row = sqlx::query(&format!(
+        "insert into tasks (id, user_id, title, description, priority, tags, due_at, \
+             reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth, recurrence_anchor) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         on conflict (recurrence_parent_id) do nothing \
+         returning {TASK_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .bind(task.title.as_str())
+    .bind(task.description.as_str())
+    .bind(task.priority.level())
+    .bind(&tags)
+    .bind(task.due_at)
+    .bind(task.reminder_minutes)
+    .bind(task.recurrence.as_ref().map(|r| r.as_str()))
+    .bind(task.timezone.name())
+    .bind(task.recurrence_parent_id)
+    .bind(task.recurrence_depth)
+    .bind(task.recurrence_anchor)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(classify)?;
+    let Some(row) = row else { return Ok(None) };
+    link_tags(tx, user_id, id, &tags).await?;
+    task_from_row(&row).map(Some)
+}
+
+/// `task.completed` when this change completed the task, else `task.updated`.
+fn change_type(was_completed: bool, task: &Task) -> EventType {
+    if task.completed && !was_completed {
+        EventType::Completed
+    } else {
+        EventType::Updated
+    }
+}
+
+/// Writes a change's event to the outbox, one row per topic, in the change's transaction.
+async fn write_event(
+    tx: &mut Transaction<'static, Postgres>,
+    event_type: EventType,
+    task: &Task,
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let event = TaskEvent::new(event_type, task);
+    let payload = serde_json::to_value(&event).map_err(|e| StoreError::Other(e.into()))?;
+    let topics: Vec<&str> = event_type.topics().to_vec();
+    let rows = sqlx::query(
+        "insert into outbox (event_id, topic, partition_key, payload) \
+         select $1, topic, $2, $3 from unnest($4::text[]) with ordinality as t(topic, n) order by n \
+         returning id, event_id, topic, partition_key, payload",
+    )
+    .bind(event.event_id)
+    .bind(&event.user_id)
+    .bind(&payload)
+    .bind(&topics)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(classify)?;
+    let mut messages = rows
+        .iter()
+        .map(outbox_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    messages.sort_by_key(|m| m.id);
+    Ok(messages)
+}
+
+fn outbox_from_row(row: &PgRow) -> Result<OutboxMessage, StoreError> {
+    Ok(OutboxMessage {
+        id: row.try_get("id").map_err(classify)?,
+        event_id: row.try_get("event_id").map_err(classify)?,
+        topic: row.try_get("topic").map_err(classify)?,
+        partition_key: row.try_get("partition_key").map_err(classify)?,
+        payload: row.try_get("payload").map_err(classify)?,
+    })
+}
+
+/// The task columns prefixed by a table alias (for `update ... from ... returning`).
+fn qualified(alias: &str) -> String {
+    TASK_COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn push_filters(q: &mut QueryBuilder<'_, Postgres>, user_id: &str, query: &ListQuery) {
     q.push(" where user_id = ").push_bind(user_id.to_owned());
     if let Some(search) = &query.search {
-        q.push(" and search @@ websearch_to_tsquery('english', ").push_bind(search.clone()).push(")");
+        q.push(" and search @@ websearch_to_tsquery('english', ")
+            .push_bind(search.clone())
+            .push(")");
     }
     match query.status {
         Status::All => {}
@@ -306,7 +619,9 @@ fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
         title: row.try_get("title").map_err(get)?,
         description: row.try_get("description").map_err(get)?,
         completed: row.try_get("completed").map_err(get)?,
-        completed_at: row.try_get::<Option<DateTime<Utc>>, _>("completed_at").map_err(get)?,
+        completed_at: row
+            .try_get::<Option<DateTime<Utc>>, _>("completed_at")
+            .map_err(get)?,
         priority: Priority::from_level(level)
             .ok_or_else(|| StoreError::Other(anyhow::anyhow!("priority {level} out of range")))?,
         tags: row.try_get("tags").map_err(get)?,
@@ -318,6 +633,7 @@ fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
         timezone: row.try_get("timezone").map_err(get)?,
         recurrence_parent_id: row.try_get("recurrence_parent_id").map_err(get)?,
         recurrence_depth: row.try_get("recurrence_depth").map_err(get)?,
+        recurrence_anchor: row.try_get("recurrence_anchor").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         updated_at: row.try_get("updated_at").map_err(get)?,
     })
@@ -336,7 +652,13 @@ pub fn classify(err: sqlx::Error) -> StoreError {
             let code = db.code().unwrap_or_default();
             match code.as_ref() {
                 // connection exceptions, shutdown, too many connections, read-only standby
-                c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300" || c == "25006" => {
+                c if c.starts_with("08")
+                    || c == "57P01"
+                    || c == "57P02"
+                    || c == "57P03"
+                    || c == "53300"
+                    || c == "25006" =>
+                {
                     StoreError::Unavailable(err.into())
                 }
                 "23514" => match db.constraint() {
@@ -346,6 +668,8 @@ pub fn classify(err: sqlx::Error) -> StoreError {
                     },
                     _ => StoreError::Other(err.into()),
                 },
+                // deadlock, serialization failure: transient
+                "40P01" | "40001" => StoreError::Unavailable(err.into()),
                 "23505" => StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned()),
                 _ => StoreError::Other(err.into()),
             }

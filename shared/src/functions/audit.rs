@@ -1,0 +1,58 @@
+//! `audit` — subscribed to `task-events`: records every task event once (by event id) in
+//! the audit log, and serves `GET /api/{user_id}/tasks/{id}/history`, the task's events
+//! in order (404 when there are none for this user).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::error::ApiError;
+use crate::events::subscription::{parse_cloud_event, ConsumeError, Delivery, Subscription};
+use crate::events::{TaskEvent, TASK_EVENTS};
+use crate::functions::Function;
+use crate::http::{AppState, AuthUser, TaskId};
+use crate::store::AuditEntry;
+
+const ROUTE: &str = "/events/audit";
+
+pub const FUNCTION: Function = Function {
+    name: "audit",
+    routes,
+    subscriptions: &[Subscription {
+        topic: TASK_EVENTS,
+        route: ROUTE,
+        dead_letter_topic: "task-events-dlq",
+    }],
+};
+
+fn routes() -> Router<AppState> {
+    Router::new()
+        .route(ROUTE, post(consume))
+        .route("/api/{user_id}/tasks/{id}/history", get(history))
+}
+
+#[tracing::instrument(skip_all)]
+async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
+    let event = match parse_cloud_event::<TaskEvent>(&body) {
+        Ok(event) => event,
+        Err(reason) => return ConsumeError::Drop(reason).into(),
+    };
+    match state.store.record_event(&event).await {
+        Ok(_) => Delivery::Success,
+        Err(e) => ConsumeError::from(e).into(),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
+async fn history(
+    State(state): State<AppState>,
+    user: AuthUser,
+    TaskId(id): TaskId,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let entries = state.store.task_history(&user.0, id).await?;
+    if entries.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(entries))
+}
