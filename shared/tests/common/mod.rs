@@ -1,0 +1,219 @@
+//! The integration tests' one helper: `TestApp::spawn()` builds every function's router
+//! (`shared::http::app(shared::functions::ALL, ..)`) on the real PostgreSQL named by
+//! `DATABASE_URL`, and drives it in-process with `tower::ServiceExt::oneshot`.
+//!
+//! Tests isolate themselves with a fresh random user id each (`TestApp::user()`), so test
+//! binaries and tests run in parallel on one database without cleanup.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use shared::events::publisher::NoPublisher;
+use shared::http::Authenticator;
+use shared::store::{PgStore, Store};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!";
+
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+    pub auth: Arc<Authenticator>,
+}
+
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: these tests need a real PostgreSQL. Run scripts/test.sh, \
+             or `eval \"export $(scripts/pg.sh start)\"` first."
+        )
+    })
+}
+
+impl TestApp {
+    /// The app on the test database (migrated), with a small pool.
+    pub async fn spawn() -> Self {
+        Self::spawn_with_pool_size(4).await
+    }
+
+    pub async fn spawn_with_pool_size(max_connections: u32) -> Self {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(&database_url())
+            .await
+            .expect("connect to DATABASE_URL");
+        shared::store::postgres::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("run migrations");
+        Self::with_store(PgStore::new(pool))
+    }
+
+    /// The app on any `PgStore` (e.g. one pointed at a closed port); runs no migrations.
+    pub fn with_store(store: PgStore) -> Self {
+        let pool = store.pool().clone();
+        let auth = Arc::new(Authenticator::hs256(SECRET));
+        let store: Arc<dyn Store> = Arc::new(store);
+        let state = shared::harness::state(
+            store,
+            Authenticator::hs256(SECRET),
+            Arc::new(NoPublisher),
+            "pubsub",
+        );
+        let router = shared::http::app(shared::functions::ALL, state);
+        TestApp { router, pool, auth }
+    }
+
+    /// A fresh user id no other test uses.
+    pub fn user() -> String {
+        format!("user-{}", uuid::Uuid::new_v4())
+    }
+
+    /// A valid one-hour token for `user`.
+    pub fn token(&self, user: &str) -> String {
+        self.auth.issue(user, chrono::Duration::hours(1))
+    }
+
+    /// Sends any request; answers status, headers and the body as JSON (`Null` when empty;
+    /// panics when a non-empty body is not JSON).
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("read response body").to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "response body is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        (parts.status, parts.headers, json)
+    }
+
+    /// `method path` with an optional bearer token and an optional JSON body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (status, _, json) = self.send(builder.body(body).unwrap()).await;
+        (status, json)
+    }
+
+    /// `request` as `user` (a valid token for them).
+    pub async fn call(
+        &self,
+        user: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.request(method, path, Some(&self.token(user)), body)
+            .await
+    }
+
+    /// Creates a task for `user`; asserts 201 and answers the task.
+    pub async fn create(&self, user: &str, body: Value) -> Value {
+        let (status, task) = self
+            .call(
+                user,
+                "POST",
+                &format!("/api/{user}/tasks"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create {body}: {task}");
+        task
+    }
+
+    /// `GET /api/{user}/tasks/{id}`.
+    pub async fn get(&self, user: &str, id: &str) -> (StatusCode, Value) {
+        self.call(user, "GET", &format!("/api/{user}/tasks/{id}"), None)
+            .await
+    }
+
+    /// `GET /api/{user}/tasks?{query}`; asserts 200 and answers the page.
+    pub async fn list(&self, user: &str, query: &str) -> Value {
+        let (status, page) = self
+            .call(user, "GET", &format!("/api/{user}/tasks?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "list ?{query}: {page}");
+        page
+    }
+}
+
+/// Asserts the API's one error shape, `{"error":{"code","message"[,"field"]}}`, and nothing else.
+pub fn assert_error(body: &Value, code: &str, field: Option<&str>) {
+    let obj = body
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    assert_eq!(obj.len(), 1, "only `error` at the top level: {body}");
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no `error` object: {body}"));
+    assert_eq!(error["code"], code, "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "a non-empty message: {body}"
+    );
+    assert_eq!(
+        error.get("field").and_then(Value::as_str),
+        field,
+        "field: {body}"
+    );
+    for key in error.keys() {
+        assert!(
+            ["code", "message", "field"].contains(&key.as_str()),
+            "unexpected key {key}: {body}"
+        );
+    }
+}
+
+/// The `title`s of a page's items, in order.
+pub fn titles(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A timestamp field as a `DateTime<Utc>` (`None` for null).
+pub fn time(value: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    value.as_str().map(|s| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&chrono::Utc)
+    })
+}

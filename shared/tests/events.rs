@@ -1,0 +1,612 @@
+//! The event-driven core against the real database: the transactional outbox, the relay
+//! and its sweep, the subscription contract, `on-completed` and `audit`, delivered through
+//! the in-process bus exactly as `todo-local` wires them.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use common::{database_url, TestApp, SECRET};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use shared::events::bus::InProcessBus;
+use shared::events::publisher::Publisher;
+use shared::events::subscription::cloud_event;
+use shared::events::OutboxMessage;
+use shared::http::Authenticator;
+use shared::store::{OutboxStore, PgStore, Store};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// Records what it is asked to publish; fails while `down` is set.
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<OutboxMessage>>,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl Publisher for Recorder {
+    async fn publish(&self, m: &OutboxMessage) -> anyhow::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            anyhow::bail!("broker down");
+        }
+        self.seen.lock().unwrap().push(m.clone());
+        Ok(())
+    }
+}
+
+async fn pool() -> PgPool {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&database_url())
+        .await
+        .unwrap();
+    shared::store::postgres::MIGRATOR.run(&pool).await.unwrap();
+    pool
+}
+
+/// The whole app (every function) with `publisher` as its transport.
+fn app_with(pool: &PgPool, publisher: Arc<dyn Publisher>) -> Router {
+    let store: Arc<dyn Store> = Arc::new(PgStore::new(pool.clone()));
+    let state = shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
+    shared::http::app(shared::functions::ALL, state)
+}
+
+/// The app wired like `todo-local`: events go through the in-process bus.
+fn app_with_bus(pool: &PgPool) -> Router {
+    let subs = shared::functions::ALL
+        .iter()
+        .flat_map(|f| f.subscriptions.iter().copied())
+        .collect();
+    let bus = Arc::new(InProcessBus::new(subs));
+    let app = app_with(pool, bus.clone());
+    bus.attach(app.clone());
+    app
+}
+
+async fn call(
+    app: &Router,
+    user: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let token = Authenticator::hs256(SECRET).issue(user, chrono::Duration::hours(1));
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            Body::from(b.to_string())
+        }
+        None => Body::empty(),
+    };
+    send(app, req.body(body).unwrap()).await
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        },
+    )
+}
+
+async fn deliver(app: &Router, route: &str, event: &Value) -> String {
+    let req = Request::post(route)
+        .header("content-type", "application/cloudevents+json")
+        .body(Body::from(event.to_string()))
+        .unwrap();
+    let (status, body) = send(app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["status"].as_str().unwrap().to_owned()
+}
+
+async fn outbox_types(pool: &PgPool, task_id: &str) -> Vec<(String, String, bool)> {
+    sqlx::query_as::<_, (String, String, bool)>(
+        "select payload->>'event_type', topic, published_at is not null from outbox \
+         where payload->>'task_id' = $1 order by id",
+    )
+    .bind(task_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn children(pool: &PgPool, parent: &str) -> Vec<Value> {
+    let rows: Vec<(Value,)> = sqlx::query_as(
+        "select to_jsonb(t) - 'search' from tasks t where recurrence_parent_id = $1::uuid",
+    )
+    .bind(parent)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+#[tokio::test]
+async fn every_change_writes_its_event_in_the_outbox_and_the_relay_publishes_it() {
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let (s, task) = call(
+        &app,
+        &user,
+        "POST",
+        &format!("/api/{user}/tasks"),
+        Some(json!({"title": "a"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = task["id"].as_str().unwrap();
+    let path = format!("/api/{user}/tasks/{id}");
+    call(&app, &user, "PATCH", &path, Some(json!({"title": "b"}))).await;
+    call(&app, &user, "PATCH", &format!("{path}/complete"), None).await;
+    call(&app, &user, "PATCH", &format!("{path}/complete"), None).await;
+    assert_eq!(
+        call(&app, &user, "DELETE", &path, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+
+    let rows = outbox_types(&pool, id).await;
+    let types: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.1 == "task-events")
+        .map(|r| r.0.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "task.created",
+            "task.updated",
+            "task.completed",
+            "task.updated",
+            "task.deleted"
+        ]
+    );
+    assert_eq!(
+        rows.len(),
+        10,
+        "each event goes to task-events and task-updates"
+    );
+    assert!(
+        rows.iter().all(|r| r.2),
+        "the inline relay published every row: {rows:?}"
+    );
+
+    let seen = recorder.seen.lock().unwrap();
+    let mine: Vec<_> = seen
+        .iter()
+        .filter(|m| m.payload["task_id"] == *id)
+        .collect();
+    assert_eq!(mine.len(), 10);
+    assert!(
+        mine.iter().all(|m| m.partition_key == user),
+        "partition key is the user id"
+    );
+    assert_eq!(mine[0].payload["schema_version"], "1.0");
+    assert_eq!(mine[0].payload["task"]["title"], "a");
+}
+
+#[tokio::test]
+async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_later() {
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    recorder.down.store(true, Ordering::SeqCst);
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let (s, task) = call(
+        &app,
+        &user,
+        "POST",
+        &format!("/api/{user}/tasks"),
+        Some(json!({"title": "x"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "the change succeeds although publishing failed"
+    );
+    let id = task["id"].as_str().unwrap().to_owned();
+    assert!(
+        outbox_types(&pool, &id).await.iter().all(|r| !r.2),
+        "rows stay pending"
+    );
+
+    // The sweep leaves fresh rows to the inline relay for a grace period; end it.
+    sqlx::query("update outbox set next_attempt_at = now() where payload->>'task_id' = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    recorder.down.store(false, Ordering::SeqCst);
+    for _ in 0..500 {
+        let (s, _) = send(
+            &app,
+            Request::post("/reminder-cron").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        if outbox_types(&pool, &id).await.iter().all(|r| r.2) {
+            break;
+        }
+    }
+    assert!(
+        outbox_types(&pool, &id).await.iter().all(|r| r.2),
+        "the sweep published the rows"
+    );
+    let seen = recorder.seen.lock().unwrap();
+    assert_eq!(
+        seen.iter()
+            .filter(|m| m.payload["task_id"] == *id.as_str())
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_failing_sweep_backs_off() {
+    let pool = pool().await;
+    let store = PgStore::new(pool.clone());
+    let recorder = Arc::new(Recorder::default());
+    recorder.down.store(true, Ordering::SeqCst);
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let (_, task) = call(
+        &app,
+        &user,
+        "POST",
+        &format!("/api/{user}/tasks"),
+        Some(json!({"title": "x"})),
+    )
+    .await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    sqlx::query("update outbox set next_attempt_at = now() - interval '1 second' where payload->>'task_id' = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Other tests leave pending rows in the shared outbox; sweep until ours is attempted.
+    let mut row: (i32, f64, Option<String>) = (0, 0.0, None);
+    for _ in 0..500 {
+        send(
+            &app,
+            Request::post("/reminder-cron").body(Body::empty()).unwrap(),
+        )
+        .await;
+        row = sqlx::query_as(
+            "select attempts, extract(epoch from next_attempt_at - now())::float8, last_error from outbox \
+             where payload->>'task_id' = $1 order by id limit 1",
+        )
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if row.0 >= 1 {
+            break;
+        }
+    }
+    let (attempts, wait, error) = row;
+    assert!(attempts >= 1);
+    assert!(wait > 0.0, "the next attempt waits");
+    assert!(error.unwrap().contains("broker down"));
+    assert!(store.pending_count().await.unwrap() >= 2);
+}
+
+#[tokio::test]
+async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_history() {
+    let pool = pool().await;
+    let app = app_with_bus(&pool);
+    let user = TestApp::user();
+    let body = json!({"title": "Water plants", "description": "balcony", "priority": "high", "tags": ["home"],
+        "due_at": "2026-12-01T09:00:00Z", "reminder_minutes": 30, "recurrence": "weekly", "timezone": "Europe/Berlin"});
+    let (_, task) = call(
+        &app,
+        &user,
+        "POST",
+        &format!("/api/{user}/tasks"),
+        Some(body),
+    )
+    .await;
+    let id = task["id"].as_str().unwrap();
+    let (s, done) = call(
+        &app,
+        &user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{id}/complete"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(done["completed"], true);
+
+    let (_, page) = call(
+        &app,
+        &user,
+        "GET",
+        &format!("/api/{user}/tasks?status=pending"),
+        None,
+    )
+    .await;
+    assert_eq!(page["total_count"], 1, "{page}");
+    let next = &page["items"][0];
+    assert_eq!(next["title"], "Water plants");
+    assert_eq!(next["description"], "balcony");
+    assert_eq!(next["priority"], "P2");
+    assert_eq!(next["tags"], json!(["home"]));
+    assert_eq!(next["due_at"], "2026-12-08T09:00:00Z");
+    assert_eq!(next["reminder_minutes"], 30);
+    assert_eq!(next["remind_at"], "2026-12-08T08:30:00Z");
+    assert_eq!(next["recurrence"], "weekly");
+    assert_eq!(next["timezone"], "Europe/Berlin");
+    assert_eq!(next["recurrence_parent_id"], *id);
+    assert_eq!(next["recurrence_depth"], 1);
+
+    let (s, history) = call(
+        &app,
+        &user,
+        "GET",
+        &format!("/api/{user}/tasks/{id}/history"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let types: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["task.created", "task.completed"]);
+
+    // Un-completing and completing again creates no second occurrence.
+    call(
+        &app,
+        &user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{id}/complete"),
+        None,
+    )
+    .await;
+    call(
+        &app,
+        &user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{id}/complete"),
+        None,
+    )
+    .await;
+    assert_eq!(children(&pool, id).await.len(), 1);
+
+    // History answers like every other endpoint: another user gets 404 or 403.
+    let other = TestApp::user();
+    assert_eq!(
+        call(
+            &app,
+            &other,
+            "GET",
+            &format!("/api/{other}/tasks/{id}/history"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(
+            &app,
+            &other,
+            "GET",
+            &format!("/api/{user}/tasks/{id}/history"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let (_, task) = call(&app, &user, "POST", &format!("/api/{user}/tasks"),
+        Some(json!({"title": "standup", "due_at": "2026-12-01T09:00:00Z", "recurrence": "every weekday"}))).await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    call(
+        &app,
+        &user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{id}/complete"),
+        Some(json!({"completed": true})),
+    )
+    .await;
+    let completed = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m.topic == "task-events"
+                && m.payload["task_id"] == *id.as_str()
+                && m.payload["event_type"] == "task.completed"
+        })
+        .cloned()
+        .expect("task.completed published");
+    let event = cloud_event(&completed, "test");
+
+    let deliveries = (0..10).map(|_| deliver(&app, "/events/on-completed", &event));
+    let statuses = futures::future::join_all(deliveries).await;
+    assert!(statuses.iter().all(|s| s == "SUCCESS"), "{statuses:?}");
+    assert_eq!(
+        deliver(&app, "/events/on-completed", &event).await,
+        "SUCCESS",
+        "a redelivery is a no-op"
+    );
+    let kids = children(&pool, &id).await;
+    assert_eq!(kids.len(), 1);
+    assert_eq!(
+        kids[0]["due_at"], "2026-12-02T09:00:00+00:00",
+        "Tuesday after Monday 1 Dec"
+    );
+
+    // The same completion under a new event id (a second completion) is stopped by the
+    // unique parent id.
+    let mut again = completed.clone();
+    again.event_id = uuid::Uuid::new_v4();
+    again.payload["event_id"] = json!(again.event_id);
+    assert_eq!(
+        deliver(&app, "/events/on-completed", &cloud_event(&again, "test")).await,
+        "SUCCESS"
+    );
+    assert_eq!(children(&pool, &id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_subscription_contract_answers_success_retry_and_drop() {
+    let pool = pool().await;
+    let app = app_with(&pool, Arc::new(Recorder::default()));
+    let (s, subs) = send(
+        &app,
+        Request::get("/dapr/subscribe").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let routes: Vec<&str> = subs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["route"].as_str().unwrap())
+        .collect();
+    assert!(
+        routes.contains(&"/events/on-completed") && routes.contains(&"/events/audit"),
+        "{subs}"
+    );
+    assert!(subs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["pubsubname"] == "pubsub" && s["deadLetterTopic"] == "task-events-dlq"));
+
+    for route in ["/events/on-completed", "/events/audit"] {
+        assert_eq!(
+            deliver(
+                &app,
+                route,
+                &json!({"specversion": "1.0", "id": "1", "data": {"nope": 1}})
+            )
+            .await,
+            "DROP"
+        );
+        let req = Request::post(route)
+            .header("content-type", "application/cloudevents+json")
+            .body(Body::from("{{{"))
+            .unwrap();
+        assert_eq!(send(&app, req).await.1["status"], "DROP");
+    }
+
+    // A task event that is not a completion is taken and ignored by on-completed.
+    let user = TestApp::user();
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    call(
+        &app,
+        &user,
+        "POST",
+        &format!("/api/{user}/tasks"),
+        Some(json!({"title": "t", "recurrence": "daily"})),
+    )
+    .await;
+    let created = recorder.seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        deliver(&app, "/events/on-completed", &cloud_event(&created, "test")).await,
+        "SUCCESS"
+    );
+    assert_eq!(
+        deliver(&app, "/events/audit", &cloud_event(&created, "test")).await,
+        "SUCCESS"
+    );
+
+    // The database is down: RETRY, not DROP.
+    let dead = PgStore::connect_lazy("postgres://postgres@127.0.0.1:1/x", 1).unwrap();
+    let store: Arc<dyn Store> = Arc::new(dead);
+    let dead_app = shared::http::app(
+        shared::functions::ALL,
+        shared::harness::state(store, Authenticator::hs256(SECRET), recorder, "pubsub"),
+    );
+    let mut completed = created.clone();
+    completed.payload["event_type"] = json!("task.completed");
+    completed.payload["task"]["completed"] = json!(true);
+    assert_eq!(
+        deliver(
+            &dead_app,
+            "/events/on-completed",
+            &cloud_event(&completed, "test")
+        )
+        .await,
+        "RETRY"
+    );
+    assert_eq!(
+        deliver(&dead_app, "/events/audit", &cloud_event(&created, "test")).await,
+        "RETRY"
+    );
+}
+
+#[tokio::test]
+async fn audit_records_each_event_once() {
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let (_, task) = call(
+        &app,
+        &user,
+        "POST",
+        &format!("/api/{user}/tasks"),
+        Some(json!({"title": "t"})),
+    )
+    .await;
+    let id = task["id"].as_str().unwrap();
+    let created = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|m| m.topic == "task-events")
+        .cloned()
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            deliver(&app, "/events/audit", &cloud_event(&created, "test")).await,
+            "SUCCESS"
+        );
+    }
+    let (_, history) = call(
+        &app,
+        &user,
+        "GET",
+        &format!("/api/{user}/tasks/{id}/history"),
+        None,
+    )
+    .await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["task"]["title"], "t");
+}
