@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Fetch Apache Kafka (broker, KRaft storage tool, admin and console tools, logging backend)
+# as plain jars from Maven Central and cache them outside the repository, keyed by version:
+#
+#   ${TODO_CACHE:-$HOME/.cache/todo}/kafka-<version>/
+#     libs/*.jar                  everything `java -cp "libs/*" kafka.Kafka` needs
+#     config/log4j.properties     broker logging (stdout)     [3.x: reload4j]
+#     config/tools-log4j.properties  CLI tools logging (stderr, WARN)
+#     config/log4j2.properties, config/tools-log4j2.properties   [4.x: log4j2]
+#     classes.env                 main classes of this version (sourced by scripts/kafka.sh)
+#
+# Prints that kafka home directory as the last line on stdout (all logging goes to stderr):
+#
+#   KAFKA_HOME="$(scripts/install-kafka.sh | tail -n1)"
+#
+# A second run is instant. The first takes ~20-60 s (Maven downloads ~40 jars, ~80 MB).
+# No apache.org download site is needed: the jars come from Maven Central through `mvn`
+# (so a corporate mirror in ~/.m2/settings.xml is honoured).
+#
+# Environment:
+#   KAFKA_VERSION  Kafka release (default below). 3.x runs on Java 11+, 4.x needs Java 17+.
+#   TODO_CACHE     cache root (default: $HOME/.cache/todo)
+#   MVN            maven command (default: mvn)
+set -euo pipefail
+
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
+SCALA_BINARY=2.13
+MVN="${MVN:-mvn}"
+
+TOOLS_NAME=install-kafka
+# shellcheck source-path=SCRIPTDIR source=lib/tools.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/tools.sh"
+
+dest="$TOOLS_CACHE/kafka-$KAFKA_VERSION"
+
+installed() { [[ -f "$dest/classes.env" && -d "$dest/libs" ]]; }
+
+if installed; then
+  printf '%s\n' "$dest"
+  exit 0
+fi
+
+major="${KAFKA_VERSION%%.*}"
+[[ "$major" =~ ^[0-9]+$ ]] || tools_die "cannot parse KAFKA_VERSION=$KAFKA_VERSION"
+((major >= 3)) || tools_die "KAFKA_VERSION=$KAFKA_VERSION: need Kafka 3.x or newer (KRaft mode)"
+
+command -v java >/dev/null 2>&1 || tools_die "java is not installed (need Java 17; apt-get install openjdk-17-jre-headless)"
+command -v "$MVN" >/dev/null 2>&1 || tools_die "maven ($MVN) is not installed (apt-get install maven)"
+java_major="$(java -XshowSettings:properties -version 2>&1 |
+  sed -n 's/^[[:space:]]*java\.specification\.version = \([0-9.]*\).*/\1/p' | head -n1)"
+java_major="${java_major#1.}"
+java_major="${java_major%%.*}"
+need_java=11
+((major >= 4)) && need_java=17
+if [[ -n "$java_major" ]] && ((java_major < need_java)); then
+  tools_die "Kafka $KAFKA_VERSION needs Java $need_java+, found Java $java_major"
+fi
+
+tools_lock "$TOOLS_CACHE/kafka-$KAFKA_VERSION.lock"
+if installed; then # finished by a concurrent run while we waited for the lock
+  printf '%s\n' "$dest"
+  exit 0
+fi
+# A leftover from an interrupted run without classes.env is incomplete: replace it.
+[[ -e "$dest" ]] && { tools_log "removing incomplete $dest"; rm -rf "$dest"; }
+
+work="$(mktemp -d "$TOOLS_CACHE/.kafka-$KAFKA_VERSION.XXXXXX")" # same fs as $dest: atomic mv
+trap 'rm -rf "$work"' EXIT
+home="$work/kafka-$KAFKA_VERSION"
+mkdir -p "$home/libs" "$home/config"
+
+# Logging backend as the release ships it: 3.x uses slf4j 1.7 + reload4j (log4j 1.2 API),
+# 4.x uses log4j2 through the slf4j 1.7 binding.
+if ((major >= 4)); then
+  logging_deps='
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId><version>2.24.3</version></dependency>'
+else
+  logging_deps='
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+    <dependency><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId><version>1.2.25</version></dependency>'
+fi
+
+# Exclusions: ZooKeeper's logging bindings (one slf4j backend only), and Kafka Connect's
+# runtime (jetty, jersey, ~45 jars), which kafka-tools pulls in only for connect-plugin-path.
+kafka_dep() { # <artifactId>: one Kafka module
+  printf '    <dependency><groupId>org.apache.kafka</groupId><artifactId>%s</artifactId><version>%s</version>
+      <exclusions>
+        <exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion>
+        <exclusion><groupId>com.fasterxml.jackson.jaxrs</groupId><artifactId>*</artifactId></exclusion>
+        <exclusion><groupId>ch.qos.logback</groupId><artifactId>*</artifactId></exclusion>
+        <exclusion><groupId>log4j</groupId><artifactId>log4j</artifactId></exclusion>
+        <exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-log4j12</artifactId></exclusion>
+      </exclusions>
+    </dependency>\n' "$1" "$KAFKA_VERSION"
+}
+
+{
+  cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Throwaway pom generated by scripts/install-kafka.sh: only used to copy jars. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.todo</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>$KAFKA_VERSION</version>
+  <packaging>pom</packaging>
+  <dependencies>
+EOF
+  for a in "kafka_$SCALA_BINARY" kafka-server kafka-metadata kafka-raft kafka-storage \
+    kafka-server-common kafka-group-coordinator kafka-clients kafka-tools; do
+    kafka_dep "$a"
+  done
+  printf '%s\n' "$logging_deps"
+  cat <<EOF
+  </dependencies>
+</project>
+EOF
+} >"$work/pom.xml"
+
+tools_log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $dest/libs"
+start=$SECONDS
+# Maven writes its own messages to stdout: keep stdout for the final path only (and strip
+# the bare colour resets that Debian's maven prints even in batch mode).
+if ! "$MVN" -B -q --no-transfer-progress -Dstyle.color=never -f "$work/pom.xml" \
+  dependency:copy-dependencies -DincludeScope=runtime \
+  -DoutputDirectory="$home/libs" 2>&1 |
+  { sed -e 's/\x1b\[[0-9;]*m//g' | grep -v '^[[:space:]]*$' || true; } >&2; then
+  tools_die "mvn dependency:copy-dependencies failed for Kafka $KAFKA_VERSION (is it on Maven Central? see the maven output above)"
+fi
+
+# Sanity checks: the classes kafka.sh runs must be there.
+jar_with() { # <class file path>: print the jar of libs/ that contains it
+  local j
+  for j in "$home"/libs/*.jar; do
+    if unzip -Z1 "$j" "$1" >/dev/null 2>&1; then
+      printf '%s\n' "$j"
+      return 0
+    fi
+  done
+  return 1
+}
+command -v unzip >/dev/null 2>&1 || tools_die "unzip is needed to inspect the jars (apt-get install unzip)"
+first_class() { # <var> <class>...: set var to the first class present in libs/
+  local var="$1" c
+  shift
+  for c in "$@"; do
+    if jar_with "${c//.//}.class" >/dev/null; then
+      printf '%s=%s\n' "$var" "$c"
+      return 0
+    fi
+  done
+  tools_die "none of $* found in $home/libs"
+}
+{
+  echo "# Main classes of Kafka $KAFKA_VERSION (generated by scripts/install-kafka.sh)"
+  echo "KAFKA_VERSION=$KAFKA_VERSION"
+  first_class KAFKA_BROKER_CLASS kafka.Kafka
+  first_class KAFKA_STORAGE_CLASS kafka.tools.StorageTool org.apache.kafka.tools.StorageTool
+  first_class KAFKA_TOPICS_CLASS org.apache.kafka.tools.TopicCommand kafka.admin.TopicCommand
+  first_class KAFKA_PRODUCER_CLASS org.apache.kafka.tools.ConsoleProducer kafka.tools.ConsoleProducer
+  first_class KAFKA_CONSUMER_CLASS org.apache.kafka.tools.consumer.ConsoleConsumer kafka.tools.ConsoleConsumer
+  first_class KAFKA_CONSUMER_GROUPS_CLASS org.apache.kafka.tools.consumer.group.ConsumerGroupCommand kafka.admin.ConsumerGroupCommand
+  # 1: reload4j (log4j 1.2 properties), 2: log4j2 (config/*log4j2.properties)
+  if ((major >= 4)); then echo KAFKA_LOG4J=2; else echo KAFKA_LOG4J=1; fi
+} >"$home/classes.env.tmp"
+
+# Logging configs. The broker logs to stdout (kafka.sh sends it to $KAFKA_DATA_DIR/kafka.log);
+# the tools log warnings to stderr only, so their stdout is just the data.
+cat >"$home/config/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel$=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.authorizer.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+log4j.logger.org.apache.kafka.common.utils.AppInfoParser=WARN
+log4j.logger.org.apache.zookeeper=WARN
+EOF
+cat >"$home/config/tools-log4j.properties" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+cat >"$home/config/log4j2.properties" <<'EOF'
+status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
+logger.appinfo.level = WARN
+EOF
+cat >"$home/config/tools-log4j2.properties" <<'EOF'
+status = warn
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = STDERR
+EOF
+printf 'kafka %s from Maven Central via scripts/install-kafka.sh\n' "$KAFKA_VERSION" >"$home/VERSION"
+mv "$home/classes.env.tmp" "$home/classes.env"
+
+mkdir -p "$TOOLS_CACHE"
+mv -T "$home" "$dest" || tools_die "could not move $home to $dest"
+n="$(find "$dest/libs" -name '*.jar' | wc -l)"
+tools_log "installed Kafka $KAFKA_VERSION ($n jars, $(du -sh "$dest/libs" | cut -f1)) in $((SECONDS - start))s"
+printf '%s\n' "$dest"
