@@ -4,6 +4,7 @@
 #
 # Source it; it defines functions only (plus TOOLS_CACHE) and changes no shell options.
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 TOOLS_CACHE="${TODO_CACHE:-$HOME/.cache/todo}"
 
 tools_log() { printf '[%s] %s\n' "${TOOLS_NAME:-tools}" "$*" >&2; }
@@ -97,8 +98,8 @@ tools_wrapper_module() {
   while IFS= read -r line; do
     [[ -n "$line" ]] || continue
     # "old [oldver] => new [newver]" -> go mod edit -replace=old[@oldver]=new[@newver]
-    old="$(sed 's/[[:space:]]*=>.*//' <<<"$line" | awk '{ print $1 ($2 != "" ? "@" $2 : "") }')"
-    new="$(sed 's/.*=>[[:space:]]*//' <<<"$line" | awk '{ print $1 ($2 != "" ? "@" $2 : "") }')"
+    old="$(awk '{ print $1 ($2 != "" ? "@" $2 : "") }' <<<"${line%%=>*}")"
+    new="$(awk '{ print $1 ($2 != "" ? "@" $2 : "") }' <<<"${line#*=>}")"
     case "$new" in
       ./* | ../* | /*)
         tools_log "skipping local-path replace in upstream go.mod: $line"
