@@ -11,7 +11,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PG_DIR=${PG_DIR:-$ROOT/target/pg}
+PG_DIR=$(realpath -m "${PG_DIR:-$ROOT/target/pg}")
 DATA=$PG_DIR/data
 DB=${PG_DATABASE:-todo}
 

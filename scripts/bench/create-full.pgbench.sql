@@ -1,0 +1,58 @@
+-- The whole database work of one POST /api/{user_id}/tasks in todo-local, for comparison
+-- with create.pgbench.sql (the create transaction alone, the ceiling the target refers to).
+-- After the commit, the request publishes the two outbox rows through the in-process bus
+-- and waits: the audit subscriber records task-events (insert into audit_log, its own
+-- autocommit statement), then the relay marks the rows published (an autocommit update).
+-- So one create is three commits, each waiting for its WAL flush. Here the update finds the
+-- rows by event_id (the outbox_event_topic index) instead of by the returned ids, since
+-- pgbench's \gset takes one row only.
+-- The transaction (as in create.pgbench.sql):
+\set u random(1, 100)
+\set p random(1, 4)
+\set d random(-86400, 5184000)
+\set k random(1, 6)
+begin;
+insert into tasks (id, user_id, title, description, priority, tags, due_at,
+                   reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth, recurrence_anchor)
+values (gen_random_uuid(), 'user-' || lpad(:u::text, 5, '0'), 'Load test task ' || :u || ' ' || :d,
+        'created by scripts/bench', :p,
+        (array['{work}', '{errands,home}', '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[],
+        date_trunc('second', now()) + :d * interval '1 second', null, null, 'UTC', null, 0, null)
+on conflict (recurrence_parent_id) do nothing
+returning id, user_id, title, description, completed, completed_at, priority, tags,
+    due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone,
+    recurrence_parent_id, recurrence_depth, recurrence_anchor, created_at, updated_at
+\gset t_
+insert into tags (user_id, name)
+select :t_user_id, name from unnest(:t_tags::text[]) as name order by name
+on conflict (user_id, name) do nothing;
+insert into task_tags (task_id, tag_id)
+select :t_id::uuid, id from tags where user_id = :t_user_id and name = any(:t_tags::text[]);
+insert into outbox (event_id, topic, partition_key, payload)
+select :t_id::uuid, topic, :t_user_id, jsonb_build_object(
+        'event_id', :t_id::text, 'event_type', 'task.created', 'schema_version', '1.0',
+        'user_id', :t_user_id::text, 'task_id', :t_id::text, 'occurred_at', now(),
+        'task', jsonb_build_object(
+            'id', :t_id::text, 'user_id', :t_user_id::text, 'title', :t_title::text,
+            'description', :t_description::text, 'completed', false, 'completed_at', null,
+            'priority', 'P' || :t_priority, 'tags', to_jsonb(:t_tags::text[]),
+            'due_at', :t_due_at::timestamptz, 'reminder_minutes', null, 'remind_at', null,
+            'reminder_sent_at', null, 'recurrence', null, 'timezone', :t_timezone::text,
+            'recurrence_parent_id', null, 'recurrence_depth', 0, 'recurrence_anchor', null,
+            'created_at', :t_created_at::timestamptz, 'updated_at', :t_updated_at::timestamptz))
+from unnest(array['task-events', 'task-updates']) with ordinality as t(topic, n) order by n
+returning id, event_id, topic, partition_key, payload;
+commit;
+-- After the commit:
+insert into audit_log (event_id, event_type, user_id, task_id, occurred_at, payload)
+values (:t_id::uuid, 'task.created', :t_user_id, :t_id::uuid, now(), jsonb_build_object(
+        'id', :t_id::text, 'user_id', :t_user_id::text, 'title', :t_title::text,
+        'description', :t_description::text, 'completed', false, 'completed_at', null,
+        'priority', 'P' || :t_priority, 'tags', to_jsonb(:t_tags::text[]),
+        'due_at', :t_due_at::timestamptz, 'reminder_minutes', null, 'remind_at', null,
+        'reminder_sent_at', null, 'recurrence', null, 'timezone', :t_timezone::text,
+        'recurrence_parent_id', null, 'recurrence_depth', 0, 'recurrence_anchor', null,
+        'created_at', :t_created_at::timestamptz, 'updated_at', :t_updated_at::timestamptz))
+on conflict (event_id) do nothing;
+update outbox set published_at = now(), last_error = null
+where event_id = :t_id::uuid and published_at is null;

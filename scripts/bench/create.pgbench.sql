@@ -1,0 +1,48 @@
+-- The create transaction of POST /api/{user_id}/tasks, for the pgbench ceiling: the
+-- statements PgStore::create_task runs between begin and commit (insert_task, link_tags,
+-- write_event in shared/src/store/postgres.rs):
+--   begin; insert into tasks ... returning <task columns>; insert into tags ... on conflict
+--   do nothing; insert into task_tags ... select ...; insert into outbox ... (one row per
+--   topic: task-events, task-updates) returning ...; commit;
+-- Same users (user-00001 .. user-00100), tag sets and marker description as create.lua, so
+-- both write the same rows to the same indexes. Differences, all small: the event id is the
+-- task id (pgbench cannot make a uuid client-side; it is unique all the same) and the event
+-- payload is built by jsonb_build_object from the returned row instead of bound as JSON.
+-- Run with -M prepared: sqlx prepares and caches every statement per connection too (and
+-- :var is only a bind parameter in prepared/extended mode; -M simple would paste it unquoted).
+\set u random(1, 100)
+\set p random(1, 4)
+\set d random(-86400, 5184000)
+\set k random(1, 6)
+begin;
+insert into tasks (id, user_id, title, description, priority, tags, due_at,
+                   reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth, recurrence_anchor)
+values (gen_random_uuid(), 'user-' || lpad(:u::text, 5, '0'), 'Load test task ' || :u || ' ' || :d,
+        'created by scripts/bench', :p,
+        (array['{work}', '{errands,home}', '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[],
+        date_trunc('second', now()) + :d * interval '1 second', null, null, 'UTC', null, 0, null)
+on conflict (recurrence_parent_id) do nothing
+returning id, user_id, title, description, completed, completed_at, priority, tags,
+    due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone,
+    recurrence_parent_id, recurrence_depth, recurrence_anchor, created_at, updated_at
+\gset t_
+insert into tags (user_id, name)
+select :t_user_id, name from unnest(:t_tags::text[]) as name order by name
+on conflict (user_id, name) do nothing;
+insert into task_tags (task_id, tag_id)
+select :t_id::uuid, id from tags where user_id = :t_user_id and name = any(:t_tags::text[]);
+insert into outbox (event_id, topic, partition_key, payload)
+select :t_id::uuid, topic, :t_user_id, jsonb_build_object(
+        'event_id', :t_id::text, 'event_type', 'task.created', 'schema_version', '1.0',
+        'user_id', :t_user_id::text, 'task_id', :t_id::text, 'occurred_at', now(),
+        'task', jsonb_build_object(
+            'id', :t_id::text, 'user_id', :t_user_id::text, 'title', :t_title::text,
+            'description', :t_description::text, 'completed', false, 'completed_at', null,
+            'priority', 'P' || :t_priority, 'tags', to_jsonb(:t_tags::text[]),
+            'due_at', :t_due_at::timestamptz, 'reminder_minutes', null, 'remind_at', null,
+            'reminder_sent_at', null, 'recurrence', null, 'timezone', :t_timezone::text,
+            'recurrence_parent_id', null, 'recurrence_depth', 0, 'recurrence_anchor', null,
+            'created_at', :t_created_at::timestamptz, 'updated_at', :t_updated_at::timestamptz))
+from unnest(array['task-events', 'task-updates']) with ordinality as t(topic, n) order by n
+returning id, event_id, topic, partition_key, payload;
+commit;
