@@ -83,12 +83,9 @@ async fn main() -> anyhow::Result<()> {
             store.migrate().await.context("running migrations")?;
             let store: Arc<dyn Store> = Arc::new(store);
             let functions = shared::functions::ALL;
-            let bus = Arc::new(InProcessBus::new(
-                functions
-                    .iter()
-                    .flat_map(|f| f.subscriptions.iter().copied())
-                    .collect(),
-            ));
+            let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
+                functions,
+            )));
             let state = shared::harness::state(store, auth, bus.clone(), "pubsub");
             let app = shared::http::app(functions, state);
             bus.attach(app.clone());

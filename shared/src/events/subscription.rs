@@ -102,6 +102,23 @@ struct Envelope {
     data_base64: Option<String>,
 }
 
+/// The whole app-side contract for one delivery: parse the CloudEvent's data as `T`
+/// (DROP when it is not one), apply it, and answer SUCCESS, RETRY or DROP.
+pub async fn consume<T, F, Fut>(body: &Bytes, apply: F) -> Delivery
+where
+    T: DeserializeOwned,
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ConsumeError>>,
+{
+    match parse_cloud_event::<T>(body) {
+        Ok(event) => match apply(event).await {
+            Ok(()) => Delivery::Success,
+            Err(e) => e.into(),
+        },
+        Err(reason) => ConsumeError::Drop(reason).into(),
+    }
+}
+
 /// Parses a CloudEvent 1.0 envelope and its `data` as `T` (whose `schema_version`, when it
 /// has one, must be the current one).
 pub fn parse_cloud_event<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {

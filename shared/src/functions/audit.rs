@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::error::ApiError;
-use crate::events::subscription::{parse_cloud_event, ConsumeError, Delivery, Subscription};
+use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{TaskEvent, TASK_EVENTS};
 use crate::functions::Function;
 use crate::http::{AppState, AuthUser, TaskId};
@@ -34,14 +34,15 @@ fn routes() -> Router<AppState> {
 
 #[tracing::instrument(skip_all)]
 async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
-    let event = match parse_cloud_event::<TaskEvent>(&body) {
-        Ok(event) => event,
-        Err(reason) => return ConsumeError::Drop(reason).into(),
-    };
-    match state.store.record_event(&event).await {
-        Ok(_) => Delivery::Success,
-        Err(e) => ConsumeError::from(e).into(),
-    }
+    subscription::consume(&body, |event: TaskEvent| async move {
+        state
+            .store
+            .record_event(&event)
+            .await
+            .map(drop)
+            .map_err(ConsumeError::from)
+    })
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]

@@ -37,3 +37,11 @@ pub const ALL: &[&Function] = &[
     &audit::FUNCTION,
     &reminder_tick::FUNCTION,
 ];
+
+/// The subscriptions of `functions`, in order (for `/dapr/subscribe` and the in-process bus).
+pub fn subscriptions(functions: &[&Function]) -> Vec<Subscription> {
+    functions
+        .iter()
+        .flat_map(|f| f.subscriptions.iter().copied())
+        .collect()
+}

@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::Router;
 
 use crate::domain::{Description, NewTask, Recurrence, TagName, Timezone, Title};
-use crate::events::subscription::{parse_cloud_event, ConsumeError, Delivery, Subscription};
+use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{EventType, TaskEvent, TASK_EVENTS};
 use crate::functions::Function;
 use crate::http::AppState;
@@ -36,13 +36,10 @@ fn routes() -> Router<AppState> {
 
 #[tracing::instrument(skip_all)]
 async fn handler(State(state): State<AppState>, body: Bytes) -> Delivery {
-    match parse_cloud_event::<TaskEvent>(&body) {
-        Ok(event) => match apply(&state, &event).await {
-            Ok(()) => Delivery::Success,
-            Err(e) => e.into(),
-        },
-        Err(reason) => ConsumeError::Drop(reason).into(),
-    }
+    subscription::consume(&body, |event: TaskEvent| async move {
+        apply(&state, &event).await
+    })
+    .await
 }
 
 /// Applies one task event: creates the next occurrence when a recurring task was completed.

@@ -52,10 +52,7 @@ impl AppState {
 /// subscriptions, `/healthz`, `/readyz`, JSON 404/405 answers, a body-size limit, panic
 /// catching and request tracing.
 pub fn app(functions: &[&Function], state: AppState) -> Router {
-    let subscriptions: Vec<_> = functions
-        .iter()
-        .flat_map(|f| f.subscriptions.iter().copied())
-        .collect();
+    let subscriptions = crate::functions::subscriptions(functions);
     let routes = functions
         .iter()
         .fold(Router::new(), |app, f| app.merge((f.routes)()));

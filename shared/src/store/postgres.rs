@@ -336,12 +336,7 @@ impl OutboxStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
-        let mut messages = rows
-            .iter()
-            .map(outbox_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        messages.sort_by_key(|m| m.id);
-        Ok(messages)
+        outbox_messages(&rows)
     }
 
     async fn mark_published(&self, ids: &[i64]) -> Result<(), StoreError> {
@@ -505,6 +500,11 @@ async fn write_event(
     .fetch_all(&mut **tx)
     .await
     .map_err(classify)?;
+    outbox_messages(&rows)
+}
+
+/// Outbox rows as messages, in publishing order.
+fn outbox_messages(rows: &[PgRow]) -> Result<Vec<OutboxMessage>, StoreError> {
     let mut messages = rows
         .iter()
         .map(outbox_from_row)
