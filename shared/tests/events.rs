@@ -10,18 +10,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
-use common::{database_url, TestApp, SECRET};
-use http_body_util::BodyExt;
+use common::TestApp;
 use serde_json::{json, Value};
 use shared::events::bus::InProcessBus;
 use shared::events::publisher::Publisher;
 use shared::events::subscription::cloud_event;
 use shared::events::OutboxMessage;
-use shared::http::Authenticator;
-use shared::store::{OutboxStore, PgStore, Store};
+use shared::store::{OutboxStore, PgStore};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 /// Records what it is asked to publish; fails while `down` is set.
 #[derive(Default)]
@@ -41,77 +37,35 @@ impl Publisher for Recorder {
     }
 }
 
+/// The sweep is global over the outbox: tests that sweep take turns, so one test's working
+/// publisher cannot publish the rows another test expects to fail.
+static SWEEPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn pool() -> PgPool {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .connect(&database_url())
-        .await
-        .unwrap();
-    shared::store::postgres::MIGRATOR.run(&pool).await.unwrap();
-    pool
+    common::migrated_pool(8).await
 }
 
 /// The whole app (every function) with `publisher` as its transport.
-fn app_with(pool: &PgPool, publisher: Arc<dyn Publisher>) -> Router {
-    let store: Arc<dyn Store> = Arc::new(PgStore::new(pool.clone()));
-    let state = shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
-    shared::http::app(shared::functions::ALL, state)
+fn app_with(pool: &PgPool, publisher: Arc<dyn Publisher>) -> TestApp {
+    TestApp::with_publisher(PgStore::new(pool.clone()), publisher)
 }
 
 /// The app wired like `todo-local`: events go through the in-process bus.
-fn app_with_bus(pool: &PgPool) -> Router {
-    let subs = shared::functions::ALL
-        .iter()
-        .flat_map(|f| f.subscriptions.iter().copied())
-        .collect();
-    let bus = Arc::new(InProcessBus::new(subs));
+fn app_with_bus(pool: &PgPool) -> TestApp {
+    let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
+        shared::functions::ALL,
+    )));
     let app = app_with(pool, bus.clone());
-    bus.attach(app.clone());
+    bus.attach(app.router.clone());
     app
 }
 
-async fn call(
-    app: &Router,
-    user: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let token = Authenticator::hs256(SECRET).issue(user, chrono::Duration::hours(1));
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"));
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    send(app, req.body(body).unwrap()).await
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        },
-    )
-}
-
-async fn deliver(app: &Router, route: &str, event: &Value) -> String {
+async fn deliver(app: &TestApp, route: &str, event: &Value) -> String {
     let req = Request::post(route)
         .header("content-type", "application/cloudevents+json")
         .body(Body::from(event.to_string()))
         .unwrap();
-    let (status, body) = send(app, req).await;
+    let (status, _, body) = app.send(req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["status"].as_str().unwrap().to_owned()
 }
@@ -144,22 +98,25 @@ async fn every_change_writes_its_event_in_the_outbox_and_the_relay_publishes_it(
     let recorder = Arc::new(Recorder::default());
     let app = app_with(&pool, recorder.clone());
     let user = TestApp::user();
-    let (s, task) = call(
-        &app,
-        &user,
-        "POST",
-        &format!("/api/{user}/tasks"),
-        Some(json!({"title": "a"})),
-    )
-    .await;
+    let (s, task) = app
+        .call(
+            &user,
+            "POST",
+            &format!("/api/{user}/tasks"),
+            Some(json!({"title": "a"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/{user}/tasks/{id}");
-    call(&app, &user, "PATCH", &path, Some(json!({"title": "b"}))).await;
-    call(&app, &user, "PATCH", &format!("{path}/complete"), None).await;
-    call(&app, &user, "PATCH", &format!("{path}/complete"), None).await;
+    app.call(&user, "PATCH", &path, Some(json!({"title": "b"})))
+        .await;
+    app.call(&user, "PATCH", &format!("{path}/complete"), None)
+        .await;
+    app.call(&user, "PATCH", &format!("{path}/complete"), None)
+        .await;
     assert_eq!(
-        call(&app, &user, "DELETE", &path, None).await.0,
+        app.call(&user, "DELETE", &path, None).await.0,
         StatusCode::NO_CONTENT
     );
 
@@ -205,19 +162,20 @@ async fn every_change_writes_its_event_in_the_outbox_and_the_relay_publishes_it(
 
 #[tokio::test]
 async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_later() {
+    let _turn = SWEEPING.lock().await;
     let pool = pool().await;
     let recorder = Arc::new(Recorder::default());
     recorder.down.store(true, Ordering::SeqCst);
     let app = app_with(&pool, recorder.clone());
     let user = TestApp::user();
-    let (s, task) = call(
-        &app,
-        &user,
-        "POST",
-        &format!("/api/{user}/tasks"),
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let (s, task) = app
+        .call(
+            &user,
+            "POST",
+            &format!("/api/{user}/tasks"),
+            Some(json!({"title": "x"})),
+        )
+        .await;
     assert_eq!(
         s,
         StatusCode::CREATED,
@@ -237,11 +195,9 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
         .unwrap();
     recorder.down.store(false, Ordering::SeqCst);
     for _ in 0..500 {
-        let (s, _) = send(
-            &app,
-            Request::post("/reminder-cron").body(Body::empty()).unwrap(),
-        )
-        .await;
+        let (s, _, _) = app
+            .send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
+            .await;
         assert_eq!(s, StatusCode::OK);
         if outbox_types(&pool, &id).await.iter().all(|r| r.2) {
             break;
@@ -262,20 +218,21 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
 
 #[tokio::test]
 async fn a_failing_sweep_backs_off() {
+    let _turn = SWEEPING.lock().await;
     let pool = pool().await;
     let store = PgStore::new(pool.clone());
     let recorder = Arc::new(Recorder::default());
     recorder.down.store(true, Ordering::SeqCst);
     let app = app_with(&pool, recorder.clone());
     let user = TestApp::user();
-    let (_, task) = call(
-        &app,
-        &user,
-        "POST",
-        &format!("/api/{user}/tasks"),
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let (_, task) = app
+        .call(
+            &user,
+            "POST",
+            &format!("/api/{user}/tasks"),
+            Some(json!({"title": "x"})),
+        )
+        .await;
     let id = task["id"].as_str().unwrap().to_owned();
     sqlx::query("update outbox set next_attempt_at = now() - interval '1 second' where payload->>'task_id' = $1")
         .bind(&id)
@@ -285,11 +242,8 @@ async fn a_failing_sweep_backs_off() {
     // Other tests leave pending rows in the shared outbox; sweep until ours is attempted.
     let mut row: (i32, f64, Option<String>) = (0, 0.0, None);
     for _ in 0..500 {
-        send(
-            &app,
-            Request::post("/reminder-cron").body(Body::empty()).unwrap(),
-        )
-        .await;
+        app.send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
+            .await;
         row = sqlx::query_as(
             "select attempts, extract(epoch from next_attempt_at - now())::float8, last_error from outbox \
              where payload->>'task_id' = $1 order by id limit 1",
@@ -316,34 +270,29 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
     let user = TestApp::user();
     let body = json!({"title": "Water plants", "description": "balcony", "priority": "high", "tags": ["home"],
         "due_at": "2026-12-01T09:00:00Z", "reminder_minutes": 30, "recurrence": "weekly", "timezone": "Europe/Berlin"});
-    let (_, task) = call(
-        &app,
-        &user,
-        "POST",
-        &format!("/api/{user}/tasks"),
-        Some(body),
-    )
-    .await;
+    let (_, task) = app
+        .call(&user, "POST", &format!("/api/{user}/tasks"), Some(body))
+        .await;
     let id = task["id"].as_str().unwrap();
-    let (s, done) = call(
-        &app,
-        &user,
-        "PATCH",
-        &format!("/api/{user}/tasks/{id}/complete"),
-        None,
-    )
-    .await;
+    let (s, done) = app
+        .call(
+            &user,
+            "PATCH",
+            &format!("/api/{user}/tasks/{id}/complete"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(done["completed"], true);
 
-    let (_, page) = call(
-        &app,
-        &user,
-        "GET",
-        &format!("/api/{user}/tasks?status=pending"),
-        None,
-    )
-    .await;
+    let (_, page) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/tasks?status=pending"),
+            None,
+        )
+        .await;
     assert_eq!(page["total_count"], 1, "{page}");
     let next = &page["items"][0];
     assert_eq!(next["title"], "Water plants");
@@ -358,14 +307,14 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
     assert_eq!(next["recurrence_parent_id"], *id);
     assert_eq!(next["recurrence_depth"], 1);
 
-    let (s, history) = call(
-        &app,
-        &user,
-        "GET",
-        &format!("/api/{user}/tasks/{id}/history"),
-        None,
-    )
-    .await;
+    let (s, history) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/tasks/{id}/history"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let types: Vec<&str> = history
         .as_array()
@@ -376,16 +325,14 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
     assert_eq!(types, ["task.created", "task.completed"]);
 
     // Un-completing and completing again creates no second occurrence.
-    call(
-        &app,
+    app.call(
         &user,
         "PATCH",
         &format!("/api/{user}/tasks/{id}/complete"),
         None,
     )
     .await;
-    call(
-        &app,
+    app.call(
         &user,
         "PATCH",
         &format!("/api/{user}/tasks/{id}/complete"),
@@ -397,8 +344,7 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
     // History answers like every other endpoint: another user gets 404 or 403.
     let other = TestApp::user();
     assert_eq!(
-        call(
-            &app,
+        app.call(
             &other,
             "GET",
             &format!("/api/{other}/tasks/{id}/history"),
@@ -409,8 +355,7 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             &other,
             "GET",
             &format!("/api/{user}/tasks/{id}/history"),
@@ -428,11 +373,10 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
     let recorder = Arc::new(Recorder::default());
     let app = app_with(&pool, recorder.clone());
     let user = TestApp::user();
-    let (_, task) = call(&app, &user, "POST", &format!("/api/{user}/tasks"),
+    let (_, task) = app.call(&user, "POST", &format!("/api/{user}/tasks"),
         Some(json!({"title": "standup", "due_at": "2026-12-01T09:00:00Z", "recurrence": "every weekday"}))).await;
     let id = task["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         &user,
         "PATCH",
         &format!("/api/{user}/tasks/{id}/complete"),
@@ -484,11 +428,9 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
 async fn the_subscription_contract_answers_success_retry_and_drop() {
     let pool = pool().await;
     let app = app_with(&pool, Arc::new(Recorder::default()));
-    let (s, subs) = send(
-        &app,
-        Request::get("/dapr/subscribe").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (s, _, subs) = app
+        .send(Request::get("/dapr/subscribe").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(s, StatusCode::OK);
     let routes: Vec<&str> = subs
         .as_array()
@@ -520,15 +462,14 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
             .header("content-type", "application/cloudevents+json")
             .body(Body::from("{{{"))
             .unwrap();
-        assert_eq!(send(&app, req).await.1["status"], "DROP");
+        assert_eq!(app.send(req).await.2["status"], "DROP");
     }
 
     // A task event that is not a completion is taken and ignored by on-completed.
     let user = TestApp::user();
     let recorder = Arc::new(Recorder::default());
     let app = app_with(&pool, recorder.clone());
-    call(
-        &app,
+    app.call(
         &user,
         "POST",
         &format!("/api/{user}/tasks"),
@@ -547,11 +488,7 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
 
     // The database is down: RETRY, not DROP.
     let dead = PgStore::connect_lazy("postgres://postgres@127.0.0.1:1/x", 1).unwrap();
-    let store: Arc<dyn Store> = Arc::new(dead);
-    let dead_app = shared::http::app(
-        shared::functions::ALL,
-        shared::harness::state(store, Authenticator::hs256(SECRET), recorder, "pubsub"),
-    );
+    let dead_app = TestApp::with_publisher(dead, recorder);
     let mut completed = created.clone();
     completed.payload["event_type"] = json!("task.completed");
     completed.payload["task"]["completed"] = json!(true);
@@ -576,14 +513,14 @@ async fn audit_records_each_event_once() {
     let recorder = Arc::new(Recorder::default());
     let app = app_with(&pool, recorder.clone());
     let user = TestApp::user();
-    let (_, task) = call(
-        &app,
-        &user,
-        "POST",
-        &format!("/api/{user}/tasks"),
-        Some(json!({"title": "t"})),
-    )
-    .await;
+    let (_, task) = app
+        .call(
+            &user,
+            "POST",
+            &format!("/api/{user}/tasks"),
+            Some(json!({"title": "t"})),
+        )
+        .await;
     let id = task["id"].as_str().unwrap();
     let created = recorder
         .seen
@@ -599,14 +536,14 @@ async fn audit_records_each_event_once() {
             "SUCCESS"
         );
     }
-    let (_, history) = call(
-        &app,
-        &user,
-        "GET",
-        &format!("/api/{user}/tasks/{id}/history"),
-        None,
-    )
-    .await;
+    let (_, history) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/tasks/{id}/history"),
+            None,
+        )
+        .await;
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history[0]["task"]["title"], "t");
 }

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
-use shared::events::publisher::NoPublisher;
+use shared::events::publisher::{NoPublisher, Publisher};
 use shared::http::Authenticator;
 use shared::store::{PgStore, Store};
 use sqlx::postgres::PgPoolOptions;
@@ -37,6 +37,20 @@ pub fn database_url() -> String {
     })
 }
 
+/// A pool on the test database, migrated.
+pub async fn migrated_pool(max_connections: u32) -> PgPool {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect(&database_url())
+        .await
+        .expect("connect to DATABASE_URL");
+    shared::store::postgres::MIGRATOR
+        .run(&pool)
+        .await
+        .expect("run migrations");
+    pool
+}
+
 impl TestApp {
     /// The app on the test database (migrated), with a small pool.
     pub async fn spawn() -> Self {
@@ -44,29 +58,21 @@ impl TestApp {
     }
 
     pub async fn spawn_with_pool_size(max_connections: u32) -> Self {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .connect(&database_url())
-            .await
-            .expect("connect to DATABASE_URL");
-        shared::store::postgres::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("run migrations");
-        Self::with_store(PgStore::new(pool))
+        Self::with_store(PgStore::new(migrated_pool(max_connections).await))
     }
 
     /// The app on any `PgStore` (e.g. one pointed at a closed port); runs no migrations.
     pub fn with_store(store: PgStore) -> Self {
+        Self::with_publisher(store, Arc::new(NoPublisher))
+    }
+
+    /// The app on `store`, publishing its events with `publisher`.
+    pub fn with_publisher(store: PgStore, publisher: Arc<dyn Publisher>) -> Self {
         let pool = store.pool().clone();
         let auth = Arc::new(Authenticator::hs256(SECRET));
         let store: Arc<dyn Store> = Arc::new(store);
-        let state = shared::harness::state(
-            store,
-            Authenticator::hs256(SECRET),
-            Arc::new(NoPublisher),
-            "pubsub",
-        );
+        let state =
+            shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
         let router = shared::http::app(shared::functions::ALL, state);
         TestApp { router, pool, auth }
     }
