@@ -60,6 +60,9 @@ pub struct Config {
     pub dapr_http_port: u16,
     /// `KAFKA_BROKERS` (for `PUBSUB_TRANSPORT=kafka`), default `127.0.0.1:9092`.
     pub kafka_brokers: String,
+    /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
+    /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl Config {
@@ -116,6 +119,15 @@ impl Config {
             jwt_secret: Secret(jwt_secret),
             log_format,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            webhook_allowed_hosts: get("WEBHOOK_ALLOWED_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -144,10 +156,22 @@ mod tests {
         assert_eq!(c.app_port, 8080);
         assert_eq!(c.database_max_connections, 10);
         assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.webhook_allowed_hosts.is_empty());
         assert!(
             !format!("{c:?}").contains("postgres://x"),
             "secrets must not be printed"
         );
+    }
+
+    #[test]
+    fn reads_the_webhook_allow_list() {
+        let c = Config::from_lookup(env(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("JWT_SECRET", "s"),
+            ("WEBHOOK_ALLOWED_HOSTS", " receiver.local, 127.0.0.1 ,,"),
+        ]))
+        .unwrap();
+        assert_eq!(c.webhook_allowed_hosts, ["receiver.local", "127.0.0.1"]);
     }
 
     #[test]

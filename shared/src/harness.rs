@@ -12,11 +12,14 @@ use anyhow::Context;
 use axum::Router;
 
 use crate::config::{Config, Transport};
+use crate::dapr::Sidecar;
 use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
+use crate::functions::realtime::Hub;
 use crate::functions::Function;
 use crate::http::{self, AppState, Authenticator};
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 /// Runs one function until it is told to stop.
 pub async fn run(function: &'static Function) -> anyhow::Result<()> {
@@ -45,10 +48,14 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
         Transport::None => Arc::new(NoPublisher),
     };
     let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes());
-    Ok(state(store, auth, publisher, &config.pubsub_name))
+    let mut state = state(store, auth, publisher, &config.pubsub_name);
+    state.sidecar = Arc::new(Sidecar::new(config.dapr_http_port));
+    state.webhooks = Arc::new(Webhooks::new(config.webhook_allowed_hosts.clone()));
+    Ok(state)
 }
 
-/// Assembles the state every handler sees.
+/// Assembles the state every handler sees (with the default sidecar port and no webhook
+/// allow-list; `state_from_config` sets both from the environment).
 pub fn state(
     store: Arc<dyn Store>,
     auth: Authenticator,
@@ -60,6 +67,9 @@ pub fn state(
         store,
         auth: Arc::new(auth),
         pubsub: pubsub.into(),
+        sidecar: Arc::new(Sidecar::new(3500)),
+        webhooks: Arc::new(Webhooks::default()),
+        hub: Arc::new(Hub::default()),
     }
 }
 

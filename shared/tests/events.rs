@@ -37,10 +37,6 @@ impl Publisher for Recorder {
     }
 }
 
-/// The sweep is global over the outbox: tests that sweep take turns, so one test's working
-/// publisher cannot publish the rows another test expects to fail.
-static SWEEPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn pool() -> PgPool {
     common::migrated_pool(8).await
 }
@@ -162,7 +158,9 @@ async fn every_change_writes_its_event_in_the_outbox_and_the_relay_publishes_it(
 
 #[tokio::test]
 async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_later() {
-    let _turn = SWEEPING.lock().await;
+    // The sweep is global: take turns, so no other test publishes the rows this one
+    // expects to fail.
+    let _turn = common::global_turn().await;
     let pool = pool().await;
     let recorder = Arc::new(Recorder::default());
     recorder.down.store(true, Ordering::SeqCst);
@@ -218,7 +216,9 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
 
 #[tokio::test]
 async fn a_failing_sweep_backs_off() {
-    let _turn = SWEEPING.lock().await;
+    // The sweep is global: take turns, so no other test publishes the rows this one
+    // expects to fail.
+    let _turn = common::global_turn().await;
     let pool = pool().await;
     let store = PgStore::new(pool.clone());
     let recorder = Arc::new(Recorder::default());

@@ -96,3 +96,58 @@ pub struct Changed<T> {
     pub value: T,
     pub outbox: Vec<OutboxMessage>,
 }
+
+/// The type tag of a reminder event (`reminder.due`, on the `reminders` topic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReminderEventType {
+    #[serde(rename = "reminder.due")]
+    Due,
+}
+
+/// A reminder whose time has come: written to the outbox by the tick (or the task's
+/// reminder job) in the same transaction that marks the reminder sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderEvent {
+    pub event_id: Uuid,
+    pub event_type: ReminderEventType,
+    pub schema_version: String,
+    pub user_id: String,
+    pub task_id: Uuid,
+    pub title: String,
+    pub due_at: DateTime<Utc>,
+    pub remind_at: DateTime<Utc>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Any event a real-time client can receive: a task change (`task-updates`) or a reminder
+/// (`reminders`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UserEvent {
+    Task(Box<TaskEvent>),
+    Reminder(ReminderEvent),
+}
+
+impl UserEvent {
+    pub fn user_id(&self) -> &str {
+        match self {
+            UserEvent::Task(e) => &e.user_id,
+            UserEvent::Reminder(e) => &e.user_id,
+        }
+    }
+
+    pub fn event_id(&self) -> Uuid {
+        match self {
+            UserEvent::Task(e) => e.event_id,
+            UserEvent::Reminder(e) => e.event_id,
+        }
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            UserEvent::Task(e) => e.event_type.as_str(),
+            UserEvent::Reminder(_) => "reminder.due",
+        }
+    }
+}

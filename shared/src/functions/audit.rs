@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{TaskEvent, TASK_EVENTS};
 use crate::functions::Function;
-use crate::http::{AppState, AuthUser, TaskId};
+use crate::http::{AppState, AuthUser, PathId};
 use crate::store::AuditEntry;
 
 const ROUTE: &str = "/events/audit";
@@ -49,7 +49,7 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
 async fn history(
     State(state): State<AppState>,
     user: AuthUser,
-    TaskId(id): TaskId,
+    PathId(id): PathId,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let entries = state.store.task_history(&user.0, id).await?;
     if entries.is_empty() {

@@ -12,7 +12,7 @@ use crate::domain::Task;
 use crate::error::ApiError;
 use crate::functions::Function;
 use crate::http::extract::{body_rejection, parse_json};
-use crate::http::{AppState, AuthUser, TaskId};
+use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "complete-task",
@@ -37,7 +37,7 @@ struct CompleteInput {
 async fn handler(
     State(state): State<AppState>,
     user: AuthUser,
-    TaskId(id): TaskId,
+    PathId(id): PathId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Task>, ApiError> {
     let body = body.map_err(body_rejection)?;

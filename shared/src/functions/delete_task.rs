@@ -7,7 +7,7 @@ use axum::Router;
 
 use crate::error::ApiError;
 use crate::functions::Function;
-use crate::http::{AppState, AuthUser, TaskId};
+use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "delete-task",
@@ -23,7 +23,7 @@ fn routes() -> Router<AppState> {
 async fn handler(
     State(state): State<AppState>,
     user: AuthUser,
-    TaskId(id): TaskId,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let changed = state
         .store

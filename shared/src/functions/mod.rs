@@ -8,7 +8,10 @@ pub mod create_task;
 pub mod delete_task;
 pub mod get_task;
 pub mod list_tasks;
+pub mod notify;
 pub mod on_completed;
+pub mod realtime;
+pub mod reminder_jobs;
 pub mod reminder_tick;
 pub mod update_task;
 
@@ -25,7 +28,8 @@ pub struct Function {
     pub subscriptions: &'static [Subscription],
 }
 
-/// Every function, as `todo-local` hosts them.
+/// Every function `todo-local` hosts: all but `reminder_jobs`, which needs the Dapr
+/// scheduler (locally the tick alone fires reminders).
 pub const ALL: &[&Function] = &[
     &create_task::FUNCTION,
     &list_tasks::FUNCTION,
@@ -36,6 +40,8 @@ pub const ALL: &[&Function] = &[
     &on_completed::FUNCTION,
     &audit::FUNCTION,
     &reminder_tick::FUNCTION,
+    &notify::FUNCTION,
+    &realtime::FUNCTION,
 ];
 
 /// The subscriptions of `functions`, in order (for `/dapr/subscribe` and the in-process bus).

@@ -1,22 +1,33 @@
 //! `reminder-tick` — driven by the Dapr cron input binding `reminder-cron` (every minute):
-//! daprd `POST /reminder-cron`. Sweeps the outbox (publishes what the inline relay could
-//! not, with backoff) and prunes published rows past their retention. Answers 200 only
-//! when the work is done; any other answer makes daprd log and retry on the next tick.
+//! daprd `POST /reminder-cron`.
+//!
+//! 1. Claims due reminders in batches, each batch one transaction (`for update skip
+//!    locked`): marks them sent and writes their `reminder.due` events to the outbox, so
+//!    two ticks at once never send a reminder twice; then publishes the batch.
+//! 2. Sweeps the outbox (publishes what an inline publish could not, with backoff) and
+//!    prunes published rows past their retention.
+//!
+//! Answers 200 only when every batch is committed; any other answer makes daprd log it,
+//! and the next tick picks up where this one stopped.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::events::relay::SweepReport;
 use crate::functions::Function;
 use crate::http::AppState;
 
 pub const BINDING: &str = "reminder-cron";
 /// Published outbox rows are kept this long (for inspection), then deleted.
 pub const OUTBOX_RETENTION: Duration = Duration::from_secs(72 * 3600);
+/// Reminders claimed per transaction.
+pub const REMINDER_BATCH: usize = 1000;
+/// At most this many batches per tick; the next tick continues.
+const MAX_REMINDER_BATCHES: usize = 100;
 
 pub const FUNCTION: Function = Function {
     name: "reminder-tick",
@@ -28,16 +39,42 @@ fn routes() -> Router<AppState> {
     Router::new().route(&format!("/{BINDING}"), post(handler))
 }
 
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// Reminders claimed (marked sent, reminder.due written) by this tick.
+    pub reminders: usize,
+    /// Outbox rows the sweep published, and those it failed to.
+    pub published: usize,
+    pub failed: usize,
+    pub pruned: u64,
+}
+
 #[tracing::instrument(skip_all)]
-async fn handler(State(state): State<AppState>) -> Result<Json<SweepReport>, ApiError> {
-    let report = state.relay.sweep_all(100, 50).await?;
-    let pruned = state.relay.prune(OUTBOX_RETENTION).await?;
-    if report.published + report.failed + pruned as usize > 0 {
+async fn handler(State(state): State<AppState>) -> Result<Json<TickReport>, ApiError> {
+    let mut report = TickReport::default();
+    for _ in 0..MAX_REMINDER_BATCHES {
+        let claimed = state
+            .store
+            .claim_due_reminders(REMINDER_BATCH, None)
+            .await?;
+        let n = claimed.value;
+        report.reminders += n;
+        state.publish(claimed).await;
+        if n < REMINDER_BATCH {
+            break;
+        }
+    }
+    let swept = state.relay.sweep_all(100, 50).await?;
+    report.published = swept.published;
+    report.failed = swept.failed;
+    report.pruned = state.relay.prune(OUTBOX_RETENTION).await?;
+    if report != TickReport::default() {
         tracing::info!(
+            reminders = report.reminders,
             published = report.published,
             failed = report.failed,
-            pruned,
-            "outbox swept"
+            pruned = report.pruned,
+            "tick"
         );
     }
     Ok(Json(report))

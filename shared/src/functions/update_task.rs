@@ -9,7 +9,7 @@ use crate::domain::Task;
 use crate::error::ApiError;
 use crate::functions::Function;
 use crate::http::input::TaskInput;
-use crate::http::{AppState, AuthUser, JsonBody, TaskId};
+use crate::http::{AppState, AuthUser, JsonBody, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "update-task",
@@ -25,7 +25,7 @@ fn routes() -> Router<AppState> {
 async fn handler(
     State(state): State<AppState>,
     user: AuthUser,
-    TaskId(id): TaskId,
+    PathId(id): PathId,
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.into_patch()?;

@@ -79,22 +79,56 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let auth = Arc::<Authenticator>::from_ref(state);
-        let token = bearer_token(parts)?;
-        let subject = auth.verify(token)?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path params: {e}")))?;
-        let path_user = params
-            .iter()
-            .find(|(k, _)| *k == "user_id")
-            .map(|(_, v)| v)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route has no {{user_id}}")))?;
-        if path_user != subject {
-            return Err(ApiError::Forbidden);
-        }
-        Ok(AuthUser(subject))
+        let token = bearer_token(parts)?.to_owned();
+        authorize(parts, state, &token).await.map(AuthUser)
     }
+}
+
+/// `AuthUser` for a browser's `EventSource`, which cannot set headers: the token may also
+/// come as the `access_token` query parameter (the header wins when both are sent).
+#[derive(Debug, Clone)]
+pub struct StreamUser(pub String);
+
+impl<S> FromRequestParts<S> for StreamUser
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = match bearer_token(parts) {
+            Ok(token) => token.to_owned(),
+            Err(missing) => form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(missing)?,
+        };
+        authorize(parts, state, &token).await.map(StreamUser)
+    }
+}
+
+/// Verifies `token` and checks that its subject is the request's `{user_id}`.
+async fn authorize<S>(parts: &mut Parts, state: &S, token: &str) -> Result<String, ApiError>
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    let auth = Arc::<Authenticator>::from_ref(state);
+    let subject = auth.verify(token)?;
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("path params: {e}")))?;
+    let path_user = params
+        .iter()
+        .find(|(k, _)| *k == "user_id")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route has no {{user_id}}")))?;
+    if path_user != subject {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(subject)
 }
 
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {

@@ -91,10 +91,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// The `{id}` of a task route. An id that is not a UUID cannot name a task: 404.
-pub struct TaskId(pub Uuid);
+/// The `{id}` of a task or webhook route. An id that is not a UUID names nothing: 404.
+pub struct PathId(pub Uuid);
 
-impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -105,7 +105,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
             .iter()
             .find(|(k, _)| *k == "id")
             .and_then(|(_, v)| Uuid::parse_str(v).ok())
-            .map(TaskId)
+            .map(PathId)
             .ok_or(ApiError::NotFound)
     }
 }

@@ -16,15 +16,18 @@ use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{AuthUser, Authenticator};
-pub use extract::{JsonBody, QueryPairs, TaskId};
+pub use auth::{AuthUser, Authenticator, StreamUser};
+pub use extract::{JsonBody, PathId, QueryPairs};
 
+use crate::dapr::Sidecar;
 use crate::error::ApiError;
 use crate::events::relay::Relay;
 use crate::events::subscription::subscribe_document;
 use crate::events::Changed;
+use crate::functions::realtime::Hub;
 use crate::functions::Function;
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,6 +40,12 @@ pub struct AppState {
     pub relay: Arc<Relay>,
     /// The Dapr pub/sub component name (`PUBSUB_NAME`).
     pub pubsub: Arc<str>,
+    /// The Dapr sidecar (jobs).
+    pub sidecar: Arc<Sidecar>,
+    /// Webhook targets and delivery (`WEBHOOK_ALLOWED_HOSTS`).
+    pub webhooks: Arc<Webhooks>,
+    /// This process's fan-out of user events to its real-time streams.
+    pub hub: Arc<Hub>,
 }
 
 impl AppState {

@@ -116,9 +116,107 @@ pub trait AuditStore: Send + Sync + 'static {
     ) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
+/// Reminders whose time has come.
+#[async_trait]
+pub trait ReminderStore: Send + Sync + 'static {
+    /// In one transaction: claims up to `limit` due reminders (remind_at reached, not yet
+    /// sent, task not completed) that no concurrent claimer holds (`for update skip
+    /// locked`), marks them sent and writes their `reminder.due` events to the outbox.
+    /// `task` restricts the claim to one task (its reminder job), which may then fire up to
+    /// `JOB_EARLINESS` before remind_at. The value is the number claimed.
+    async fn claim_due_reminders(
+        &self,
+        limit: usize,
+        task: Option<Uuid>,
+    ) -> Result<Changed<usize>, StoreError>;
+}
+
+/// How early a task's own reminder job may claim its reminder (scheduler clock skew).
+pub const JOB_EARLINESS: Duration = Duration::from_secs(5);
+
+/// A user's webhook as the API shows it (never with its secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A webhook that still has to receive an event, with the secret that signs it.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    pub id: Uuid,
+    pub url: String,
+    pub secret: crate::config::Secret,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The HTTP status the endpoint answered, if it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed (`None` when it succeeded).
+    pub error: Option<String>,
+}
+
+impl DeliveryAttempt {
+    pub fn delivered(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// One line of a webhook's delivery log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryRecord {
+    pub event_id: Uuid,
+    pub attempts: i32,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// At most this many webhooks per user.
+pub const MAX_WEBHOOKS_PER_USER: i64 = 10;
+/// A (event, webhook) pair is attempted at most this many times.
+pub const MAX_DELIVERY_ATTEMPTS: i32 = 8;
+
+/// The users' webhooks and their delivery log. Scoped to one user like every task query.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// `Conflict` when the user has this URL already; `Invalid` past the per-user limit.
+    async fn create_webhook(
+        &self,
+        user_id: &str,
+        url: &str,
+        secret: &str,
+    ) -> Result<Webhook, StoreError>;
+    async fn list_webhooks(&self, user_id: &str) -> Result<Vec<Webhook>, StoreError>;
+    async fn delete_webhook(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError>;
+    /// The webhook's delivery log, newest first; `None` when it is not this user's.
+    async fn webhook_deliveries(
+        &self,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
+    /// The user's webhooks that have not yet received `event_id` and have attempts left.
+    async fn pending_deliveries(
+        &self,
+        user_id: &str,
+        event_id: Uuid,
+    ) -> Result<Vec<WebhookTarget>, StoreError>;
+    /// Records an attempt; a successful one marks the pair delivered for good.
+    async fn record_delivery(
+        &self,
+        event_id: Uuid,
+        webhook_id: Uuid,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything a backend provides.
-pub trait Store: TaskStore + OutboxStore + AuditStore {}
-impl<T: TaskStore + OutboxStore + AuditStore> Store for T {}
+pub trait Store: TaskStore + OutboxStore + AuditStore + ReminderStore + WebhookStore {}
+impl<T: TaskStore + OutboxStore + AuditStore + ReminderStore + WebhookStore> Store for T {}
 
 /// Connects to the backend named by `database_url` (lazily: no connection is made until
 /// the first query, so a cold start does not wait for the database).

@@ -9,11 +9,18 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
-use super::{AuditEntry, AuditStore, OutboxStore, StoreError, TaskStore};
+use super::{
+    AuditEntry, AuditStore, DeliveryAttempt, DeliveryRecord, OutboxStore, ReminderStore,
+    StoreError, TaskStore, Webhook, WebhookStore, WebhookTarget, JOB_EARLINESS,
+    MAX_DELIVERY_ATTEMPTS, MAX_WEBHOOKS_PER_USER,
+};
 use crate::domain::{
     ListQuery, NewTask, Page, Priority, SortBy, SortOrder, Status, TagName, Task, TaskPatch,
 };
-use crate::events::{Changed, EventType, OutboxMessage, TaskEvent};
+use crate::events::{
+    Changed, EventType, OutboxMessage, ReminderEvent, ReminderEventType, TaskEvent, REMINDERS,
+    SCHEMA_VERSION,
+};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -431,6 +438,257 @@ impl AuditStore for PgStore {
             })
             .collect()
     }
+}
+
+#[async_trait]
+impl ReminderStore for PgStore {
+    #[tracing::instrument(skip_all, fields(limit, task = ?task))]
+    async fn claim_due_reminders(
+        &self,
+        limit: usize,
+        task: Option<Uuid>,
+    ) -> Result<Changed<usize>, StoreError> {
+        // The predicate matches the partial index tasks_reminders_due.
+        let (due, one_task) = match task {
+            None => ("remind_at <= now()", ""),
+            Some(_) => (
+                "remind_at <= now() + make_interval(secs => $3)",
+                "and id = $2",
+            ),
+        };
+        let sql = format!(
+            "with due as ( \
+                 select id from tasks \
+                 where {due} and reminder_sent_at is null and not completed {one_task} \
+                 order by remind_at limit $1 for update skip locked) \
+             update tasks t set reminder_sent_at = now() from due where t.id = due.id \
+             returning t.id, t.user_id, t.title, t.due_at, t.remind_at"
+        );
+        let mut tx = self.begin().await?;
+        let mut query = sqlx::query(&sql).bind(limit as i64);
+        if let Some(id) = task {
+            query = query.bind(id).bind(JOB_EARLINESS.as_secs_f64());
+        }
+        let rows = query.fetch_all(&mut *tx).await.map_err(classify)?;
+        let now = Utc::now();
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            events.push(ReminderEvent {
+                event_id: Uuid::new_v4(),
+                event_type: ReminderEventType::Due,
+                schema_version: SCHEMA_VERSION.into(),
+                user_id: row.try_get("user_id").map_err(classify)?,
+                task_id: row.try_get("id").map_err(classify)?,
+                title: row.try_get("title").map_err(classify)?,
+                due_at: row.try_get("due_at").map_err(classify)?,
+                remind_at: row.try_get("remind_at").map_err(classify)?,
+                occurred_at: now,
+            });
+        }
+        let outbox = if events.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+            let keys: Vec<&str> = events.iter().map(|e| e.user_id.as_str()).collect();
+            let payloads = events
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Other(e.into()))?;
+            let rows = sqlx::query(
+                "insert into outbox (event_id, topic, partition_key, payload) \
+                 select e, $1, k, p from unnest($2::uuid[], $3::text[], $4::jsonb[]) \
+                     with ordinality as t(e, k, p, n) order by n \
+                 returning id, event_id, topic, partition_key, payload",
+            )
+            .bind(REMINDERS)
+            .bind(&ids)
+            .bind(&keys)
+            .bind(&payloads)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+            outbox_messages(&rows)?
+        };
+        tx.commit().await.map_err(classify)?;
+        Ok(Changed {
+            value: events.len(),
+            outbox,
+        })
+    }
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn create_webhook(
+        &self,
+        user_id: &str,
+        url: &str,
+        secret: &str,
+    ) -> Result<Webhook, StoreError> {
+        let mut tx = self.begin().await?;
+        // One writer per user at a time, so the per-user limit holds under concurrency.
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended('webhooks:' || $1, 0))")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let count: i64 = sqlx::query("select count(*) from webhooks where user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?
+            .get(0);
+        if count >= MAX_WEBHOOKS_PER_USER {
+            return Err(StoreError::Invalid {
+                field: "url",
+                message: format!("at most {MAX_WEBHOOKS_PER_USER} webhooks per user"),
+            });
+        }
+        let row = sqlx::query(
+            "insert into webhooks (id, user_id, url, secret) values ($1, $2, $3, $4) \
+             returning id, url, created_at",
+        )
+        .bind(Uuid::new_v4())
+        .bind(user_id)
+        .bind(url)
+        .bind(secret)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match classify(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("this webhook URL is registered already".into())
+            }
+            other => other,
+        })?;
+        tx.commit().await.map_err(classify)?;
+        webhook_from_row(&row)
+    }
+
+    async fn list_webhooks(&self, user_id: &str) -> Result<Vec<Webhook>, StoreError> {
+        let rows = sqlx::query(
+            "select id, url, created_at from webhooks where user_id = $1 order by created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter().map(webhook_from_row).collect()
+    }
+
+    async fn delete_webhook(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from webhooks where user_id = $1 and id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError> {
+        let exists = sqlx::query("select 1 from webhooks where user_id = $1 and id = $2")
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "select event_id, attempts, last_attempt_at, last_status, last_error, delivered_at \
+             from webhook_deliveries where webhook_id = $1 \
+             order by last_attempt_at desc nulls last, event_id limit 100",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRecord {
+                    event_id: r.try_get("event_id").map_err(classify)?,
+                    attempts: r.try_get("attempts").map_err(classify)?,
+                    last_attempt_at: r.try_get("last_attempt_at").map_err(classify)?,
+                    last_status: r.try_get("last_status").map_err(classify)?,
+                    last_error: r.try_get("last_error").map_err(classify)?,
+                    delivered_at: r.try_get("delivered_at").map_err(classify)?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    async fn pending_deliveries(
+        &self,
+        user_id: &str,
+        event_id: Uuid,
+    ) -> Result<Vec<WebhookTarget>, StoreError> {
+        let rows = sqlx::query(
+            "select w.id, w.url, w.secret from webhooks w \
+             left join webhook_deliveries d on d.webhook_id = w.id and d.event_id = $2 \
+             where w.user_id = $1 and d.delivered_at is null and coalesce(d.attempts, 0) < $3 \
+             order by w.created_at, w.id",
+        )
+        .bind(user_id)
+        .bind(event_id)
+        .bind(MAX_DELIVERY_ATTEMPTS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(WebhookTarget {
+                    id: r.try_get("id").map_err(classify)?,
+                    url: r.try_get("url").map_err(classify)?,
+                    secret: crate::config::Secret::new(
+                        r.try_get::<String, _>("secret").map_err(classify)?,
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_delivery(
+        &self,
+        event_id: Uuid,
+        webhook_id: Uuid,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        // A webhook deleted meanwhile has nothing left to record (the foreign key).
+        sqlx::query(
+            "insert into webhook_deliveries \
+                 (event_id, webhook_id, attempts, last_attempt_at, last_status, last_error, delivered_at) \
+             select $1, $2, 1, now(), $3, left($4, 2000), case when $4 is null then now() end \
+             where exists (select 1 from webhooks where id = $2) \
+             on conflict (event_id, webhook_id) do update set \
+                 attempts = webhook_deliveries.attempts + 1, last_attempt_at = now(), \
+                 last_status = excluded.last_status, last_error = excluded.last_error, \
+                 delivered_at = coalesce(webhook_deliveries.delivered_at, excluded.delivered_at)",
+        )
+        .bind(event_id)
+        .bind(webhook_id)
+        .bind(attempt.status.map(i32::from))
+        .bind(attempt.error.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn webhook_from_row(row: &PgRow) -> Result<Webhook, StoreError> {
+    Ok(Webhook {
+        id: row.try_get("id").map_err(classify)?,
+        url: row.try_get("url").map_err(classify)?,
+        created_at: row.try_get("created_at").map_err(classify)?,
+    })
 }
 
 /// Inserts a task and links its tags. `None` when a task with the same

@@ -14,10 +14,11 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::events::publisher::{NoPublisher, Publisher};
-use shared::http::Authenticator;
+use shared::functions::Function;
+use shared::http::{AppState, Authenticator};
 use shared::store::{PgStore, Store};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tower::ServiceExt;
 
 pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!";
@@ -51,6 +52,23 @@ pub async fn migrated_pool(max_connections: u32) -> PgPool {
     pool
 }
 
+/// Ticks and sweeps act on the whole database (every due reminder, every pending outbox
+/// row), so tests that run them, or that expect their own rows to stay untouched, take
+/// turns across all test binaries: a PostgreSQL advisory lock held on its own connection
+/// until the guard is dropped.
+pub struct GlobalTurn(#[allow(dead_code)] PgConnection);
+
+pub async fn global_turn() -> GlobalTurn {
+    let mut conn = PgConnection::connect(&database_url())
+        .await
+        .expect("connect to DATABASE_URL");
+    sqlx::query("select pg_advisory_lock(7246001)")
+        .execute(&mut conn)
+        .await
+        .expect("take the global test turn");
+    GlobalTurn(conn)
+}
+
 impl TestApp {
     /// The app on the test database (migrated), with a small pool.
     pub async fn spawn() -> Self {
@@ -68,12 +86,24 @@ impl TestApp {
 
     /// The app on `store`, publishing its events with `publisher`.
     pub fn with_publisher(store: PgStore, publisher: Arc<dyn Publisher>) -> Self {
+        Self::with_state(store, publisher, shared::functions::ALL, |_| {})
+    }
+
+    /// `functions` on `store` and `publisher`, with the state adjusted by `configure`
+    /// (e.g. a webhook allow-list, a sidecar port).
+    pub fn with_state(
+        store: PgStore,
+        publisher: Arc<dyn Publisher>,
+        functions: &[&Function],
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let pool = store.pool().clone();
         let auth = Arc::new(Authenticator::hs256(SECRET));
         let store: Arc<dyn Store> = Arc::new(store);
-        let state =
+        let mut state =
             shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
-        let router = shared::http::app(shared::functions::ALL, state);
+        configure(&mut state);
+        let router = shared::http::app(functions, state);
         TestApp { router, pool, auth }
     }
 

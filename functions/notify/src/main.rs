@@ -1,0 +1,7 @@
+//! `notify` — pub/sub subscription on `reminders`, delivering each to the user's signed
+//! webhooks, and `/api/{user_id}/webhooks`. The handlers live in `shared::functions::notify`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::harness::run(&shared::functions::notify::FUNCTION).await
+}

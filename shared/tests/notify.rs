@@ -1,0 +1,419 @@
+//! `notify` against the real database and a real HTTP receiver on loopback: webhook
+//! management with its validation and auth rules, signed deliveries, retry after a
+//! failing endpoint, and at most one delivery per (event, webhook) once it succeeded.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use chrono::Utc;
+use common::{assert_error, TestApp};
+use serde_json::{json, Value};
+use shared::events::publisher::NoPublisher;
+use shared::events::subscription::cloud_event;
+use shared::events::OutboxMessage;
+use shared::store::PgStore;
+use shared::webhooks::{self, Webhooks};
+
+/// A webhook endpoint on loopback that records each request and answers the next queued
+/// status (200 when the queue is empty).
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    answers: Arc<Mutex<VecDeque<StatusCode>>>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let me = self.clone();
+        let router = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let me = me.clone();
+                async move {
+                    me.seen.lock().unwrap().push((headers, body));
+                    me.answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or(StatusCode::OK)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        format!("http://127.0.0.1:{port}/hook")
+    }
+
+    fn seen(&self) -> Vec<(HeaderMap, Bytes)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The app with loopback webhooks allowed (as WEBHOOK_ALLOWED_HOSTS=127.0.0.1 would).
+async fn app() -> TestApp {
+    TestApp::with_state(
+        PgStore::new(common::migrated_pool(4).await),
+        Arc::new(NoPublisher),
+        shared::functions::ALL,
+        |state| state.webhooks = Arc::new(Webhooks::new(["127.0.0.1".to_owned()])),
+    )
+}
+
+fn reminder(user: &str) -> (String, Value) {
+    let event_id = uuid::Uuid::new_v4();
+    let payload = json!({
+        "event_id": event_id, "event_type": "reminder.due", "schema_version": "1.0",
+        "user_id": user, "task_id": uuid::Uuid::new_v4(), "title": "call mum",
+        "due_at": "2026-12-01T09:00:00Z", "remind_at": "2026-12-01T08:45:00Z",
+        "occurred_at": Utc::now(),
+    });
+    let envelope = cloud_event(
+        &OutboxMessage {
+            id: 1,
+            event_id,
+            topic: "reminders".into(),
+            partition_key: user.into(),
+            payload,
+        },
+        "test",
+    );
+    (event_id.to_string(), envelope)
+}
+
+async fn deliver(app: &TestApp, envelope: &Value) -> String {
+    let request = Request::post("/events/notify")
+        .header("content-type", "application/cloudevents+json")
+        .body(Body::from(envelope.to_string()))
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["status"].as_str().unwrap().to_owned()
+}
+
+async fn register(app: &TestApp, user: &str, url: &str, secret: &str) -> String {
+    let (s, body) = app
+        .call(
+            user,
+            "POST",
+            &format!("/api/{user}/webhooks"),
+            Some(json!({"url": url, "secret": secret})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+const SECRET: &str = "a-webhook-secret-of-some-length";
+
+#[tokio::test]
+async fn a_reminder_is_delivered_signed_and_only_once() {
+    let app = app().await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let user = TestApp::user();
+    let hook = register(&app, &user, &url, SECRET).await;
+    let (event_id, envelope) = reminder(&user);
+
+    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    let (headers, body) = &seen[0];
+    let signature = headers[webhooks::SIGNATURE_HEADER].to_str().unwrap();
+    assert!(webhooks::verify(SECRET, body, signature), "{signature}");
+    assert!(!webhooks::verify(
+        "some-other-secret-entirely",
+        body,
+        signature
+    ));
+    assert_eq!(headers[webhooks::EVENT_ID_HEADER], event_id.as_str());
+    assert_eq!(headers["content-type"], "application/json");
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(payload["event_type"], "reminder.due");
+    assert_eq!(payload["title"], "call mum");
+    assert_eq!(payload["event_id"], event_id.as_str());
+
+    // A redelivered event is not sent again.
+    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(receiver.seen().len(), 1);
+
+    let (s, log) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    assert_eq!(log[0]["event_id"], event_id.as_str());
+    assert_eq!(log[0]["attempts"], 1);
+    assert_eq!(log[0]["last_status"], 200);
+    assert!(log[0]["delivered_at"].is_string());
+
+    // Another user's reminder never reaches this user's webhook.
+    let (_, theirs) = reminder(&TestApp::user());
+    assert_eq!(deliver(&app, &theirs).await, "SUCCESS");
+    assert_eq!(receiver.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_retried_and_a_working_one_is_not_repeated() {
+    let app = app().await;
+    let flaky = Receiver::default();
+    flaky.answers.lock().unwrap().extend([
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ]);
+    let steady = Receiver::default();
+    let user = TestApp::user();
+    let flaky_hook = register(&app, &user, &flaky.start().await, SECRET).await;
+    register(&app, &user, &steady.start().await, SECRET).await;
+    let (_, envelope) = reminder(&user);
+
+    assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(
+        flaky.seen().len(),
+        3,
+        "tried until it answered 2xx, then never again"
+    );
+    assert_eq!(steady.seen().len(), 1, "the working endpoint got it once");
+
+    let (_, log) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/webhooks/{flaky_hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(log[0]["attempts"], 3, "{log}");
+    assert_eq!(log[0]["last_status"], 200);
+    assert!(log[0]["last_error"].is_null());
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_works_is_given_up_after_the_last_attempt() {
+    let app = app().await;
+    let user = TestApp::user();
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hook = register(
+        &app,
+        &user,
+        &format!("http://127.0.0.1:{port}/hook"),
+        SECRET,
+    )
+    .await;
+    let (_, envelope) = reminder(&user);
+    let max = shared::store::MAX_DELIVERY_ATTEMPTS;
+    for _ in 0..max {
+        assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    }
+    assert_eq!(
+        deliver(&app, &envelope).await,
+        "SUCCESS",
+        "given up: nothing owed"
+    );
+    let (_, log) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(log[0]["attempts"], max);
+    assert!(log[0]["delivered_at"].is_null());
+    assert!(
+        log[0]["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_are_managed_per_user_and_never_show_their_secret() {
+    let app = app().await;
+    let user = TestApp::user();
+    let base = format!("/api/{user}/webhooks");
+
+    // Without a secret, one is generated and shown once.
+    let (s, created) = app
+        .call(
+            &user,
+            "POST",
+            &base,
+            Some(json!({"url": "http://127.0.0.1:9/a"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let generated = created["secret"].as_str().unwrap();
+    assert!(generated.len() >= 32);
+    let id = created["id"].as_str().unwrap().to_owned();
+    // A given secret is not echoed.
+    let (s, second) = app
+        .call(
+            &user,
+            "POST",
+            &base,
+            Some(json!({"url": "http://127.0.0.1:9/b", "secret": SECRET})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(second.get("secret").is_none(), "{second}");
+
+    let (s, list) = app.call(&user, "GET", &base, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let urls: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls, ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]);
+    assert!(!list.to_string().contains(generated) && !list.to_string().contains(SECRET));
+
+    let (s, body) = app
+        .call(
+            &user,
+            "POST",
+            &base,
+            Some(json!({"url": "http://127.0.0.1:9/a"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert_error(&body, "conflict", None);
+
+    // Another user: 403 on this user's paths, 404 for this user's webhook id on theirs.
+    let other = TestApp::user();
+    let (s, _) = app.call(&other, "GET", &base, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .call(
+            &other,
+            "DELETE",
+            &format!("/api/{other}/webhooks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .call(
+            &other,
+            "GET",
+            &format!("/api/{other}/webhooks/{id}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.request("GET", &base, None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = app
+        .request(
+            "POST",
+            &base,
+            None,
+            Some(json!({"url": "http://127.0.0.1:9/c"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let (s, _) = app
+        .call(&user, "DELETE", &format!("{base}/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app
+        .call(&user, "DELETE", &format!("{base}/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .call(&user, "DELETE", &format!("{base}/not-a-uuid"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = app.call(&user, "GET", &base, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn webhook_input_is_validated() {
+    let strict = TestApp::spawn().await; // no allow-list: private targets are refused
+    let user = TestApp::user();
+    let base = format!("/api/{user}/webhooks");
+    for (body, field) in [
+        (json!({}), "url"),
+        (json!({"url": "ftp://example.com/x"}), "url"),
+        (json!({"url": "not a url"}), "url"),
+        (json!({"url": "https://user:pw@example.com/"}), "url"),
+        (json!({"url": "http://127.0.0.1:8080/hook"}), "url"),
+        (json!({"url": "http://localhost/hook"}), "url"),
+        (json!({"url": "http://10.0.0.7/hook"}), "url"),
+        (
+            json!({"url": "http://169.254.169.254/latest/meta-data"}),
+            "url",
+        ),
+        (json!({"url": "http://[::1]/hook"}), "url"),
+        (
+            json!({"url": "http://93.184.216.34/hook", "secret": "short"}),
+            "secret",
+        ),
+    ] {
+        let (s, err) = strict.call(&user, "POST", &base, Some(body.clone())).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_error(&err, "validation_failed", Some(field));
+    }
+    let (s, err) = strict
+        .call(
+            &user,
+            "POST",
+            &base,
+            Some(json!({"url": "http://93.184.216.34/", "extra": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (s, _) = strict
+        .call(
+            &user,
+            "POST",
+            &base,
+            Some(json!({"url": "http://93.184.216.34/hook"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "a public address is fine");
+
+    // At most MAX_WEBHOOKS_PER_USER.
+    for i in 1..shared::store::MAX_WEBHOOKS_PER_USER {
+        let (s, _) = strict
+            .call(
+                &user,
+                "POST",
+                &base,
+                Some(json!({"url": format!("http://93.184.216.34/{i}")})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (s, err) = strict
+        .call(
+            &user,
+            "POST",
+            &base,
+            Some(json!({"url": "http://93.184.216.34/one-too-many"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_error(&err, "validation_failed", Some("url"));
+}
