@@ -120,16 +120,20 @@ impl Config {
             log_format,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             webhook_allowed_hosts: get("WEBHOOK_ALLOWED_HOSTS")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|h| !h.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(|v| host_list(&v))
                 .unwrap_or_default(),
         })
     }
+}
+
+/// A comma-separated list of host names or IPs (`WEBHOOK_ALLOWED_HOSTS`).
+pub fn host_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

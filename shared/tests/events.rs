@@ -446,7 +446,8 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|s| s["pubsubname"] == "pubsub" && s["deadLetterTopic"] == "task-events-dlq"));
+        .all(|s| s["pubsubname"] == "pubsub"
+            && s["deadLetterTopic"] == format!("{}-dlq", s["topic"].as_str().unwrap())));
 
     for route in ["/events/on-completed", "/events/audit"] {
         assert_eq!(

@@ -3,12 +3,14 @@
 //! - `todo-local serve [--port 8080] [--tick-interval 60]` runs migrations, then serves every
 //!   function's routes on one port. It plays the Dapr sidecar's part in-process: events go
 //!   through an in-process bus to the subscribed routes (so completing a recurring task shows
-//!   its next occurrence at once), and the cron binding's tick runs on an interval.
+//!   its next occurrence at once, and reminders reach webhooks and `/api/{user}/stream`),
+//!   and the cron binding's tick runs on an interval (claiming due reminders, sweeping).
 //! - `todo-local migrate` runs migrations only.
 //! - `todo-local token <user_id>` prints a 24 h HS256 JWT for that user.
 //!
-//! Reads `DATABASE_URL` and `JWT_SECRET` (a fixed development secret when unset, with a
-//! warning: never use it beyond your laptop).
+//! Reads `DATABASE_URL`, `JWT_SECRET` (a fixed development secret when unset, with a
+//! warning: never use it beyond your laptop) and `WEBHOOK_ALLOWED_HOSTS` (e.g. `127.0.0.1`
+//! to try reminders with a webhook receiver on this machine).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use shared::config::LogFormat;
 use shared::events::bus::InProcessBus;
 use shared::http::Authenticator;
 use shared::store::{PgStore, Store, TaskStore};
+use shared::webhooks::Webhooks;
 
 const DEV_JWT_SECRET: &str = "todo-local-development-secret-do-not-deploy";
 
@@ -86,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
             let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
                 functions,
             )));
-            let state = shared::harness::state(store, auth, bus.clone(), "pubsub");
+            let mut state = shared::harness::state(store, auth, bus.clone(), "pubsub");
+            if let Ok(hosts) = std::env::var("WEBHOOK_ALLOWED_HOSTS") {
+                state.webhooks = Arc::new(Webhooks::new(shared::config::host_list(&hosts)));
+            }
             let app = shared::http::app(functions, state);
             bus.attach(app.clone());
             tokio::spawn(tick(app.clone(), Duration::from_secs(tick_interval)));

@@ -10,8 +10,9 @@
 //!   token as `?access_token=`. A client too slow to keep up gets `event: lagged` with the
 //!   number of events it missed, and should refetch its tasks.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -30,8 +31,8 @@ use crate::functions::Function;
 use crate::http::{AppState, StreamUser};
 
 const ROUTE: &str = "/events/realtime";
-/// Events buffered per process for slow streams before they lag.
-const HUB_CAPACITY: usize = 1024;
+/// Events buffered per user for slow streams before they lag.
+const USER_CAPACITY: usize = 256;
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub const FUNCTION: Function = Function {
@@ -57,31 +58,40 @@ fn routes() -> Router<AppState> {
         .route("/api/{user_id}/stream", get(stream))
 }
 
-/// This process's fan-out of user events to its open streams.
+/// This process's fan-out of user events to its open streams: one channel per user with an
+/// open stream, so one user's burst never makes another's stream lag, and events for users
+/// without a stream here cost nothing.
+#[derive(Default)]
 pub struct Hub {
-    sender: broadcast::Sender<Arc<UserEvent>>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Hub {
-            sender: broadcast::channel(HUB_CAPACITY).0,
-        }
-    }
+    users: Mutex<HashMap<String, broadcast::Sender<Arc<UserEvent>>>>,
 }
 
 impl Hub {
-    /// Hands `event` to every open stream (none may be open).
+    /// Hands `event` to its user's open streams, if any.
     pub fn send(&self, event: UserEvent) {
-        let _ = self.sender.send(Arc::new(event));
+        let mut users = self.users.lock().expect("hub lock");
+        if let Some(sender) = users.get(event.user_id()) {
+            if sender.send(Arc::new(event)).is_err() {
+                // Every stream of this user has closed.
+                let user = sender.clone();
+                users.retain(|_, s| !s.same_channel(&user));
+            }
+        }
     }
 
     /// The events `user_id` should see from now on, as SSE events.
     pub fn stream(&self, user_id: String) -> impl Stream<Item = Result<Event, Infallible>> {
-        BroadcastStream::new(self.sender.subscribe()).filter_map(move |item| {
+        let receiver = {
+            let mut users = self.users.lock().expect("hub lock");
+            users.retain(|_, s| s.receiver_count() > 0);
+            users
+                .entry(user_id)
+                .or_insert_with(|| broadcast::channel(USER_CAPACITY).0)
+                .subscribe()
+        };
+        BroadcastStream::new(receiver).filter_map(|item| {
             let event = match item {
-                Ok(event) if event.user_id() == user_id => sse_event(&event),
-                Ok(_) => None,
+                Ok(event) => sse_event(&event),
                 Err(BroadcastStreamRecvError::Lagged(missed)) => Some(
                     Event::default()
                         .event("lagged")

@@ -1,0 +1,284 @@
+//! `realtime` with the app wired like `todo-local` (events through the in-process bus):
+//! a user's Server-Sent Events stream carries that user's task changes and reminders, in
+//! order, and nothing of anyone else's; auth as elsewhere, with `?access_token=` for
+//! browsers.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::TestApp;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use shared::events::bus::InProcessBus;
+use shared::store::PgStore;
+
+async fn app_with_bus() -> TestApp {
+    let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
+        shared::functions::ALL,
+    )));
+    let app = TestApp::with_publisher(PgStore::new(common::migrated_pool(4).await), bus.clone());
+    bus.attach(app.router.clone());
+    app
+}
+
+/// An open SSE stream: parsed `(event, id, data)` frames, comments skipped.
+struct Sse {
+    body: axum::body::BodyDataStream,
+    buffer: String,
+}
+
+impl Sse {
+    async fn open(
+        app: &TestApp,
+        path: &str,
+        bearer: Option<&str>,
+    ) -> Result<Sse, (StatusCode, Value)> {
+        let mut request = Request::get(path);
+        if let Some(token) = bearer {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response =
+            tower::ServiceExt::oneshot(app.router.clone(), request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+        let status = response.status();
+        if status != StatusCode::OK {
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            return Err((
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            ));
+        }
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        Ok(Sse {
+            body: response.into_body().into_data_stream(),
+            buffer: String::new(),
+        })
+    }
+
+    /// The next event frame, or `None` when none comes within a few seconds.
+    async fn next(&mut self) -> Option<(String, String, Value)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (String::new(), String::new(), String::new());
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("event: ").or(line.strip_prefix("event:")) {
+                        event = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("id: ").or(line.strip_prefix("id:")) {
+                        id = v.to_owned();
+                    } else if let Some(v) =
+                        line.strip_prefix("data: ").or(line.strip_prefix("data:"))
+                    {
+                        data.push_str(v);
+                    }
+                }
+                if event.is_empty() && data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Some((event, id, serde_json::from_str(&data).unwrap()));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(3), self.body.next())
+                .await
+                .ok()??;
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_carries_its_users_changes_in_order_and_nobody_elses() {
+    let app = app_with_bus().await;
+    let alice = TestApp::user();
+    let bob = TestApp::user();
+    let mut stream = Sse::open(
+        &app,
+        &format!("/api/{alice}/stream"),
+        Some(&app.token(&alice)),
+    )
+    .await
+    .unwrap();
+    let mut bobs = Sse::open(&app, &format!("/api/{bob}/stream"), Some(&app.token(&bob)))
+        .await
+        .unwrap();
+
+    let task = app.create(&alice, json!({"title": "buy milk"})).await;
+    let id = task["id"].as_str().unwrap();
+    app.create(&bob, json!({"title": "bob's secret"})).await;
+    let (s, _) = app
+        .call(
+            &alice,
+            "PATCH",
+            &format!("/api/{alice}/tasks/{id}"),
+            Some(json!({"title": "buy oat milk"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .call(
+            &alice,
+            "PATCH",
+            &format!("/api/{alice}/tasks/{id}/complete"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (event, event_id, data) = stream.next().await.expect("an event for alice");
+        assert_eq!(data["user_id"], alice.as_str(), "{data}");
+        assert_eq!(data["event_id"], event_id.as_str());
+        assert_eq!(data["event_type"], event.as_str());
+        seen.push((event, data["task"]["title"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("task.created".to_owned(), "buy milk".to_owned()),
+            ("task.updated".to_owned(), "buy oat milk".to_owned()),
+            ("task.completed".to_owned(), "buy oat milk".to_owned()),
+        ]
+    );
+    assert!(
+        stream.next().await.is_none(),
+        "nothing of bob's reaches alice"
+    );
+
+    let (event, _, data) = bobs.next().await.expect("bob sees his own task");
+    assert_eq!(
+        (event.as_str(), data["task"]["title"].as_str()),
+        ("task.created", Some("bob's secret"))
+    );
+    assert!(
+        bobs.next().await.is_none(),
+        "nothing of alice's reaches bob"
+    );
+}
+
+#[tokio::test]
+async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring() {
+    let _turn = common::global_turn().await;
+    let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
+        shared::functions::ALL,
+    )));
+    let app = TestApp::with_state(
+        PgStore::new(common::migrated_pool(4).await),
+        bus.clone(),
+        shared::functions::ALL,
+        |state| {
+            state.webhooks = Arc::new(shared::webhooks::Webhooks::new(["127.0.0.1".to_owned()]))
+        },
+    );
+    bus.attach(app.router.clone());
+
+    // A webhook receiver on loopback.
+    let received = Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let sig = headers[shared::webhooks::SIGNATURE_HEADER]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    sink.lock().unwrap().push((sig, body.to_vec()));
+                    StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let user = TestApp::user();
+    let secret = "local-flow-webhook-secret";
+    let (s, _) = app
+        .call(
+            &user,
+            "POST",
+            &format!("/api/{user}/webhooks"),
+            Some(json!({"url": format!("http://127.0.0.1:{port}/hook"), "secret": secret})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // EventSource style: the token in the query.
+    let token = app.token(&user);
+    let mut stream = Sse::open(
+        &app,
+        &format!("/api/{user}/stream?access_token={token}"),
+        None,
+    )
+    .await
+    .unwrap();
+
+    let due = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let task = app
+        .create(
+            &user,
+            json!({"title": "leave for the train", "due_at": due, "reminder_minutes": 5}),
+        )
+        .await;
+    let (event, _, _) = stream.next().await.unwrap();
+    assert_eq!(event, "task.created");
+
+    let (s, _, report) = app
+        .send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+
+    let (event, _, data) = stream.next().await.expect("the reminder on the stream");
+    assert_eq!(event, "reminder.due");
+    assert_eq!(data["task_id"], task["id"]);
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "exactly one webhook delivery");
+    let (signature, body) = &received[0];
+    assert!(shared::webhooks::verify(secret, body, signature));
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(payload["task_id"], task["id"]);
+    assert_eq!(payload["title"], "leave for the train");
+}
+
+#[tokio::test]
+async fn the_stream_follows_the_auth_rules() {
+    let app = app_with_bus().await;
+    let user = TestApp::user();
+    let path = format!("/api/{user}/stream");
+    let (s, body) = Sse::open(&app, &path, None).await.err().unwrap();
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    common::assert_error(&body, "unauthorized", None);
+    let (s, _) = Sse::open(&app, &format!("{path}?access_token=garbage"), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let other = app.token(&TestApp::user());
+    let (s, _) = Sse::open(&app, &path, Some(&other)).await.err().unwrap();
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = Sse::open(&app, &format!("{path}?access_token={other}"), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let expired = app.auth.issue(&user, chrono::Duration::hours(-1));
+    let (s, _) = Sse::open(&app, &path, Some(&expired)).await.err().unwrap();
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(Sse::open(&app, &path, Some(&app.token(&user)))
+        .await
+        .is_ok());
+}
