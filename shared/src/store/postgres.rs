@@ -146,8 +146,12 @@ impl TaskStore for PgStore {
         select.push_bind(query.page_size as i64);
         select.push(" offset ");
         select.push_bind(query.offset() as i64);
+        // Unnamed statements: planned with the actual user and search term each time. A
+        // cached generic plan assumes an average user and turns a heavy user's search into
+        // a scan of all their rows (docs/BENCHMARKS.md, "generic plans").
         let rows = select
             .build()
+            .persistent(false)
             .fetch_all(&self.pool)
             .await
             .map_err(classify)?;
@@ -166,6 +170,7 @@ impl TaskStore for PgStore {
             push_filters(&mut count, user_id, query);
             let n: i64 = count
                 .build()
+                .persistent(false)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(classify)?
