@@ -63,6 +63,10 @@ pub struct Config {
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
     /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
     pub webhook_allowed_hosts: Vec<String>,
+    /// `APP_API_TOKEN`: when set (Dapr sends it as `dapr-api-token` on every call to the
+    /// app), the routes only the sidecar should call (subscriptions, bindings, jobs)
+    /// refuse requests without it.
+    pub app_api_token: Option<Secret>,
 }
 
 impl Config {
@@ -119,6 +123,7 @@ impl Config {
             jwt_secret: Secret(jwt_secret),
             log_format,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            app_api_token: get("APP_API_TOKEN").filter(|v| !v.is_empty()).map(Secret),
             webhook_allowed_hosts: get("WEBHOOK_ALLOWED_HOSTS")
                 .map(|v| host_list(&v))
                 .unwrap_or_default(),

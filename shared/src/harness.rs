@@ -39,9 +39,10 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
         config.database_url.expose(),
         config.database_max_connections,
     )?;
+    let sidecar = Arc::new(Sidecar::new(config.dapr_http_port));
     let publisher: Arc<dyn Publisher> = match config.transport {
         Transport::Dapr => Arc::new(DaprPublisher::new(
-            config.dapr_http_port,
+            sidecar.clone(),
             config.pubsub_name.clone(),
         )),
         Transport::Kafka => crate::events::publisher::kafka(&config.kafka_brokers)?,
@@ -49,8 +50,9 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
     };
     let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes());
     let mut state = state(store, auth, publisher, &config.pubsub_name);
-    state.sidecar = Arc::new(Sidecar::new(config.dapr_http_port));
+    state.sidecar = sidecar;
     state.webhooks = Arc::new(Webhooks::new(config.webhook_allowed_hosts.clone()));
+    state.app_api_token = config.app_api_token.clone().map(Arc::new);
     Ok(state)
 }
 
@@ -70,6 +72,7 @@ pub fn state(
         sidecar: Arc::new(Sidecar::new(3500)),
         webhooks: Arc::new(Webhooks::default()),
         hub: Arc::new(Hub::default()),
+        app_api_token: None,
     }
 }
 

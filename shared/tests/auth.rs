@@ -314,3 +314,62 @@ fn base64_url(s: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn with_an_app_api_token_only_the_sidecar_reaches_its_routes() {
+    let _turn = common::global_turn().await; // it ticks
+    let app = TestApp::with_state(
+        shared::store::PgStore::new(common::migrated_pool(2).await),
+        std::sync::Arc::new(shared::events::publisher::NoPublisher),
+        shared::functions::ALL,
+        |state| {
+            state.app_api_token = Some(std::sync::Arc::new(shared::config::Secret::new(
+                "sidecar-token",
+            )))
+        },
+    );
+    let event = json!({"specversion": "1.0", "id": "1", "data": {"nope": 1}}).to_string();
+    for (method, path) in [
+        ("POST", "/events/on-completed"),
+        ("POST", "/events/notify"),
+        ("POST", "/job/reminder-00000000-0000-0000-0000-000000000000"),
+        ("GET", "/dapr/subscribe"),
+        ("POST", "/reminder-cron"),
+    ] {
+        for token in [None, Some("wrong"), Some("sidecar-tokens")] {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::CONTENT_TYPE, "application/cloudevents+json");
+            if let Some(token) = token {
+                request = request.header("dapr-api-token", token);
+            }
+            let (status, _, body) = app
+                .send(request.body(Body::from(event.clone())).unwrap())
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} {token:?}"
+            );
+            assert_error(&body, "unauthorized", None);
+        }
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/cloudevents+json")
+            .header("dapr-api-token", "sidecar-token");
+        let (status, _, body) = app
+            .send(request.body(Body::from(event.clone())).unwrap())
+            .await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+    }
+    // The public API and the probes do not need it.
+    let user = TestApp::user();
+    let (status, _) = app
+        .call(&user, "GET", &format!("/api/{user}/tasks"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.request("GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -8,8 +8,9 @@ pub mod input;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,6 +20,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::{AuthUser, Authenticator, StreamUser};
 pub use extract::{JsonBody, PathId, QueryPairs};
 
+use crate::config::Secret;
 use crate::dapr::Sidecar;
 use crate::error::ApiError;
 use crate::events::relay::Relay;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     /// This process's fan-out of user events to its real-time streams.
     pub hub: Arc<Hub>,
+    /// Dapr's app API token (`APP_API_TOKEN`): required on the sidecar's routes when set.
+    pub app_api_token: Option<Arc<Secret>>,
 }
 
 impl AppState {
@@ -58,8 +62,8 @@ impl AppState {
 }
 
 /// Serves `functions` on one router: their routes, `GET /dapr/subscribe` listing their
-/// subscriptions, `/healthz`, `/readyz`, JSON 404/405 answers, a body-size limit, panic
-/// catching and request tracing.
+/// subscriptions, `/healthz`, `/readyz`, JSON 404/405 answers, the app API token check on
+/// the sidecar's routes, a body-size limit, panic catching and request tracing.
 pub fn app(functions: &[&Function], state: AppState) -> Router {
     let subscriptions = crate::functions::subscriptions(functions);
     let routes = functions
@@ -76,12 +80,36 @@ pub fn app(functions: &[&Function], state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), sidecar_only))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Routes outside `/api/` (other than the probes) are for the Dapr sidecar: pub/sub
+/// deliveries, bindings, jobs, `/dapr/subscribe`. With `APP_API_TOKEN` set they answer 401
+/// unless the request carries it in `dapr-api-token`, as daprd sends it.
+async fn sidecar_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let public = path.starts_with("/api/") || path == "/healthz" || path == "/readyz";
+    if let (false, Some(expected)) = (public, &state.app_api_token) {
+        let sent = request
+            .headers()
+            .get("dapr-api-token")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !constant_time_eq(sent, expected.expose().as_bytes()) {
+            return ApiError::Unauthorized("this route is for the Dapr sidecar").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn healthz() -> Json<serde_json::Value> {
