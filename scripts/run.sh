@@ -16,5 +16,6 @@ export DATABASE_URL
 # Webhook receivers on this machine are fine locally (production refuses private targets).
 export WEBHOOK_ALLOWED_HOSTS=${WEBHOOK_ALLOWED_HOSTS:-127.0.0.1,localhost}
 cargo build --release --locked -p todo-local
-echo "run: get a token with: target/release/todo-local token <user_id>" >&2
-exec target/release/todo-local serve "$@"
+bin=${CARGO_TARGET_DIR:-target}/release/todo-local
+echo "run: get a token with: $bin token <user_id>" >&2
+exec "$bin" serve "$@"
