@@ -1,0 +1,476 @@
+//! The direct Kafka transport (`PUBSUB_TRANSPORT=kafka`) against a real broker: what it
+//! writes is exactly the CloudEvent Dapr delivers, keyed by user and in order per user; an
+//! unreachable broker fails the publish within its timeout; and the outbox relay publishes
+//! through it (rows marked published) or leaves rows pending when Kafka is down.
+//!
+//! Needs `KAFKA_BROKERS` (scripts/test.sh starts a broker and sets it) and `DATABASE_URL`.
+#![cfg(feature = "kafka")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use common::TestApp;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+use shared::events::publisher::{KafkaPublisher, Publisher, KAFKA_DELIVERY_TIMEOUT, KAFKA_SOURCE};
+use shared::events::relay::Relay;
+use shared::events::subscription::{cloud_event, parse_cloud_event};
+use shared::events::{OutboxMessage, TaskEvent, TASK_EVENTS, TASK_UPDATES};
+use shared::store::PgStore;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "KAFKA_BROKERS is not set: these tests need a real Kafka. Run scripts/test.sh \
+                 (it starts one), or start one with `KAFKA_PORT=19092 scripts/kafka.sh start` \
+                 and `export KAFKA_BROKERS=127.0.0.1:19092`."
+            )
+        })
+}
+
+/// A loopback address where nothing listens.
+fn unreachable_broker() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr.to_string()
+}
+
+/// Creates `topic` with `partitions` partitions unless it exists.
+async fn ensure_topic(topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("Kafka admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(WAIT)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create topic {topic} on {}: {e}", brokers()));
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => panic!("create topic {t}: {e}"),
+        }
+    }
+}
+
+/// A fresh topic with 3 partitions.
+async fn fresh_topic(name: &str) -> String {
+    let topic = format!("test-{name}-{}", uuid::Uuid::new_v4().simple());
+    ensure_topic(&topic, 3).await;
+    topic
+}
+
+fn consumer() -> StreamConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("Kafka consumer")
+}
+
+/// Every partition of `topic`, positioned at its current end (what is published from now
+/// on), or at its beginning.
+fn positions(topic: &str, at_end: bool) -> TopicPartitionList {
+    let c = consumer();
+    let metadata = c
+        .fetch_metadata(Some(topic), WAIT)
+        .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+    let partitions = metadata.topics()[0].partitions();
+    assert!(!partitions.is_empty(), "{topic} has partitions");
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions {
+        let offset = if at_end {
+            let (_, high) = c
+                .fetch_watermarks(topic, p.id(), WAIT)
+                .unwrap_or_else(|e| panic!("watermarks of {topic}/{}: {e}", p.id()));
+            Offset::Offset(high)
+        } else {
+            Offset::Beginning
+        };
+        tpl.add_partition_offset(topic, p.id(), offset).unwrap();
+    }
+    tpl
+}
+
+#[derive(Debug)]
+struct Record {
+    partition: i32,
+    offset: i64,
+    key: String,
+    payload: Bytes,
+    headers: HashMap<String, String>,
+}
+
+/// Reads from `from` until `count` records with key `key` (any key when `None`) arrived;
+/// answers them in (partition, offset) order. Fails after `WAIT`.
+async fn read(from: &TopicPartitionList, key: Option<&str>, count: usize) -> Vec<Record> {
+    let c = consumer();
+    c.assign(from).expect("assign partitions");
+    let deadline = Instant::now() + WAIT;
+    let mut records = Vec::new();
+    while records.len() < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = match tokio::time::timeout(left, c.recv()).await {
+            Ok(m) => m.expect("consume"),
+            Err(_) => panic!(
+                "only {} of {count} records (key {key:?}) arrived within {WAIT:?}: {records:?}",
+                records.len()
+            ),
+        };
+        let record_key = String::from_utf8(message.key().unwrap_or_default().to_vec()).unwrap();
+        if key.is_some_and(|k| k != record_key) {
+            continue;
+        }
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push(Record {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: record_key,
+            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+            headers,
+        });
+    }
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+}
+
+/// Records what the app asks to publish, and accepts it.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<OutboxMessage>>);
+
+#[async_trait]
+impl Publisher for Recorder {
+    async fn publish(&self, m: &OutboxMessage) -> anyhow::Result<()> {
+        self.0.lock().unwrap().push(m.clone());
+        Ok(())
+    }
+}
+
+/// Real outbox messages (as the store writes them) for `changes` changes of one task of
+/// `user`, bound for `topic` instead of `task-events`.
+async fn task_events(user: &str, changes: usize, topic: &str) -> Vec<OutboxMessage> {
+    let recorder = Arc::new(Recorder::default());
+    let app = TestApp::with_publisher(
+        PgStore::new(common::migrated_pool(2).await),
+        recorder.clone(),
+    );
+    let task = app.create(user, json!({ "title": "t0" })).await;
+    let path = format!("/api/{user}/tasks/{}", task["id"].as_str().unwrap());
+    for i in 1..changes {
+        let (status, body) = if i % 3 == 0 {
+            app.call(user, "PATCH", &format!("{path}/complete"), None)
+                .await
+        } else {
+            app.call(
+                user,
+                "PUT",
+                &path,
+                Some(json!({ "title": format!("t{i}") })),
+            )
+            .await
+        };
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let seen = recorder.0.lock().unwrap().clone();
+    let mine: Vec<OutboxMessage> = seen
+        .into_iter()
+        .filter(|m| m.topic == TASK_EVENTS)
+        .map(|m| OutboxMessage {
+            topic: topic.to_owned(),
+            ..m
+        })
+        .collect();
+    assert_eq!(mine.len(), changes, "one task event per change");
+    mine
+}
+
+#[tokio::test]
+async fn writes_the_cloud_event_dapr_delivers_keyed_by_user_in_order_per_user() {
+    let topic = fresh_topic("envelope").await;
+    let publisher = Arc::new(KafkaPublisher::new(&brokers()).unwrap());
+    let users: Vec<String> = (0..3).map(|_| TestApp::user()).collect();
+    let mut sent = HashMap::new();
+    for user in &users {
+        sent.insert(user.clone(), task_events(user, 12, &topic).await);
+    }
+
+    // The users' streams concurrently, each user's events one after another (as the relay
+    // does): every publish is acknowledged before the next.
+    let publishing = sent.values().map(|messages| {
+        let publisher = publisher.clone();
+        async move {
+            for m in messages {
+                publisher
+                    .publish(m)
+                    .await
+                    .unwrap_or_else(|e| panic!("publish {}: {e:#}", m.event_id));
+            }
+        }
+    });
+    futures::future::join_all(publishing).await;
+
+    let records = read(&positions(&topic, false), None, 36).await;
+    let mut by_key: HashMap<&str, Vec<&Record>> = HashMap::new();
+    for r in &records {
+        by_key.entry(r.key.as_str()).or_default().push(r);
+    }
+    assert_eq!(by_key.len(), users.len(), "one key per user");
+    for user in &users {
+        let got = &by_key[user.as_str()];
+        let want = &sent[user];
+        assert_eq!(got.len(), want.len(), "{user}: every event, once");
+        assert!(
+            got.iter().all(|r| r.partition == got[0].partition),
+            "{user}: one partition per key"
+        );
+        for (r, m) in got.iter().zip(want) {
+            // The envelope is the one place's (`cloud_event`), byte for byte the JSON the
+            // in-process bus hands to subscribers.
+            let envelope: Value = serde_json::from_slice(&r.payload).unwrap();
+            assert_eq!(envelope, cloud_event(m, KAFKA_SOURCE));
+            assert_eq!(envelope["specversion"], "1.0");
+            assert_eq!(envelope["id"], m.event_id.to_string());
+            assert_eq!(
+                r.headers.get("content-type").map(String::as_str),
+                Some("application/cloudevents+json")
+            );
+            // Subscribers parse it with the project's own parser into the same event.
+            let event: TaskEvent = parse_cloud_event(&r.payload)
+                .unwrap_or_else(|e| panic!("{user}: {e}: {:?}", r.payload));
+            let original: TaskEvent = serde_json::from_value(m.payload.clone()).unwrap();
+            assert_eq!(event, original);
+            assert_eq!(event.user_id, *user);
+        }
+        // In order: the record order of the key is the publish order.
+        let got_ids: Vec<String> = got
+            .iter()
+            .map(|r| {
+                parse_cloud_event::<TaskEvent>(&r.payload)
+                    .unwrap()
+                    .event_id
+                    .to_string()
+            })
+            .collect();
+        let want_ids: Vec<String> = want.iter().map(|m| m.event_id.to_string()).collect();
+        assert_eq!(got_ids, want_ids, "{user}: order kept");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_fails_the_publish_within_the_timeout() {
+    let message = task_events(&TestApp::user(), 1, "test-unreachable")
+        .await
+        .remove(0);
+
+    // The default: Kafka's own error, before the relay's 5 s limit.
+    let publisher = KafkaPublisher::new(&unreachable_broker()).unwrap();
+    let started = Instant::now();
+    let error = publisher
+        .publish(&message)
+        .await
+        .expect_err("nothing listens there");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "failed after {took:?}, past the relay's limit"
+    );
+    assert!(
+        took >= KAFKA_DELIVERY_TIMEOUT - Duration::from_millis(500),
+        "failed after {took:?}: gave up before its delivery timeout"
+    );
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("Kafka publish") && text.contains(&message.event_id.to_string()),
+        "{text}"
+    );
+
+    // A shorter timeout is honoured.
+    let publisher =
+        KafkaPublisher::with_timeout(&unreachable_broker(), Duration::from_millis(300)).unwrap();
+    let started = Instant::now();
+    publisher.publish(&message).await.expect_err("unreachable");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn refuses_an_empty_broker_list() {
+    assert!(KafkaPublisher::new(" ").is_err());
+}
+
+/// A database of its own, migrated: the sweep claims every pending row of the outbox, so
+/// this test must not see (or publish, or delay) the rows of other tests.
+async fn own_database() -> (PgPool, String) {
+    let url = common::database_url();
+    let name = format!("kafka_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a database for this test");
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url.as_str(), String::new()),
+    };
+    let base = &base[..base.rfind('/').expect("a database in DATABASE_URL")];
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&format!("{base}/{name}{query}"))
+        .await
+        .expect("connect to the test database");
+    shared::store::postgres::MIGRATOR
+        .run(&pool)
+        .await
+        .expect("migrate");
+    (pool, name)
+}
+
+async fn drop_database(pool: PgPool, name: &str) {
+    pool.close().await;
+    let mut admin = PgConnection::connect(&common::database_url())
+        .await
+        .unwrap();
+    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await;
+}
+
+/// (topic, published, attempts, last_error) of the task's outbox rows, oldest first.
+async fn outbox_rows(pool: &PgPool, task_id: &str) -> Vec<(String, bool, i32, Option<String>)> {
+    sqlx::query_as(
+        "select topic, published_at is not null, attempts, last_error from outbox \
+         where payload->>'task_id' = $1 order by id",
+    )
+    .bind(task_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn make_due(pool: &PgPool) {
+    sqlx::query("update outbox set next_attempt_at = now() where published_at is null")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_outbox_relay_publishes_through_kafka_and_keeps_rows_pending_while_it_is_down() {
+    let (pool, db) = own_database().await;
+    let store = || Arc::new(PgStore::new(pool.clone()));
+    let kafka: Arc<dyn Publisher> = Arc::new(KafkaPublisher::new(&brokers()).unwrap());
+    let down: Arc<dyn Publisher> = Arc::new(
+        KafkaPublisher::with_timeout(&unreachable_broker(), Duration::from_millis(300)).unwrap(),
+    );
+    for topic in [TASK_EVENTS, TASK_UPDATES] {
+        ensure_topic(topic, 3).await;
+    }
+    let from_events = positions(TASK_EVENTS, true);
+    let from_updates = positions(TASK_UPDATES, true);
+    let user = TestApp::user();
+
+    // Kafka is down: the request still succeeds, its rows stay pending.
+    let app = TestApp::with_publisher(PgStore::new(pool.clone()), down.clone());
+    let task = app.create(&user, json!({ "title": "water plants" })).await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    let rows = outbox_rows(&pool, &id).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| !r.1), "pending: {rows:?}");
+
+    // A sweep while it is still down records the failure (mark_failed) and backs off.
+    make_due(&pool).await;
+    let report = Relay::new(store(), down.clone()).sweep(100).await.unwrap();
+    assert_eq!((report.published, report.failed), (0, 2));
+    let rows = outbox_rows(&pool, &id).await;
+    assert!(
+        rows.iter().all(|r| !r.1
+            && r.2 == 1
+            && r.3.as_deref().is_some_and(|e| e.contains("Kafka publish"))),
+        "failed once, with Kafka's error: {rows:?}"
+    );
+    let backed_off: bool = sqlx::query_scalar(
+        "select bool_and(next_attempt_at > now()) from outbox where payload->>'task_id' = $1",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(backed_off, "the next attempt waits");
+
+    // Kafka is back: the sweep publishes them and marks them published.
+    make_due(&pool).await;
+    let report = Relay::new(store(), kafka.clone())
+        .sweep_all(100, 10)
+        .await
+        .unwrap();
+    assert_eq!((report.published, report.failed), (2, 0));
+    let rows = outbox_rows(&pool, &id).await;
+    assert!(rows.iter().all(|r| r.1 && r.3.is_none()), "{rows:?}");
+
+    // With Kafka up, the relay publishes right after the commit: no sweep needed.
+    let app = TestApp::with_publisher(PgStore::new(pool.clone()), kafka.clone());
+    let (status, body) = app
+        .call(
+            &user,
+            "PATCH",
+            &format!("/api/{user}/tasks/{id}/complete"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = outbox_rows(&pool, &id).await;
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r.1), "all published: {rows:?}");
+
+    // On both topics, keyed by the user, in order: created (via the sweep), then completed.
+    for from in [&from_events, &from_updates] {
+        let records = read(from, Some(&user), 2).await;
+        let events: Vec<TaskEvent> = records
+            .iter()
+            .map(|r| parse_cloud_event(&r.payload).unwrap())
+            .collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["task.created", "task.completed"]);
+        assert!(events.iter().all(|e| e.task_id.to_string() == id));
+    }
+    drop_database(pool, &db).await;
+}
