@@ -8,7 +8,8 @@
 //!   `FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10` or `RRULE:FREQ=MONTHLY;UNTIL=20271231T000000Z`.
 //!   Frequencies below daily are refused: a task repeats at most once a day.
 
-use chrono::{DateTime, Datelike, Utc, Weekday};
+use chrono::offset::LocalResult;
+use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeZone, Utc, Weekday};
 use rrule::{Frequency, NWeekday, RRule, Unvalidated};
 
 /// How far a series is followed looking for the next occurrence (about 270 years daily).
@@ -84,13 +85,62 @@ impl Recurrence {
         completed_at: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let after = current_due.map_or(completed_at, |due| due.max(completed_at));
-        let start = anchor.with_timezone(&rrule::Tz::Tz(tz));
-        let rule = clamp_month_end(self.rule.clone(), &start);
+        // The rule counts days, weeks and months on the task's wall clock. Evaluate it in
+        // floating time (the local date and time written as UTC, where every local time
+        // exists exactly once), then place each occurrence in `tz` with `resolve`. rrule's
+        // own placement drops an occurrence whose local time falls in a DST gap that starts
+        // at midnight (America/Santiago, America/Havana, ...), skipping a day of the series.
+        let local_start = anchor.with_timezone(&tz).naive_local();
+        let start = rrule::Tz::UTC.from_utc_datetime(&local_start);
+        let mut rule = clamp_month_end(self.rule.clone(), &start);
+        // UNTIL is an instant: rrule sees it on the wall clock, a day late, so that it never
+        // ends the series early; the exact cut is below.
+        let until = self.rule.get_until().map(|u| u.with_timezone(&Utc));
+        if let Some(until) = until {
+            let local_until = until.with_timezone(&tz).naive_local();
+            let late = local_until
+                .checked_add_signed(chrono::Duration::days(1))
+                .unwrap_or(local_until);
+            rule = rule.until(rrule::Tz::UTC.from_utc_datetime(&late));
+        }
         let set = rule.build(start).ok()?;
         set.into_iter()
             .take(MAX_STEPS)
-            .map(|d| d.with_timezone(&Utc))
+            .map(|d| {
+                let local = d.naive_utc();
+                if local == local_start {
+                    anchor
+                } else {
+                    resolve(tz, local)
+                }
+            })
+            .take_while(|d| until.is_none_or(|until| *d <= until))
             .find(|d| *d > after)
+    }
+}
+
+/// The instant of wall-clock time `local` in `tz` (RFC 5545 §3.3.5): an ambiguous time (the
+/// clocks went back) is its first instance; a time that does not exist (the clocks went
+/// forward) is read with the offset in force before the gap, so 02:30 on the night Berlin
+/// springs forward is 03:30 summer time.
+fn resolve(tz: chrono_tz::Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::None => {
+            // The latest wall-clock time before the gap that exists gives the old offset
+            // (gaps are shorter than two days; Samoa skipped one whole day).
+            let offset = (1..=48)
+                .find_map(|h| {
+                    let earlier = local.checked_sub_signed(chrono::Duration::hours(h))?;
+                    tz.from_local_datetime(&earlier).earliest()
+                })
+                .map_or(0, |t| t.offset().fix().local_minus_utc());
+            let utc = local
+                .checked_sub_signed(chrono::Duration::seconds(offset.into()))
+                .unwrap_or(local);
+            Utc.from_utc_datetime(&utc)
+        }
     }
 }
 
@@ -309,6 +359,38 @@ mod tests {
             next("daily", "Europe/Berlin", d, Some(d), "2026-10-24T06:00:00Z").unwrap(),
             "2026-10-25T08:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn a_time_in_a_dst_gap_moves_forward_even_when_the_gap_starts_at_midnight() {
+        // Santiago springs forward at midnight on 2026-09-06: 00:30 does not exist that day
+        // and is read as 00:30 winter time (-04), which is 01:30 summer time (-03). The day
+        // must not be skipped.
+        let d = "2026-09-05T04:30:00Z"; // 00:30 -04
+        let sunday = next("daily", "America/Santiago", d, Some(d), d).unwrap();
+        assert_eq!(sunday, "2026-09-06T04:30:00+00:00");
+        let monday = next("daily", "America/Santiago", d, Some(&sunday), &sunday).unwrap();
+        assert_eq!(monday, "2026-09-07T03:30:00+00:00"); // 00:30 -03
+                                                         // The same in Berlin, where the gap is 02:00-03:00: 02:30 becomes 03:30 CEST.
+        let d = "2026-03-28T01:30:00Z";
+        assert_eq!(
+            next("daily", "Europe/Berlin", d, Some(d), d).unwrap(),
+            "2026-03-29T01:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn until_is_an_instant_in_any_time_zone() {
+        // UNTIL 2026-01-03 08:00Z is 09:00 in Berlin: the occurrence at 09:00 Berlin that day
+        // is the last one; in New York (04:00 local then) 09:00 that day is past it.
+        let rule = "FREQ=DAILY;UNTIL=20260103T080000Z";
+        let d = "2026-01-02T08:00:00Z";
+        assert_eq!(
+            next(rule, "Europe/Berlin", d, Some(d), d).unwrap(),
+            "2026-01-03T08:00:00+00:00"
+        );
+        let d = "2026-01-02T14:00:00Z";
+        assert_eq!(next(rule, "America/New_York", d, Some(d), d), None);
     }
 
     #[test]
