@@ -1,0 +1,457 @@
+# shellcheck shell=bash
+# The whole system on one machine, as production runs it: a throwaway PostgreSQL
+# (scripts/pg.sh), a single-node KRaft Kafka (scripts/kafka.sh) and every function binary
+# with its own daprd sidecar (scripts/install-daprd.sh) loading the components/ YAML that
+# ships, with only the broker address rewritten. Used by scripts/e2e-dapr.sh and
+# scripts/bench/events.sh.
+#
+# Source it from a script running under `set -euo pipefail`, then:
+#
+#   stack_init                  # fresh state dir, build, install, trap: everything stops on exit
+#   stack_start_pg              # DATABASE_URL, migrations
+#   stack_start_kafka           # broker + topics
+#   stack_start_function NAME   # the binary on a free port, then its daprd; waits for both
+#   stack_kill_app NAME [SIG]   stack_start_app NAME     (same ports: daprd keeps its app)
+#   stack_kill_sidecar NAME     stack_start_sidecar NAME
+#
+# Everything lives under $STACK_DIR (default target/e2e): logs/<name>.log (the app),
+# logs/<name>.daprd.log, logs/kafka.log, pg/server.log, resources/ (the generated daprd
+# resources). On a non-zero exit the tail of every log is printed.
+#
+# Environment:
+#   STACK_DIR           state and logs (default <repo>/target/e2e); wiped at stack_init
+#   STACK_PROFILE       cargo profile of the function binaries: debug (default) or release
+#   STACK_BUILD=0       do not run cargo build (use the binaries already built)
+#   STACK_CARGO_FEATURES  extra `cargo build --features` (e.g. todo-shared/kafka)
+#   STACK_LOG_LINES     lines of each log printed on failure (default 30)
+#   STACK_SCHEDULER=1   also start the Dapr scheduler and point every daprd at it (Jobs API)
+#   STACK_TOPICS        topics created before the sidecars start (name:partitions ...)
+#   CARGO_TARGET_DIR    where cargo puts the binaries (default <repo>/target)
+#   LOG_LEVEL           the functions' log level (default info)
+#   DAPR_LOG_LEVEL      daprd's log level (default info)
+#
+# Per-function extra environment: before stack_start_function, set
+#   STACK_FUNCTION_ENV[name]="KEY=value KEY2=value2"   (words; no spaces inside values)
+# and STACK_COMMON_ENV+=(KEY=value) for every function.
+
+STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STACK_DIR="${STACK_DIR:-$STACK_ROOT/target/e2e}"
+[[ "$STACK_DIR" == /* ]] || STACK_DIR="$PWD/$STACK_DIR"
+STACK_PROFILE="${STACK_PROFILE:-debug}"
+STACK_LOG_LINES="${STACK_LOG_LINES:-30}"
+STACK_TOPICS="${STACK_TOPICS:-task-events:4 task-updates:4 reminders:4 task-events-dlq:1 task-updates-dlq:1 reminders-dlq:1}"
+STACK_NAME="${STACK_NAME:-stack}"
+
+declare -A STACK_PID=()        # "app:<name>", "daprd:<name>", "scheduler" -> pid
+declare -A STACK_PORTS=()      # "<name>" -> "app http grpc internal metrics"
+declare -A STACK_FUNCTION_ENV=()
+STACK_COMMON_ENV=()
+STACK_STARTED_PG=""
+STACK_STARTED_KAFKA=""
+STACK_CLEANED=""
+STACK_T0=$SECONDS
+
+stack_log() { printf '[%s %s] %s\n' "$STACK_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+
+# stack_fail MESSAGE: a failed assertion or step. Exits 1; the EXIT trap prints the logs.
+STACK_FAILURE=""
+stack_fail() {
+  STACK_FAILURE="$*"
+  printf '\n[%s] FAILED: %s\n\n' "$STACK_NAME" "$*" >&2
+  exit 1
+}
+
+# STACK_PYTHON: the real interpreter behind python3 (a version manager's shim can cost
+# 100 ms a call); stack_py runs it without site-packages (stdlib only, fast start).
+stack_find_python() {
+  [[ -n "${STACK_PYTHON:-}" ]] && return
+  command -v python3 >/dev/null 2>&1 || stack_fail "python3 is needed"
+  STACK_PYTHON="$(python3 -c 'import sys; print(sys.executable)')" || stack_fail "python3 does not run"
+}
+stack_py() { "$STACK_PYTHON" -S "$@"; }
+
+# stack_free_ports N: sets the array STACK_FREE to N distinct free TCP ports on 127.0.0.1
+# (held open together while picked), never one handed out before in this run. Call it
+# directly (not in $(...)) so that it remembers what it handed out.
+STACK_USED_PORTS=""
+stack_free_ports() {
+  local ports
+  stack_find_python
+  ports="$(stack_py - "$1" "$STACK_USED_PORTS" <<'PY'
+import socket, sys
+used = set(sys.argv[2].split())
+socks, ports = [], []
+while len(ports) < int(sys.argv[1]):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+    p = str(s.getsockname()[1])
+    if p not in used and p not in ports:
+        ports.append(p)
+print(" ".join(ports))
+PY
+)" || stack_fail "could not find free ports"
+  STACK_USED_PORTS+=" $ports"
+  read -r -a STACK_FREE <<<"$ports"
+}
+
+# stack_wait_http URL TIMEOUT_S [PID] [WHAT]: poll until URL answers 2xx; fail when the
+# timeout passes or the process PID dies first.
+stack_wait_http() {
+  local url="$1" timeout="$2" pid="${3:-}" what="${4:-$1}" deadline
+  deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      stack_fail "$what exited while starting (see its log above)"
+    fi
+    sleep 0.2
+  done
+  stack_fail "$what did not answer $url within ${timeout}s"
+}
+
+# --- lifecycle -------------------------------------------------------------------------
+
+# stack_init: a fresh state dir, the trap, the function binaries and daprd.
+stack_init() {
+  mkdir -p "$STACK_DIR"
+  # One stack per state dir at a time: a second run would wipe the first one's cluster.
+  exec 8>"$STACK_DIR/.lock"
+  flock -n 8 || stack_fail "another run holds $STACK_DIR/.lock (set STACK_DIR to run side by side)"
+  trap stack_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  # Leftovers of a run that was killed too hard to clean up: stop them, then wipe.
+  PG_DIR="$STACK_DIR/pg" "$STACK_ROOT/scripts/pg.sh" stop >/dev/null 2>&1 || true
+  KAFKA_DATA_DIR="$STACK_DIR/kafka" KAFKA_STOP_TIMEOUT=10 \
+    "$STACK_ROOT/scripts/kafka.sh" stop >/dev/null 2>&1 || true
+  stack_kill_recorded_pids
+  rm -rf "$STACK_DIR/pg" "$STACK_DIR/kafka" "$STACK_DIR/logs" "$STACK_DIR/resources" \
+    "$STACK_DIR/scheduler" "$STACK_DIR/pids"
+  mkdir -p "$STACK_DIR/logs" "$STACK_DIR/resources" "$STACK_DIR/pids"
+
+  command -v curl >/dev/null 2>&1 || stack_fail "curl is needed"
+  stack_find_python
+
+  local t0=$SECONDS
+  STACK_DAPR_BIN="$("$STACK_ROOT/scripts/install-daprd.sh" | tail -n1)" ||
+    stack_fail "scripts/install-daprd.sh failed"
+  [[ -x "$STACK_DAPR_BIN/daprd" ]] || stack_fail "no daprd in $STACK_DAPR_BIN"
+  stack_log "daprd $("$STACK_DAPR_BIN/daprd" --version) from $STACK_DAPR_BIN ($((SECONDS - t0))s)"
+
+  STACK_BIN="${CARGO_TARGET_DIR:-$STACK_ROOT/target}/$STACK_PROFILE"
+  [[ "$STACK_BIN" == /* ]] || STACK_BIN="$STACK_ROOT/$STACK_BIN"
+  if [[ "${STACK_BUILD:-1}" != 0 ]]; then
+    local args=(build --workspace --locked)
+    [[ "$STACK_PROFILE" == release ]] && args+=(--release)
+    [[ -n "${STACK_CARGO_FEATURES:-}" ]] && args+=(--features "$STACK_CARGO_FEATURES")
+    t0=$SECONDS
+    stack_log "cargo ${args[*]}"
+    (cd "$STACK_ROOT" && cargo "${args[@]}") >&2 || stack_fail "cargo ${args[*]} failed"
+    stack_log "built in $((SECONDS - t0))s"
+  fi
+  [[ -x "$STACK_BIN/todo-local" ]] || stack_fail "no function binaries in $STACK_BIN (build first)"
+  STACK_JWT_SECRET="e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+
+# Kills the processes a previous run of this state dir recorded (pid files), if they are
+# still the same programs (their command line mentions the state dir).
+stack_kill_recorded_pids() {
+  local f pid
+  for f in "$STACK_DIR"/pids/*.pid; do
+    [[ -f "$f" ]] || continue
+    pid="$(tr -dc '0-9' <"$f")"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+      tr '\0' ' ' <"/proc/$pid/environ" 2>/dev/null | grep -q "STACK_RUN_DIR=$STACK_DIR"; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
+stack_cleanup() {
+  local rc=$?
+  [[ -n "$STACK_CLEANED" ]] && return
+  STACK_CLEANED=1
+  trap - EXIT INT TERM
+  if ((rc != 0)); then stack_dump_logs; fi
+  stack_log "stopping everything"
+  local key pids=()
+  for key in "${!STACK_PID[@]}"; do pids+=("${STACK_PID[$key]}"); done
+  if ((${#pids[@]})); then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    local deadline=$((SECONDS + 8)) alive
+    while ((SECONDS < deadline)); do
+      alive=0
+      for key in "${pids[@]}"; do kill -0 "$key" 2>/dev/null && alive=1; done
+      ((alive)) || break
+      sleep 0.2
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+  if [[ -n "$STACK_STARTED_KAFKA" ]]; then
+    KAFKA_DATA_DIR="$STACK_DIR/kafka" KAFKA_STOP_TIMEOUT=10 \
+      "$STACK_ROOT/scripts/kafka.sh" stop 2>/dev/null || true
+  fi
+  if [[ -n "$STACK_STARTED_PG" ]]; then
+    PG_DIR="$STACK_DIR/pg" "$STACK_ROOT/scripts/pg.sh" stop || true
+  fi
+  rm -rf "$STACK_DIR/pids"
+  if ((rc == 0)); then
+    stack_log "done in $((SECONDS - STACK_T0))s; logs in $STACK_DIR/logs"
+  else
+    stack_log "FAILED (exit $rc) after $((SECONDS - STACK_T0))s; logs in $STACK_DIR/logs"
+    [[ -z "$STACK_FAILURE" ]] || printf '[%s] FAILED: %s\n' "$STACK_NAME" "$STACK_FAILURE" >&2
+  fi
+  exit "$rc"
+}
+
+stack_dump_logs() {
+  local f n="$STACK_LOG_LINES"
+  for f in "$STACK_DIR"/logs/*.log "$STACK_DIR/pg/server.log"; do
+    [[ -s "$f" ]] || continue
+    printf '\n----- %s (last %s lines) -----\n' "${f#"$STACK_ROOT"/}" "$n" >&2
+    tail -n "$n" "$f" | cut -c1-600 >&2
+  done
+  printf '\n' >&2
+}
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+stack_start_pg() {
+  local out
+  out="$(PG_DIR="$STACK_DIR/pg" PG_DATABASE=todo_e2e "$STACK_ROOT/scripts/pg.sh" start)" ||
+    stack_fail "scripts/pg.sh start failed"
+  STACK_STARTED_PG=1
+  DATABASE_URL="${out#DATABASE_URL=}"
+  export DATABASE_URL
+  PSQL="$(command -v psql || printf '%s\n' /usr/lib/postgresql/*/bin/psql | sort -V | tail -n1)"
+  [[ -x "$PSQL" ]] || stack_fail "psql not found"
+  JWT_SECRET="$STACK_JWT_SECRET" LOG_FORMAT=json "$STACK_BIN/todo-local" migrate \
+    >>"$STACK_DIR/logs/migrate.log" 2>&1 || stack_fail "todo-local migrate failed"
+  stack_log "PostgreSQL ready: ${DATABASE_URL%%@*}@${DATABASE_URL#*@} (migrated)"
+}
+
+# stack_sql QUERY: one value (or rows, '|'-separated) from the e2e database.
+stack_sql() {
+  "$PSQL" "$DATABASE_URL" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# --- Kafka -----------------------------------------------------------------------------
+
+stack_kafka() { KAFKA_DATA_DIR="$STACK_DIR/kafka" KAFKA_PORT="$KAFKA_PORT" \
+  KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" "$STACK_ROOT/scripts/kafka.sh" "$@"; }
+
+stack_start_kafka() {
+  local t0=$SECONDS
+  stack_free_ports 2
+  KAFKA_PORT="${STACK_FREE[0]}" KAFKA_CONTROLLER_PORT="${STACK_FREE[1]}"
+  KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+  export KAFKA_BROKERS
+  STACK_STARTED_KAFKA=1
+  stack_kafka start || stack_fail "scripts/kafka.sh start failed"
+  ln -sf ../kafka/kafka.log "$STACK_DIR/logs/kafka.log"
+  local spec
+  for spec in $STACK_TOPICS; do
+    stack_kafka topic "${spec%%:*}" "${spec#*:}" 2>>"$STACK_DIR/logs/kafka-tools.log" ||
+      stack_fail "could not create topic ${spec%%:*}"
+  done
+  stack_log "Kafka ready on $KAFKA_BROKERS with topics $STACK_TOPICS ($((SECONDS - t0))s)"
+  stack_write_resources
+}
+
+# The shipped components/ with the brokers value pointed at this run's broker. Any other
+# difference from the shipped files would make this test prove less, so nothing else changes.
+stack_write_resources() {
+  local res="$STACK_DIR/resources" f
+  for f in "$STACK_ROOT"/components/*.yaml; do
+    sed -E "/^[[:space:]]*- name: brokers[[:space:]]*\$/{n;s/(value:[[:space:]]*).*/\1\"$KAFKA_BROKERS\"/}" \
+      "$f" >"$res/$(basename "$f")"
+  done
+  grep -q "\"$KAFKA_BROKERS\"" "$res/pubsub.yaml" ||
+    stack_fail "could not rewrite the brokers value of components/pubsub.yaml"
+  if [[ -n "${STACK_SCHEDULER:-}" ]]; then stack_start_scheduler; fi
+}
+
+# --- Dapr scheduler (Jobs API) ----------------------------------------------------------
+
+stack_start_scheduler() {
+  local ports
+  stack_free_ports 5
+  ports=("${STACK_FREE[@]}")
+  STACK_SCHEDULER_ADDRESS="127.0.0.1:${ports[0]}"
+  mkdir -p "$STACK_DIR/scheduler"
+  STACK_RUN_DIR="$STACK_DIR" "$STACK_DAPR_BIN/scheduler" --port "${ports[0]}" \
+    --listen-address 127.0.0.1 \
+    --healthz-listen-address 127.0.0.1 --healthz-port "${ports[1]}" \
+    --metrics-listen-address 127.0.0.1 --metrics-port "${ports[2]}" \
+    --etcd-data-dir "$STACK_DIR/scheduler/etcd" --etcd-client-port "${ports[3]}" \
+    --etcd-initial-cluster "dapr-scheduler-server-0=http://localhost:${ports[4]}" \
+    >>"$STACK_DIR/logs/scheduler.log" 2>&1 &
+  stack_record scheduler $!
+  stack_wait_http "http://127.0.0.1:${ports[1]}/healthz" 60 "${STACK_PID[scheduler]}" "the Dapr scheduler"
+  stack_log "Dapr scheduler ready on $STACK_SCHEDULER_ADDRESS"
+}
+
+# --- functions and their sidecars -------------------------------------------------------
+
+stack_record() { # KEY PID
+  STACK_PID[$1]="$2"
+  printf '%s\n' "$2" >"$STACK_DIR/pids/${1//:/_}.pid"
+}
+
+# stack_port NAME app|http|grpc|internal|metrics
+stack_port() {
+  local p
+  read -r -a p <<<"${STACK_PORTS[$1]:?no such function started: $1}"
+  case "$2" in
+    app) echo "${p[0]}" ;; http) echo "${p[1]}" ;; grpc) echo "${p[2]}" ;;
+    internal) echo "${p[3]}" ;; metrics) echo "${p[4]}" ;;
+    *) stack_fail "stack_port: unknown port kind $2" ;;
+  esac
+}
+
+# stack_url NAME: the function's base URL (its own port, as the ingress would reach it).
+stack_url() { echo "http://127.0.0.1:$(stack_port "$1" app)"; }
+
+stack_start_function() {
+  local name="$1"
+  [[ -x "$STACK_BIN/$name" ]] || stack_fail "no binary $STACK_BIN/$name"
+  if [[ -z "${STACK_PORTS[$name]:-}" ]]; then
+    stack_free_ports 5
+    STACK_PORTS[$name]="${STACK_FREE[*]}"
+  fi
+  stack_start_app "$name"
+  stack_start_sidecar "$name"
+}
+
+stack_start_app() {
+  local name="$1" extra=() log
+  log="$STACK_DIR/logs/$name.log"
+  read -r -a extra <<<"${STACK_FUNCTION_ENV[$name]:-}"
+  printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$log"
+  env STACK_RUN_DIR="$STACK_DIR" \
+    DATABASE_URL="$DATABASE_URL" JWT_SECRET="$STACK_JWT_SECRET" \
+    APP_PORT="$(stack_port "$name" app)" DAPR_HTTP_PORT="$(stack_port "$name" http)" \
+    DAPR_GRPC_PORT="$(stack_port "$name" grpc)" \
+    PUBSUB_TRANSPORT="${PUBSUB_TRANSPORT:-dapr}" PUBSUB_NAME=pubsub \
+    KAFKA_BROKERS="${KAFKA_BROKERS:-}" \
+    DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-10}" \
+    LOG_FORMAT=json LOG_LEVEL="${LOG_LEVEL:-info}" \
+    ${STACK_COMMON_ENV[@]+"${STACK_COMMON_ENV[@]}"} ${extra[@]+"${extra[@]}"} \
+    "$STACK_BIN/$name" >>"$log" 2>&1 &
+  stack_record "app:$name" $!
+  stack_wait_http "$(stack_url "$name")/healthz" 30 "${STACK_PID[app:$name]}" "$name"
+}
+
+stack_start_sidecar() {
+  local name="$1" log args=()
+  log="$STACK_DIR/logs/$name.daprd.log"
+  args=(--app-id "$name" --app-port "$(stack_port "$name" app)"
+    --app-channel-address 127.0.0.1
+    --dapr-http-port "$(stack_port "$name" http)" --dapr-grpc-port "$(stack_port "$name" grpc)"
+    --dapr-internal-grpc-port "$(stack_port "$name" internal)"
+    --dapr-internal-grpc-listen-address 127.0.0.1 --dapr-listen-addresses 127.0.0.1
+    --metrics-port "$(stack_port "$name" metrics)" --metrics-listen-address 127.0.0.1
+    --resources-path "$STACK_DIR/resources" --log-level "${DAPR_LOG_LEVEL:-info}")
+  if [[ -n "${STACK_SCHEDULER_ADDRESS:-}" ]]; then
+    args+=(--scheduler-host-address "$STACK_SCHEDULER_ADDRESS")
+  fi
+  printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$log"
+  STACK_RUN_DIR="$STACK_DIR" "$STACK_DAPR_BIN/daprd" "${args[@]}" >>"$log" 2>&1 &
+  stack_record "daprd:$name" $!
+  stack_wait_http "http://127.0.0.1:$(stack_port "$name" http)/v1.0/healthz" 60 \
+    "${STACK_PID[daprd:$name]}" "daprd for $name"
+}
+
+# stack_kill KEY [SIGNAL]: signal one recorded process (default SIGKILL) and reap it.
+stack_kill() {
+  local key="$1" sig="${2:-KILL}" pid
+  pid="${STACK_PID[$key]:-}"
+  [[ -n "$pid" ]] || stack_fail "stack_kill: $key was not started"
+  kill -"$sig" "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "STACK_PID[$key]"
+  rm -f "$STACK_DIR/pids/${key//:/_}.pid"
+}
+stack_kill_app() { stack_kill "app:$1" "${2:-KILL}"; }
+stack_kill_sidecar() { stack_kill "daprd:$1" "${2:-KILL}"; }
+
+# stack_subscriptions NAME: the subscriptions daprd loaded for NAME, one per line:
+# "pubsub topic route deadLetterTopic" (from the sidecar's metadata API).
+stack_subscriptions() {
+  curl -fsS --max-time 5 "http://127.0.0.1:$(stack_port "$1" http)/v1.0/metadata" |
+    stack_py -c '
+import json, sys
+for s in json.load(sys.stdin).get("subscriptions") or []:
+    rules = (s.get("rules") or [{}])
+    routes = ",".join(r.get("path", "") for r in rules)
+    print(s.get("pubsubname"), s.get("topic"), routes, s.get("deadLetterTopic", "-"))
+'
+}
+
+# --- HTTP client -------------------------------------------------------------------------
+
+# stack_http METHOD URL [BODY]: sets HTTP_STATUS and HTTP_BODY_FILE (the answer's body).
+# Sends $TOKEN as the bearer token when set.
+stack_http() {
+  local method="$1" url="$2" body="${3:-}" args=()
+  HTTP_BODY_FILE="${HTTP_BODY_FILE:-$STACK_DIR/http-body.json}"
+  args=(-sS -o "$HTTP_BODY_FILE" -w '%{http_code}' --max-time 15 -X "$method")
+  [[ -n "${TOKEN:-}" ]] && args+=(-H "Authorization: Bearer $TOKEN")
+  [[ -n "$body" ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  HTTP_STATUS="$(curl "${args[@]}" "$url" 2>>"$STACK_DIR/logs/curl.log")" || HTTP_STATUS=000
+}
+
+# stack_expect_http STATUS METHOD URL [BODY]: stack_http, failing unless the status matches.
+stack_expect_http() {
+  local want="$1"
+  shift
+  stack_http "$@"
+  [[ "$HTTP_STATUS" == "$want" ]] ||
+    stack_fail "$1 $2 answered $HTTP_STATUS, expected $want: $(head -c 500 "$HTTP_BODY_FILE" 2>/dev/null)"
+}
+
+# stack_json EXPR [FILE]: evaluate a Python expression over the JSON document `j`
+# (default: the last HTTP answer) and print the result: JSON for lists and dicts, true/false
+# for booleans, nothing for None. `ts(s)` turns an RFC 3339 time into epoch seconds.
+stack_json() {
+  stack_py - "$1" "${2:-$HTTP_BODY_FILE}" <<'PY'
+import json, sys
+from datetime import datetime
+def ts(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+with open(sys.argv[2]) as f:
+    j = json.load(f)
+v = eval(sys.argv[1], {"j": j, "ts": ts})
+if isinstance(v, bool):
+    print("true" if v else "false")
+elif isinstance(v, (list, dict)):
+    print(json.dumps(v))
+elif v is not None:
+    print(v)
+PY
+}
+
+# stack_token USER: a 24 h JWT for USER, signed with this run's JWT_SECRET.
+stack_token() {
+  JWT_SECRET="$STACK_JWT_SECRET" LOG_LEVEL=warn "$STACK_BIN/todo-local" token "$1" 2>/dev/null ||
+    stack_fail "todo-local token $1 failed"
+}
+
+# stack_wait_until TIMEOUT_S DESCRIPTION COMMAND...: run COMMAND every second until it
+# succeeds; fail with DESCRIPTION when TIMEOUT_S pass first. COMMAND may set STACK_STATE to
+# say what it saw last; the failure message includes it.
+stack_wait_until() {
+  local timeout="$1" what="$2" deadline
+  shift 2
+  deadline=$((SECONDS + timeout))
+  STACK_STATE=""
+  while :; do
+    if "$@"; then return 0; fi
+    ((SECONDS < deadline)) || break
+    sleep 1
+  done
+  stack_fail "timed out after ${timeout}s waiting for: $what${STACK_STATE:+ (last seen: $STACK_STATE)}"
+}
