@@ -193,6 +193,15 @@ fn parse_rrule(source: &str) -> Result<RRule<Unvalidated>, String> {
             "recurrence must repeat at most daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)".into(),
         );
     }
+    if !rule.get_by_hour().is_empty()
+        || !rule.get_by_minute().is_empty()
+        || !rule.get_by_second().is_empty()
+    {
+        return Err(
+            "recurrence must not set BYHOUR, BYMINUTE or BYSECOND: the time of day comes from the task's due date"
+                .into(),
+        );
+    }
     if rule.get_count().is_some() && rule.get_until().is_some() {
         return Err("invalid RRULE: COUNT and UNTIL must not both be given".into());
     }
@@ -326,6 +335,9 @@ mod tests {
             "RRULE:FREQ=DAILY;BYMONTHDAY=40",
             "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY",
             "FREQ=DAILY;COUNT=3;UNTIL=20271231T000000Z",
+            "FREQ=DAILY;BYHOUR=3,4",
+            "RRULE:FREQ=WEEKLY;BYMINUTE=0,30",
+            "FREQ=DAILY;BYSECOND=1",
         ] {
             assert!(Recurrence::parse(bad).is_err(), "{bad:?} should be refused");
         }
