@@ -97,6 +97,17 @@ async fn deliver(app: &TestApp, envelope: &Value) -> String {
     body["status"].as_str().unwrap().to_owned()
 }
 
+/// Moves every logged attempt an hour into the past, as if the backoff had passed.
+async fn end_backoff(app: &TestApp) {
+    sqlx::query(
+        "update webhook_deliveries set last_attempt_at = last_attempt_at - interval '1 hour' \
+         where delivered_at is null",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
 async fn register(app: &TestApp, user: &str, url: &str, secret: &str) -> String {
     let (s, body) = app
         .call(
@@ -179,8 +190,15 @@ async fn a_failing_endpoint_is_retried_and_a_working_one_is_not_repeated() {
     let (_, envelope) = reminder(&user);
 
     assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(flaky.seen().len(), 1);
+    // Redelivered during the backoff: nothing is attempted, the event is still owed.
     assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(flaky.seen().len(), 1, "backing off");
+    end_backoff(&app).await;
+    assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    end_backoff(&app).await;
     assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    end_backoff(&app).await;
     assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
     assert_eq!(
         flaky.seen().len(),
@@ -223,6 +241,7 @@ async fn an_endpoint_that_never_works_is_given_up_after_the_last_attempt() {
     let max = shared::store::MAX_DELIVERY_ATTEMPTS;
     for _ in 0..max {
         assert_eq!(deliver(&app, &envelope).await, "RETRY");
+        end_backoff(&app).await;
     }
     assert_eq!(
         deliver(&app, &envelope).await,

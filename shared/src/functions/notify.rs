@@ -2,9 +2,10 @@
 //!
 //! - Subscribed to `reminders`: each `reminder.due` is POSTed, signed (see `webhooks`), to
 //!   every webhook of its user that has not received it yet, concurrently. Every attempt
-//!   goes to the delivery log. When any delivery failed the answer is RETRY, so the event
-//!   comes back (with the pub/sub's backoff) and only the webhooks still owed it are tried
-//!   again; a (event, webhook) pair that succeeded is never sent again, and one that failed
+//!   goes to the delivery log. While any webhook is still owed the event the answer is
+//!   RETRY, so the event comes back and only the webhooks still owed it are tried again,
+//!   each once its backoff is over (2 s, doubling, at most 1 min: `DELIVERY_BACKOFF_*`); a
+//!   (event, webhook) pair that succeeded is never sent again, and one that failed
 //!   `MAX_DELIVERY_ATTEMPTS` times is given up.
 //! - `POST /api/{user_id}/webhooks` `{url, secret?}` registers one (201; a secret is
 //!   generated and shown once when none is sent), `GET` lists them (never with secrets),
@@ -54,13 +55,16 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     .await
 }
 
-/// Delivers `event` to every webhook still owed it; RETRY when any attempt failed.
+/// Delivers `event` to every webhook owed it whose backoff is over; RETRY while any
+/// webhook is still owed it.
 pub async fn deliver(state: &AppState, event: &ReminderEvent) -> Result<(), ConsumeError> {
-    let targets = state
+    let (targets, waiting): (Vec<_>, Vec<_>) = state
         .store
         .pending_deliveries(&event.user_id, event.event_id)
-        .await?;
-    if targets.is_empty() {
+        .await?
+        .into_iter()
+        .partition(|t| t.due);
+    if targets.is_empty() && waiting.is_empty() {
         return Ok(());
     }
     let body = serde_json::to_vec(event).map_err(|e| ConsumeError::Drop(e.to_string()))?;
@@ -86,10 +90,11 @@ pub async fn deliver(state: &AppState, event: &ReminderEvent) -> Result<(), Cons
             }
         }
     }
-    if failed > 0 {
+    if failed > 0 || !waiting.is_empty() {
         return Err(ConsumeError::Retry(anyhow::anyhow!(
-            "{failed} of {} webhook deliveries failed",
-            targets.len()
+            "{failed} of {} webhook deliveries failed; {} more backing off",
+            targets.len(),
+            waiting.len()
         )));
     }
     Ok(())

@@ -148,6 +148,8 @@ pub struct WebhookTarget {
     pub id: Uuid,
     pub url: String,
     pub secret: crate::config::Secret,
+    /// Whether its backoff after a failed attempt is over (attempt now) or not (later).
+    pub due: bool,
 }
 
 /// The outcome of one delivery attempt.
@@ -180,6 +182,11 @@ pub struct DeliveryRecord {
 pub const MAX_WEBHOOKS_PER_USER: i64 = 10;
 /// A (event, webhook) pair is attempted at most this many times.
 pub const MAX_DELIVERY_ATTEMPTS: i32 = 8;
+/// After failed attempt n, the next one waits `DELIVERY_BACKOFF_BASE * 2^(n-1)` seconds,
+/// at most `DELIVERY_BACKOFF_MAX` (2, 4, 8, ... 60 s: about 3 minutes over 8 attempts). Kept
+/// short because a redelivered event holds up its Kafka partition meanwhile.
+pub const DELIVERY_BACKOFF_BASE: f64 = 2.0;
+pub const DELIVERY_BACKOFF_MAX: f64 = 60.0;
 
 /// The users' webhooks and their delivery log. Scoped to one user like every task query.
 #[async_trait]
@@ -199,7 +206,8 @@ pub trait WebhookStore: Send + Sync + 'static {
         user_id: &str,
         id: Uuid,
     ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
-    /// The user's webhooks that have not yet received `event_id` and have attempts left.
+    /// The user's webhooks that have not yet received `event_id` and have attempts left,
+    /// each marked `due` unless it is still backing off after a failed attempt.
     async fn pending_deliveries(
         &self,
         user_id: &str,

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{
     AuditEntry, AuditStore, DeliveryAttempt, DeliveryRecord, OutboxStore, ReminderStore,
-    StoreError, TaskStore, Webhook, WebhookStore, WebhookTarget, JOB_EARLINESS,
-    MAX_DELIVERY_ATTEMPTS, MAX_WEBHOOKS_PER_USER,
+    StoreError, TaskStore, Webhook, WebhookStore, WebhookTarget, DELIVERY_BACKOFF_BASE,
+    DELIVERY_BACKOFF_MAX, JOB_EARLINESS, MAX_DELIVERY_ATTEMPTS, MAX_WEBHOOKS_PER_USER,
 };
 use crate::domain::{
     ListQuery, NewTask, Page, Priority, SortBy, SortOrder, Status, TagName, Task, TaskPatch,
@@ -636,7 +636,10 @@ impl WebhookStore for PgStore {
         event_id: Uuid,
     ) -> Result<Vec<WebhookTarget>, StoreError> {
         let rows = sqlx::query(
-            "select w.id, w.url, w.secret from webhooks w \
+            "select w.id, w.url, w.secret, \
+                 d.last_attempt_at is null or d.last_attempt_at \
+                     + make_interval(secs => least($4 * power(2, d.attempts - 1), $5)) <= now() as due \
+             from webhooks w \
              left join webhook_deliveries d on d.webhook_id = w.id and d.event_id = $2 \
              where w.user_id = $1 and d.delivered_at is null and coalesce(d.attempts, 0) < $3 \
              order by w.created_at, w.id",
@@ -644,6 +647,8 @@ impl WebhookStore for PgStore {
         .bind(user_id)
         .bind(event_id)
         .bind(MAX_DELIVERY_ATTEMPTS)
+        .bind(DELIVERY_BACKOFF_BASE)
+        .bind(DELIVERY_BACKOFF_MAX)
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
@@ -655,6 +660,7 @@ impl WebhookStore for PgStore {
                     secret: crate::config::Secret::new(
                         r.try_get::<String, _>("secret").map_err(classify)?,
                     ),
+                    due: r.try_get("due").map_err(classify)?,
                 })
             })
             .collect()
