@@ -27,44 +27,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-BENCH=$ROOT/scripts/bench
-OUT=$ROOT/target/bench
+# shellcheck source=scripts/bench/lib.sh
+. "$ROOT/scripts/bench/lib.sh"
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-5}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 CREATE_USERS=${CREATE_USERS:-100}
 RUNS=${RUNS:-list-search list-filter list-plain create pgbench pgbench-full}
-TOTAL_TASKS=1000000
-HEAVY_TASKS=100000
-CHUNK=100000
-MARKER='created by scripts/bench'
-mkdir -p "$OUT"
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
-
-need() {
-    command -v "$1" >/dev/null 2>&1 && return 0
-    log "installing $2 (Debian package)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq "$2" >&2
-}
 need wrk wrk
 need curl curl
 
-# --- PostgreSQL (absolute PG_DIR: pg.sh writes it into unix_socket_directories) ---------
-eval "export $(PG_DIR="$ROOT/target/bench-pg" scripts/pg.sh start)"
-if [[ $DATABASE_URL =~ ^postgres://([^@]+)@([^:/]+):([0-9]+)/(.+)$ ]]; then
-    export PGUSER=${BASH_REMATCH[1]} PGHOST=${BASH_REMATCH[2]} PGPORT=${BASH_REMATCH[3]} PGDATABASE=${BASH_REMATCH[4]}
-else
-    log "cannot parse DATABASE_URL=$DATABASE_URL"; exit 1
-fi
-PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+# --- PostgreSQL --------------------------------------------------------------------------
+bench_pg_start
 if [[ ! -x $PGBIN/pgbench ]]; then need pgbench postgresql-contrib; fi
-psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-sql() { psql -tA -c "$1"; }
 
 # --- build, migrate ------------------------------------------------------------------
 BIN=${TODO_LOCAL_BIN:-$ROOT/target/release/todo-local}
@@ -77,27 +54,7 @@ export LOG_LEVEL=${LOG_LEVEL:-warn}
 "$BIN" migrate
 
 # --- seed (once) -----------------------------------------------------------------------
-read -r heavy total < <(sql "select count(*) filter (where user_id = 'bench-user'), count(*) from tasks where description <> '$MARKER'" | tr '|' ' ')
-if (( total >= TOTAL_TASKS && heavy >= HEAVY_TASKS )); then
-    log "already seeded: $total tasks ($heavy for bench-user)"
-else
-    if (( total > 0 )); then
-        log "partial seed ($total tasks): truncating"
-        sql "truncate tasks, tags, task_tags"
-    fi
-    vocab=$(grep -v '^$' "$BENCH/vocab.txt" | paste -sd, -)
-    tags=$(grep -v '^$' "$BENCH/tags.txt" | paste -sd, -)
-    seed_start=$(date +%s)
-    for (( lo = 1; lo <= TOTAL_TASKS; lo += CHUNK )); do
-        hi=$(( lo + CHUNK - 1 ))
-        t0=$(date +%s)
-        psql -v lo="$lo" -v hi="$hi" -v vocab="$vocab" -v tags="$tags" -f "$BENCH/seed-tasks.sql"
-        log "seeded tasks $lo..$hi in $(( $(date +%s) - t0 ))s (load $(load1))"
-    done
-    t0=$(date +%s)
-    psql -f "$BENCH/seed-finish.sql"
-    log "tags, task_tags, vacuum analyze in $(( $(date +%s) - t0 ))s; seed total $(( $(date +%s) - seed_start ))s"
-fi
+bench_seed
 # Rows a create or pgbench run wrote (tasks cascade to task_tags; their events too).
 delete_written_rows() {
     sql "with t as (delete from tasks where description = '$MARKER' returning 1),
@@ -121,7 +78,7 @@ stop_server() {
 }
 cleanup() {
     stop_server
-    if [[ -z ${KEEP_PG:-} ]]; then PG_DIR="$ROOT/target/bench-pg" scripts/pg.sh stop; fi
+    if [[ -z ${KEEP_PG:-} ]]; then bench_pg_stop; fi
 }
 trap cleanup EXIT
 URL=http://127.0.0.1:$PORT
