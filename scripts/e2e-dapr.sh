@@ -17,6 +17,15 @@
 #                      SIGKILLed and restarted mid-stream (once the app alone, once the app
 #                      and its daprd): every completion gets exactly one next occurrence,
 #                      the audit log gets every event once, the outbox drains
+#   stream             two users hold SSE streams on realtime (its own consumer group):
+#                      each sees its own task.created, task.updated, task.completed in
+#                      order and nothing of the other's
+#   reminders          a task due in 2 minutes with a 1-minute reminder: a local webhook
+#                      receiver gets exactly one correctly signed reminder.due within 90 s of
+#                      remind_at, fired by the real reminder-cron binding (reminder-jobs is
+#                      not running yet), and the user's stream shows it
+#   jobs               starts reminder-jobs (Dapr Jobs API on the scheduler): a reminder 30 s
+#                      ahead fires at its time through job reminder-<task_id>, once
 # Always checked: daprd loaded exactly one subscription per consumer (the declarative YAML
 # and the app's GET /dapr/subscribe agree; the app's wins), and no event was dead-lettered.
 #
@@ -36,15 +45,23 @@ STACK_NAME=e2e
 # shellcheck source-path=SCRIPTDIR source=lib/stack.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/stack.sh"
 
-SCENARIOS=(recurring recurring-restart)
-# Every function runs with its own sidecar, as in production.
+SCENARIOS=(recurring recurring-restart stream reminders jobs)
+# Every function runs with its own sidecar, as in production. reminder-jobs starts in the
+# jobs scenario, so that the reminders scenario proves the cron binding alone.
 FUNCTIONS=(create-task list-tasks get-task update-task complete-task delete-task
-  on-completed audit reminder-tick)
-# Consumers and the one subscription daprd must load for each: "topic route dead-letter".
+  on-completed audit reminder-tick notify realtime)
+# Consumers and the subscriptions daprd must load for each: "pubsub topic route
+# dead-letter", several separated by ';'.
 declare -A CONSUMERS=(
-  [on-completed]="task-events /events/on-completed task-events-dlq"
-  [audit]="task-events /events/audit task-events-dlq"
+  [on-completed]="pubsub task-events /events/on-completed task-events-dlq"
+  [audit]="pubsub task-events /events/audit task-events-dlq"
+  [notify]="pubsub reminders /events/notify reminders-dlq"
+  [realtime]="pubsub-realtime reminders /events/realtime reminders-dlq;pubsub-realtime task-updates /events/realtime task-updates-dlq"
 )
+# The Jobs API needs the scheduler; every daprd is pointed at it.
+STACK_SCHEDULER=1
+STACK_FUNCTION_ENV[realtime]="PUBSUB_NAME=pubsub-realtime"
+STACK_FUNCTION_ENV[notify]="WEBHOOK_ALLOWED_HOSTS=127.0.0.1"
 E2E_RESTART_TASKS="${E2E_RESTART_TASKS:-200}"
 E2E_RESTART_PACE="${E2E_RESTART_PACE:-0.1}"
 E2E_TIMEOUT="${E2E_TIMEOUT:-180}"
@@ -59,15 +76,18 @@ usage() {
 
 # --- shared checks -----------------------------------------------------------------------
 
+check_subscription() { # NAME
+  local name="$1" want got
+  want="$(tr ';' '\n' <<<"${CONSUMERS[$name]}" | sort)"
+  got="$(stack_subscriptions "$name" | sort)" || fail "cannot read daprd's metadata for $name"
+  [[ "$got" == "$want" ]] ||
+    fail "daprd for $name loaded subscriptions [$got], expected exactly [$want]"
+}
+
 check_subscriptions() {
-  local name want got
-  for name in "${!CONSUMERS[@]}"; do
-    want="pubsub ${CONSUMERS[$name]}"
-    got="$(stack_subscriptions "$name")" || fail "cannot read daprd's metadata for $name"
-    [[ "$got" == "$want" ]] ||
-      fail "daprd for $name loaded subscriptions [$got], expected exactly [$want]"
-  done
-  log "subscriptions: one per consumer, as declared (${!CONSUMERS[*]})"
+  local name
+  for name in "${!CONSUMERS[@]}"; do check_subscription "$name"; done
+  log "subscriptions: as declared, once each (${!CONSUMERS[*]})"
 }
 
 check_no_dead_letters() {
@@ -247,6 +267,223 @@ scenario_recurring_restart() {
   occurrences_complete "$user" "$n" || fail "after settling: $STACK_STATE"
   audit_complete "$user" "$n" || fail "after settling: $STACK_STATE"
   log "exactly one next occurrence per completion ($n), $((3 * n)) audit entries, outbox drained"
+}
+
+# --- webhook receiver and SSE clients (issue 4) ---------------------------------------------
+
+# start_receiver NAME: a webhook endpoint on a free loopback port that answers 204 and
+# appends one JSON line per request to $STACK_DIR/NAME.jsonl (time, signature, event id,
+# body). Sets RECEIVER_URL.
+start_receiver() {
+  local name="$1" port
+  stack_free_ports 1
+  port="${STACK_FREE[0]}"
+  : >"$STACK_DIR/$name.jsonl"
+  STACK_RUN_DIR="$STACK_DIR" stack_py - "$port" "$STACK_DIR/$name.jsonl" <<'PY' >>"$STACK_DIR/logs/$name.log" 2>&1 &
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port, out = int(sys.argv[1]), sys.argv[2]
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        with open(out, "a") as f:
+            f.write(json.dumps({"t": time.time(), "signature": self.headers.get("x-todo-signature"),
+                                "event_id": self.headers.get("x-todo-event-id"),
+                                "body": body.decode()}) + "\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+PY
+  stack_record "receiver:$name" $!
+  RECEIVER_URL="http://127.0.0.1:$port/hook"
+}
+
+# open_stream NAME USER: curl holding USER's SSE stream on realtime (token in the query, as
+# a browser's EventSource sends it), written to $STACK_DIR/NAME.sse.
+open_stream() {
+  local name="$1" user="$2" token
+  token="$(stack_token "$user")"
+  : >"$STACK_DIR/$name.sse"
+  STACK_RUN_DIR="$STACK_DIR" curl -sN --max-time 600 \
+    "$(stack_url realtime)/api/$user/stream?access_token=$token" >"$STACK_DIR/$name.sse" \
+    2>>"$STACK_DIR/logs/curl.log" &
+  stack_record "stream:$name" $!
+}
+
+# stream_events NAME: the "event_type task-title-or-id user" lines of the stream so far.
+stream_events() {
+  stack_py - "$STACK_DIR/$1.sse" <<'PY'
+import json, sys
+for frame in open(sys.argv[1]).read().split("\n\n"):
+    data = "".join(l[5:].strip() for l in frame.splitlines() if l.startswith("data:"))
+    if not data:
+        continue
+    try:
+        e = json.loads(data)
+    except ValueError:
+        continue  # the frame is still arriving
+
+    label = e["task"]["title"] if "task" in e else e.get("title")
+    print(e["event_type"], label.replace(" ", "_"), e["user_id"])
+PY
+}
+
+stream_has() { # NAME EXPECTED-LINES: the stream's events are exactly these lines
+  local got
+  got="$(stream_events "$1")"
+  STACK_STATE="stream $1: [$(paste -sd';' <<<"$got")]"
+  [[ "$got" == "$2" ]]
+}
+
+# --- scenario: stream ------------------------------------------------------------------------
+
+# Waits until USER's stream (NAME) is live: realtime's fresh consumer group reads from the
+# newest offset, so a probe task is created until its task.created arrives.
+stream_live() { # NAME USER
+  local i
+  for ((i = 1; i <= 12; i++)); do
+    stack_expect_http 201 POST "$(stack_url create-task)/api/$2/tasks" "{\"title\":\"probe $i\"}"
+    local deadline=$((SECONDS + 5))
+    while ((SECONDS < deadline)); do
+      grep -q "probe" "$STACK_DIR/$1.sse" && return 0
+      sleep 0.5
+    done
+  done
+  fail "the stream of $2 showed nothing within a minute"
+}
+
+scenario_stream() {
+  local alice=e2e-stream-alice bob=e2e-stream-bob id
+  open_stream alice "$alice"
+  open_stream bob "$bob"
+  TOKEN="$(stack_token "$alice")" stream_live alice "$alice"
+  TOKEN="$(stack_token "$bob")" stream_live bob "$bob"
+  local alice_before bob_before
+  alice_before="$(stream_events alice)"
+  bob_before="$(stream_events bob)"
+
+  TOKEN="$(stack_token "$alice")"
+  stack_expect_http 201 POST "$(stack_url create-task)/api/$alice/tasks" '{"title":"Buy milk"}'
+  id="$(stack_json 'j["id"]')"
+  TOKEN="$(stack_token "$bob")"
+  stack_expect_http 201 POST "$(stack_url create-task)/api/$bob/tasks" '{"title":"Bob private"}'
+  TOKEN="$(stack_token "$alice")"
+  stack_expect_http 200 PATCH "$(stack_url update-task)/api/$alice/tasks/$id" '{"title":"Buy oat milk"}'
+  stack_expect_http 200 PATCH "$(stack_url complete-task)/api/$alice/tasks/$id/complete" '{"completed":true}'
+
+  stack_wait_until 60 "alice's stream to show her created, updated, completed in order" \
+    stream_has alice "$alice_before
+task.created Buy_milk $alice
+task.updated Buy_oat_milk $alice
+task.completed Buy_oat_milk $alice"
+  stack_wait_until 60 "bob's stream to show his task only" \
+    stream_has bob "$bob_before
+task.created Bob_private $bob"
+  sleep 3 # nothing else may arrive
+  stream_has alice "$alice_before
+task.created Buy_milk $alice
+task.updated Buy_oat_milk $alice
+task.completed Buy_oat_milk $alice" || fail "after settling: $STACK_STATE"
+  stream_has bob "$bob_before
+task.created Bob_private $bob" || fail "after settling: $STACK_STATE"
+  log "each stream showed its own user's events, in order, and nothing of the other's"
+}
+
+# --- scenarios: reminders (cron binding) and jobs (Jobs API) ----------------------------------
+
+# deliveries NAME: how many requests the receiver got.
+deliveries() { wc -l <"$STACK_DIR/$1.jsonl" | tr -d ' '; }
+
+# check_delivery NAME TASK_ID SECRET REMIND_AT MAX_LATE: exactly one request, signed with
+# SECRET over the exact body, carrying the task's reminder.due, at most MAX_LATE seconds
+# after remind_at. Prints the lateness in seconds.
+check_delivery() {
+  stack_py - "$STACK_DIR/$1.jsonl" "$2" "$3" "$4" "$5" <<'PY'
+import hashlib, hmac, json, sys
+from datetime import datetime
+path, task_id, secret, remind_at, max_late = sys.argv[1:]
+lines = [json.loads(l) for l in open(path) if l.strip()]
+if len(lines) != 1:
+    sys.exit(f"expected exactly one delivery, got {len(lines)}")
+d = lines[0]
+want = "sha256=" + hmac.new(secret.encode(), d["body"].encode(), hashlib.sha256).hexdigest()
+if not hmac.compare_digest(want, d["signature"] or ""):
+    sys.exit(f"bad signature {d['signature']!r}")
+e = json.loads(d["body"])
+if e["event_type"] != "reminder.due" or e["task_id"] != task_id or e["event_id"] != d["event_id"]:
+    sys.exit(f"unexpected body {d['body']}")
+late = d["t"] - datetime.fromisoformat(remind_at.replace("Z", "+00:00")).timestamp()
+if late > float(max_late):
+    sys.exit(f"delivered {late:.0f}s after remind_at (more than {max_late}s)")
+print(f"{late:.1f}")
+PY
+}
+
+# remind_task USER TITLE DUE_IN_S REMINDER_MIN: creates the task; sets TASK_ID, REMIND_AT.
+remind_task() {
+  local due
+  due="$(date -u -d "+$3 seconds" +%FT%TZ)"
+  stack_expect_http 201 POST "$(stack_url create-task)/api/$1/tasks" \
+    "{\"title\":\"$2\",\"due_at\":\"$due\",\"reminder_minutes\":$4}"
+  TASK_ID="$(stack_json 'j["id"]')"
+  REMIND_AT="$(stack_json 'j["remind_at"]')"
+}
+
+register_webhook() { # USER URL SECRET
+  stack_expect_http 201 POST "$(stack_url notify)/api/$1/webhooks" "{\"url\":\"$2\",\"secret\":\"$3\"}"
+}
+
+scenario_reminders() {
+  [[ -z "${STACK_PID[app:reminder-jobs]:-}" ]] ||
+    fail "reminders must run before jobs: with reminder-jobs up, a job could fire the reminder"
+  local user=e2e-remind secret="e2e-reminder-secret-$RANDOM$RANDOM" late
+  TOKEN="$(stack_token "$user")"
+  start_receiver remind
+  register_webhook "$user" "$RECEIVER_URL" "$secret"
+  open_stream remind "$user"
+  stream_live remind "$user"
+
+  remind_task "$user" "Leave for the train" 120 1
+  log "task $TASK_ID due in 2 minutes, reminder at $REMIND_AT; waiting for the cron binding"
+  local wait_s=$(( $(date -d "$REMIND_AT" +%s) - $(date +%s) + 90 ))
+  stack_wait_until "$wait_s" "the webhook to receive the reminder (within 90 s of remind_at)" \
+    eval '(( $(deliveries remind) >= 1 ))'
+  sleep 5 # a second delivery would show by now
+  late="$(check_delivery remind "$TASK_ID" "$secret" "$REMIND_AT" 90)" || fail "webhook delivery: see above"
+  grep -q '"reminders":[1-9]' "$STACK_DIR/logs/reminder-tick.log" ||
+    fail "reminder-tick (the cron binding) did not log claiming the reminder"
+  stack_wait_until 30 "the user's stream to show the reminder" \
+    eval 'stream_events remind | grep -q "^reminder.due Leave_for_the_train $user\$"'
+  local sent
+  sent="$(stack_sql "select reminder_sent_at is not null from tasks where id = '$TASK_ID'")"
+  [[ "$sent" == t ]] || fail "the task's reminder is not marked sent"
+  log "one signed reminder, ${late}s after remind_at, fired by the cron binding; also on the stream"
+}
+
+scenario_jobs() {
+  local user=e2e-jobs secret="e2e-jobs-secret-$RANDOM$RANDOM" late
+  [[ -n "${STACK_PID[app:reminder-jobs]:-}" ]] || stack_start_function reminder-jobs
+  CONSUMERS[reminder-jobs]="pubsub task-events /events/reminder-jobs task-events-dlq"
+  check_subscription reminder-jobs
+  TOKEN="$(stack_token "$user")"
+  start_receiver jobs
+  register_webhook "$user" "$RECEIVER_URL" "$secret"
+
+  # Due in 90 s, reminded 1 minute before: remind_at 30 s from now.
+  remind_task "$user" "Join the stand-up" 90 1
+  log "task $TASK_ID: reminder at $REMIND_AT; waiting for job reminder-$TASK_ID"
+  stack_wait_until 90 "the webhook to receive the reminder" eval '(( $(deliveries jobs) >= 1 ))'
+  late="$(check_delivery jobs "$TASK_ID" "$secret" "$REMIND_AT" 15)" ||
+    fail "webhook delivery: see above"
+  grep -q "reminder job fired.*$TASK_ID\|$TASK_ID.*reminder job fired" "$STACK_DIR/logs/reminder-jobs.log" ||
+    fail "reminder-jobs did not log firing job reminder-$TASK_ID"
+  # The cron tick comes by within a minute: it must find nothing left to send.
+  sleep 65
+  check_delivery jobs "$TASK_ID" "$secret" "$REMIND_AT" 15 >/dev/null ||
+    fail "after the next cron tick: see above"
+  log "one signed reminder ${late}s after remind_at, fired by the job; the tick sent nothing more"
 }
 
 # --- main ------------------------------------------------------------------------------------
