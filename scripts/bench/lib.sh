@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmarks (api.sh, tick.sh); sourced, not run. The caller has set ROOT
 # (the repository, also the working directory) and `set -euo pipefail`.
 #
