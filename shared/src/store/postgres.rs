@@ -453,20 +453,25 @@ impl ReminderStore for PgStore {
         limit: usize,
         task: Option<Uuid>,
     ) -> Result<Changed<usize>, StoreError> {
-        // The predicate matches the partial index tasks_reminders_due.
+        // The claim is the delete from reminder_queue (skip locked: concurrent claimers take
+        // disjoint rows); marking the task sent is a HOT update (no index mentions
+        // reminder_sent_at). The task conditions are checked again in case the queue and
+        // the task disagree.
         let (due, one_task) = match task {
             None => ("remind_at <= now()", ""),
             Some(_) => (
                 "remind_at <= now() + make_interval(secs => $3)",
-                "and id = $2",
+                "and task_id = $2",
             ),
         };
         let sql = format!(
             "with due as ( \
-                 select id from tasks \
-                 where {due} and reminder_sent_at is null and not completed {one_task} \
-                 order by remind_at limit $1 for update skip locked) \
-             update tasks t set reminder_sent_at = now() from due where t.id = due.id \
+                 delete from reminder_queue where task_id in ( \
+                     select task_id from reminder_queue where {due} {one_task} \
+                     order by remind_at limit $1 for update skip locked) \
+                 returning task_id) \
+             update tasks t set reminder_sent_at = now() from due \
+             where t.id = due.task_id and t.reminder_sent_at is null and not t.completed \
              returning t.id, t.user_id, t.title, t.due_at, t.remind_at"
         );
         let mut tx = self.begin().await?;
