@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Event throughput (issue 3): completions of recurring tasks, from the outbox through Kafka to
+# on-completed, under real daprd, Kafka and PostgreSQL (the stack of scripts/e2e-dapr.sh:
+# scripts/lib/stack.sh), once per publishing transport.
+#
+#   scripts/bench/events.sh
+#   TRANSPORTS=dapr N=2000 scripts/bench/events.sh
+#
+# Runs complete-task and on-completed, each with its own daprd (the shipped components/),
+# release builds, LOG_LEVEL=warn. For each transport in TRANSPORTS (PUBSUB_TRANSPORT of both
+# functions: `dapr` publishes through the sidecar, `kafka` straight to Kafka with rdkafka;
+# on-completed always receives through its daprd subscription), two runs of N completions
+# each, on N recurring tasks seeded with SQL over USERS users (so over every partition):
+#
+#   live     on-completed runs while the completions arrive (CONCURRENCY parallel PATCH
+#            /complete, curl --parallel). Figures: completions/s at complete-task; events/s
+#            end to end = N / (first request sent .. last next occurrence committed); the
+#            latency from a completion's commit to its next occurrence's commit (p50/p99/max).
+#   backlog  on-completed (app and sidecar) is down while the N completions are published,
+#            then started: drain events/s = N / (sidecar ready .. last occurrence committed),
+#            and N / (first .. last occurrence committed) without the start-up.
+#
+# Every run checks that each completion got exactly one next occurrence and the outbox is
+# empty. Measures and reports; asserts only correctness. Output: target/bench/events-*.txt.
+#
+# Knobs: N=10000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka", RUNS="live backlog",
+# STACK_PROFILE=release (debug to measure a debug build), STACK_BUILD=0 (no cargo build),
+# TIMEOUT=600 (seconds to wait for the occurrences of one run).
+set -euo pipefail
+
+STACK_NAME=bench-events
+STACK_DIR="${STACK_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/target/bench-events}"
+STACK_PROFILE="${STACK_PROFILE:-release}"
+export LOG_LEVEL="${LOG_LEVEL:-warn}" DAPR_LOG_LEVEL="${DAPR_LOG_LEVEL:-warn}"
+# shellcheck source-path=SCRIPTDIR source=../lib/stack.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/stack.sh"
+
+N="${N:-10000}"
+CONCURRENCY="${CONCURRENCY:-16}"
+USERS="${USERS:-100}"
+TRANSPORTS="${TRANSPORTS:-dapr kafka}"
+RUNS="${RUNS:-live backlog}"
+TIMEOUT="${TIMEOUT:-600}"
+OUT_DIR="$STACK_ROOT/target/bench"
+OUT="$OUT_DIR/events-$(date -u +%Y%m%dT%H%M%SZ).txt"
+mkdir -p "$OUT_DIR"
+
+log() { stack_log "$@"; }
+report() { printf '%s\n' "$*" | tee -a "$OUT" >&2; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+
+if [[ " $TRANSPORTS " == *" kafka "* && -z "${STACK_CARGO_FEATURES:-}" ]]; then
+  STACK_CARGO_FEATURES=todo-shared/kafka # a no-op where it is already a default feature
+fi
+
+# seed RUN: N weekly tasks due tomorrow 09:00 UTC for users RUN-u0..; writes "user id" lines
+# to $STACK_DIR/RUN.tasks and "user token" lines to $STACK_DIR/RUN.tokens.
+seed() {
+  local run="$1" u
+  stack_sql "insert into tasks (id, user_id, title, due_at, recurrence)
+    select gen_random_uuid(), '$run-u' || (g % $USERS), 'bench $run ' || g,
+      date_trunc('day', now()) + interval '1 day 9 hours', 'weekly'
+    from generate_series(1, $N) g
+    returning user_id, id" | tr '|' ' ' >"$STACK_DIR/$run.tasks"
+  [[ "$(wc -l <"$STACK_DIR/$run.tasks")" == "$N" ]] || stack_fail "seeding $run failed"
+  : >"$STACK_DIR/$run.tokens"
+  for ((u = 0; u < USERS; u++)); do
+    printf '%s %s\n' "$run-u$u" "$(stack_token "$run-u$u")" >>"$STACK_DIR/$run.tokens"
+  done
+}
+
+# complete_all RUN: PATCH /complete every task of RUN, CONCURRENCY at a time; sets
+# COMPLETE_T0 / COMPLETE_T1 (epoch seconds) and fails unless every answer was 200.
+complete_all() {
+  local run="$1" base cfg="$STACK_DIR/$1.curl" codes="$STACK_DIR/$1.codes" ok
+  base="$(stack_url complete-task)"
+  awk -v base="$base" '
+    FNR == NR { token[$1] = $2; next }
+    {
+      if (started++) print "next"
+      printf "url = \"%s/api/%s/tasks/%s/complete\"\n", base, $1, $2
+      print "request = \"PATCH\""
+      printf "header = \"Authorization: Bearer %s\"\n", token[$1]
+      print "header = \"Content-Type: application/json\""
+      print "data = \"{\\\"completed\\\":true}\""
+      print "output = \"/dev/null\""
+      print "write-out = \"%{http_code}\\n\""
+    }' "$STACK_DIR/$run.tokens" "$STACK_DIR/$run.tasks" >"$cfg"
+  COMPLETE_T0="$(now)"
+  curl -sS --parallel --parallel-immediate --parallel-max "$CONCURRENCY" -K "$cfg" >"$codes" 2>>"$STACK_DIR/logs/curl.log" || true
+  COMPLETE_T1="$(now)"
+  ok="$(grep -c '^200$' "$codes" || true)"
+  [[ "$ok" == "$N" ]] || stack_fail "$run: $ok of $N completions answered 200 ($(sort "$codes" | uniq -c | tr '\n' ' '))"
+}
+
+children() { stack_sql "select count(*) from tasks where user_id like '$1-u%' and recurrence_parent_id is not null"; }
+
+# wait_children RUN: until every task of RUN has its next occurrence (exactly one each).
+wait_children() {
+  local run="$1" deadline=$((SECONDS + TIMEOUT)) c
+  while :; do
+    c="$(children "$run")"
+    ((c >= N)) && break
+    ((SECONDS < deadline)) || stack_fail "$run: only $c of $N next occurrences after ${TIMEOUT}s"
+    sleep 0.5
+  done
+  local row
+  row="$(stack_sql "select count(*), count(distinct recurrence_parent_id) from tasks
+    where user_id like '$run-u%' and recurrence_parent_id is not null")"
+  [[ "$row" == "$N|$N" ]] || stack_fail "$run: next occurrences (total|distinct parents) = $row, expected $N|$N"
+  local pending
+  pending="$(stack_sql "select count(*) from outbox where published_at is null")"
+  ((pending == 0)) || report "  warning: $pending outbox row(s) still pending (no sweep runs in this bench)"
+}
+
+# occurrence_stats RUN: "first last p50 p99 max" — epoch of the first and last occurrence
+# commit, and the completion-commit-to-occurrence-commit latency (ms).
+occurrence_stats() {
+  stack_sql "select extract(epoch from min(c.created_at)), extract(epoch from max(c.created_at)),
+      round(percentile_cont(0.5) within group (order by extract(epoch from c.created_at - p.completed_at)) * 1000),
+      round(percentile_cont(0.99) within group (order by extract(epoch from c.created_at - p.completed_at)) * 1000),
+      round(max(extract(epoch from c.created_at - p.completed_at)) * 1000)
+    from tasks c join tasks p on p.id = c.recurrence_parent_id
+    where c.user_id like '$1-u%'" | tr '|' ' '
+}
+
+start_functions() { # TRANSPORT
+  PUBSUB_TRANSPORT="$1"
+  export PUBSUB_TRANSPORT
+  stack_start_function complete-task
+  stack_start_function on-completed
+}
+
+stop_function() { # NAME: graceful stop of the app and its sidecar
+  stack_kill_app "$1" TERM
+  stack_kill_sidecar "$1" TERM
+}
+
+run_live() { # TRANSPORT
+  local run="$1-live" first last p50 p99 max
+  seed "$run"
+  log "$run: $N completions, on-completed running"
+  complete_all "$run"
+  wait_children "$run"
+  read -r first last p50 p99 max < <(occurrence_stats "$run")
+  report "$1 live: $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
+    "end to end $(calc "$N / ($last - $COMPLETE_T0)" 0) events/s (first request .. last occurrence $(calc "$last - $COMPLETE_T0") s);" \
+    "completion -> next occurrence p50 $p50 ms, p99 $p99 ms, max $max ms"
+}
+
+run_backlog() { # TRANSPORT
+  local run="$1-backlog" first last p50 p99 max ready
+  stop_function on-completed
+  seed "$run"
+  log "$run: $N completions while on-completed is down"
+  complete_all "$run"
+  stack_start_app on-completed
+  stack_start_sidecar on-completed
+  ready="$(now)"
+  wait_children "$run"
+  read -r first last p50 p99 max < <(occurrence_stats "$run")
+  report "$1 backlog: published $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
+    "drained by on-completed in $(calc "$last - $ready") s from sidecar ready = $(calc "$N / ($last - $ready)" 0) events/s" \
+    "($(calc "$N / ($last - $first)" 0) events/s first..last occurrence)"
+}
+
+stack_init
+stack_start_pg
+stack_start_kafka
+report "# scripts/bench/events.sh $(date -u +%FT%TZ): N=$N CONCURRENCY=$CONCURRENCY USERS=$USERS profile=$STACK_PROFILE"
+report "# $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for transport in $TRANSPORTS; do
+  start_functions "$transport"
+  for r in $RUNS; do
+    case "$r" in
+      live) run_live "$transport" ;;
+      backlog) run_backlog "$transport" ;;
+      *) stack_fail "unknown run $r (live, backlog)" ;;
+    esac
+    report "  (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
+  done
+  stop_function complete-task
+  stop_function on-completed
+done
+log "figures in ${OUT#"$STACK_ROOT"/}"
