@@ -307,9 +307,13 @@ for mode in $MODES; do
 done
 
 # --- the claim statement's plan, idle and with DUE armed (rolled back) ---------------------
-CLAIM="with due as (select id from tasks where remind_at <= now() and reminder_sent_at is null and not completed
-                    order by remind_at limit 1000 for update skip locked)
-       update tasks t set reminder_sent_at = now() from due where t.id = due.id
+# The statement of PgStore::claim_due_reminders (shared/src/store/postgres.rs); keep in step.
+CLAIM="with due as (delete from reminder_queue where task_id in (
+                        select task_id from reminder_queue where remind_at <= now()
+                        order by remind_at limit 1000 for update skip locked)
+                    returning task_id)
+       update tasks t set reminder_sent_at = now() from due
+       where t.id = due.task_id and t.reminder_sent_at is null and not t.completed
        returning t.id, t.user_id, t.title, t.due_at, t.remind_at"
 explain() { # title
     raw "== explain (analyze, buffers), $1"
