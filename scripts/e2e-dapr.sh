@@ -279,7 +279,9 @@ start_receiver() {
   stack_free_ports 1
   port="${STACK_FREE[0]}"
   : >"$STACK_DIR/$name.jsonl"
-  STACK_RUN_DIR="$STACK_DIR" stack_py - "$port" "$STACK_DIR/$name.jsonl" <<'PY' >>"$STACK_DIR/logs/$name.log" 2>&1 &
+  # The interpreter itself in the background (not the stack_py function, which would run in
+  # a subshell whose pid is what $! and the cleanup would see, orphaning the server).
+  STACK_RUN_DIR="$STACK_DIR" "$STACK_PYTHON" -S - "$port" "$STACK_DIR/$name.jsonl" <<'PY' >>"$STACK_DIR/logs/$name.log" 2>&1 &
 import json, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 port, out = int(sys.argv[1]), sys.argv[2]

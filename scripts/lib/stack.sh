@@ -115,21 +115,19 @@ stack_wait_http() {
 # stack_init: a fresh state dir, the trap, the function binaries and daprd.
 stack_init() {
   mkdir -p "$STACK_DIR"
-  # One stack per state dir at a time: a second run would wipe the first one's cluster.
-  exec 8>"$STACK_DIR/.lock"
-  flock -n 8 || stack_fail "another run holds $STACK_DIR/.lock (set STACK_DIR to run side by side)"
   trap stack_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  stack_lock
 
   # Leftovers of a run that was killed too hard to clean up: stop them, then wipe.
   PG_DIR="$STACK_DIR/pg" "$STACK_ROOT/scripts/pg.sh" stop >/dev/null 2>&1 || true
   KAFKA_DATA_DIR="$STACK_DIR/kafka" KAFKA_STOP_TIMEOUT=10 \
     "$STACK_ROOT/scripts/kafka.sh" stop >/dev/null 2>&1 || true
-  stack_kill_recorded_pids
+  stack_kill_leftovers
   rm -rf "$STACK_DIR/pg" "$STACK_DIR/kafka" "$STACK_DIR/logs" "$STACK_DIR/resources" \
     "$STACK_DIR/scheduler" "$STACK_DIR/pids"
-  mkdir -p "$STACK_DIR/logs" "$STACK_DIR/resources" "$STACK_DIR/pids"
+  mkdir -p "$STACK_DIR/logs" "$STACK_DIR/resources"
 
   command -v curl >/dev/null 2>&1 || stack_fail "curl is needed"
   stack_find_python
@@ -155,18 +153,41 @@ stack_init() {
   STACK_JWT_SECRET="e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 }
 
-# Kills the processes a previous run of this state dir recorded (pid files), if they are
-# still the same programs (their command line mentions the state dir).
-stack_kill_recorded_pids() {
-  local f pid
-  for f in "$STACK_DIR"/pids/*.pid; do
-    [[ -f "$f" ]] || continue
-    pid="$(tr -dc '0-9' <"$f")"
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-      tr '\0' ' ' <"/proc/$pid/environ" 2>/dev/null | grep -q "STACK_RUN_DIR=$STACK_DIR"; then
-      kill -KILL "$pid" 2>/dev/null || true
+# stack_lock: one run per state dir (a second would wipe the first one's cluster). A lock
+# directory holding the runner's pid, not flock: a descriptor inherited by a child that
+# outlives the run would hold a flock forever; a dead runner's pid frees this one.
+STACK_LOCKED=""
+stack_lock() {
+  local lock="$STACK_DIR/.lock.d" owner
+  if ! mkdir "$lock" 2>/dev/null; then
+    owner="$(tr -dc '0-9' <"$lock/pid" 2>/dev/null || true)"
+    if [[ -n "$owner" ]] && kill -0 "$owner" 2>/dev/null; then
+      stack_fail "another run (pid $owner) is using $STACK_DIR (set STACK_DIR to run side by side)"
+    fi
+    rm -rf "$lock"
+    mkdir "$lock" 2>/dev/null || stack_fail "cannot lock $STACK_DIR"
+  fi
+  printf '%s\n' "$$" >"$lock/pid"
+  STACK_LOCKED=1
+}
+
+# Kills what an earlier run of this state dir left behind (it was killed too hard to clean
+# up): every process started with STACK_RUN_DIR=<this dir> in its environment. Only called
+# while holding the lock, so none of them belongs to a live run.
+stack_kill_leftovers() {
+  local env pid pids=()
+  for env in /proc/[0-9]*/environ; do
+    pid="${env#/proc/}"
+    pid="${pid%/environ}"
+    [[ "$pid" != "$$" ]] || continue
+    if tr '\0' '\n' 2>/dev/null <"$env" | grep -qxF "STACK_RUN_DIR=$STACK_DIR"; then
+      pids+=("$pid")
     fi
   done
+  if ((${#pids[@]})); then
+    stack_log "killing ${#pids[@]} leftover process(es) of an earlier run: ${pids[*]}"
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
 }
 
 stack_cleanup() {
@@ -197,7 +218,7 @@ stack_cleanup() {
   if [[ -n "$STACK_STARTED_PG" ]]; then
     PG_DIR="$STACK_DIR/pg" "$STACK_ROOT/scripts/pg.sh" stop || true
   fi
-  rm -rf "$STACK_DIR/pids"
+  [[ -z "$STACK_LOCKED" ]] || rm -rf "$STACK_DIR/.lock.d"
   if ((rc == 0)); then
     stack_log "done in $((SECONDS - STACK_T0))s; logs in $STACK_DIR/logs"
   else
@@ -296,9 +317,12 @@ stack_start_scheduler() {
 
 # --- functions and their sidecars -------------------------------------------------------
 
-stack_record() { # KEY PID
+# stack_record KEY PID: a process of this run, stopped at exit. Start it with
+# STACK_RUN_DIR="$STACK_DIR" in its environment so that a later run can find it if this one
+# is killed too hard to clean up. PID must be the program's own (not a subshell's: put the
+# program itself in the background, not a shell function).
+stack_record() {
   STACK_PID[$1]="$2"
-  printf '%s\n' "$2" >"$STACK_DIR/pids/${1//:/_}.pid"
 }
 
 # stack_port NAME app|http|grpc|internal|metrics
@@ -373,7 +397,6 @@ stack_kill() {
   kill -"$sig" "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   unset "STACK_PID[$key]"
-  rm -f "$STACK_DIR/pids/${key//:/_}.pid"
 }
 stack_kill_app() { stack_kill "app:$1" "${2:-KILL}"; }
 stack_kill_sidecar() { stack_kill "daprd:$1" "${2:-KILL}"; }
