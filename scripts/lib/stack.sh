@@ -190,6 +190,21 @@ stack_kill_leftovers() {
   fi
 }
 
+# stack_stop_pids PID...: SIGTERM, up to 8 s to exit, then SIGKILL; reaps them.
+stack_stop_pids() {
+  (($#)) || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  local deadline=$((SECONDS + 8)) pid alive
+  while ((SECONDS < deadline)); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.2
+  done
+  kill -KILL "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+}
+
 stack_cleanup() {
   local rc=$?
   [[ -n "$STACK_CLEANED" ]] && return
@@ -197,20 +212,12 @@ stack_cleanup() {
   trap - EXIT INT TERM
   if ((rc != 0)); then stack_dump_logs; fi
   stack_log "stopping everything"
+  # The sidecars and apps first, then what they use (scheduler, Kafka, PostgreSQL), so that
+  # no sidecar logs errors about a scheduler going away.
   local key pids=()
-  for key in "${!STACK_PID[@]}"; do pids+=("${STACK_PID[$key]}"); done
-  if ((${#pids[@]})); then
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$((SECONDS + 8)) alive
-    while ((SECONDS < deadline)); do
-      alive=0
-      for key in "${pids[@]}"; do kill -0 "$key" 2>/dev/null && alive=1; done
-      ((alive)) || break
-      sleep 0.2
-    done
-    kill -KILL "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
-  fi
+  for key in "${!STACK_PID[@]}"; do [[ "$key" == scheduler ]] || pids+=("${STACK_PID[$key]}"); done
+  stack_stop_pids ${pids[@]+"${pids[@]}"}
+  stack_stop_pids ${STACK_PID[scheduler]:+"${STACK_PID[scheduler]}"}
   if [[ -n "$STACK_STARTED_KAFKA" ]]; then
     KAFKA_DATA_DIR="$STACK_DIR/kafka" KAFKA_STOP_TIMEOUT=10 \
       "$STACK_ROOT/scripts/kafka.sh" stop 2>/dev/null || true
