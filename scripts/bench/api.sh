@@ -20,7 +20,7 @@
 # Measures and reports; never asserts. Raw output and summary: target/bench/.
 #
 # Knobs (environment): DURATION=30 (seconds per run), WARMUP=5, THREADS=2, CONNECTIONS=8,
-# CREATE_USERS=100, SKIP_BUILD=1 (use the existing target/release/todo-local),
+# CREATE_USERS=100, SKIP_BUILD=1 (use the existing $CARGO_TARGET_DIR/release/todo-local),
 # TODO_LOCAL_BIN=path (benchmark that binary instead, e.g. a patched build; no build),
 # KEEP_PG=1 (leave the bench PostgreSQL running), RUNS="list-search list-filter list-plain
 # create pgbench pgbench-full" (a subset, in this order; RUNS=none only starts, seeds, stops).
@@ -44,7 +44,7 @@ bench_pg_start
 if [[ ! -x $PGBIN/pgbench ]]; then need pgbench postgresql-contrib; fi
 
 # --- build, migrate ------------------------------------------------------------------
-BIN=${TODO_LOCAL_BIN:-$ROOT/target/release/todo-local}
+BIN=${TODO_LOCAL_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/todo-local}
 if [[ -z ${SKIP_BUILD:-} && -z ${TODO_LOCAL_BIN:-} ]]; then
     log "cargo build --release -p todo-local"
     cargo build --release --locked -p todo-local >&2
