@@ -90,12 +90,33 @@ impl Sidecar {
     }
 }
 
-/// `Ok` for a 2xx answer, else an error carrying the status and body.
+/// The sidecar answered, but not with success.
+#[derive(Debug, thiserror::Error)]
+#[error("Dapr {what} answered {status}: {body}")]
+pub struct Refused {
+    pub what: String,
+    pub status: reqwest::StatusCode,
+    pub body: String,
+}
+
+impl Refused {
+    /// A 4xx: the request itself is wrong, so sending it again cannot help.
+    pub fn is_permanent(&self) -> bool {
+        self.status.is_client_error()
+    }
+}
+
+/// `Ok` for a 2xx answer, else a `Refused` error carrying the status and body.
 pub async fn check(response: reqwest::Response, what: &str, name: &str) -> anyhow::Result<()> {
     if response.status().is_success() {
         return Ok(());
     }
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    bail!("Dapr {what} {name} answered {status}: {body}")
+    Err(Refused {
+        what: format!("{what} {name}"),
+        status,
+        body,
+    }
+    .into())
 }

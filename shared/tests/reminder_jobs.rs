@@ -117,10 +117,11 @@ async fn a_due_job_fires_its_reminder_once() {
     }
 }
 
-/// What the stand-in sidecar was asked: (method, path, body).
+/// What the stand-in sidecar was asked: (method, path, body). It answers the jobs API with
+/// `answer`.
 type Calls = Arc<Mutex<Vec<(String, String, Value)>>>;
 
-async fn fake_sidecar() -> (u16, Calls) {
+async fn fake_sidecar(answer: StatusCode) -> (u16, Calls) {
     let calls: Calls = Arc::default();
     let recorded = calls.clone();
     let router = Router::new()
@@ -140,7 +141,7 @@ async fn fake_sidecar() -> (u16, Calls) {
                             uri.path().to_owned(),
                             json,
                         ));
-                        StatusCode::NO_CONTENT
+                        answer
                     }
                 },
             ),
@@ -171,7 +172,7 @@ fn task_event(event_type: &str, task: &Value) -> Value {
 #[tokio::test]
 async fn task_events_schedule_and_delete_reminder_jobs() {
     let pool = common::migrated_pool(4).await;
-    let (port, calls) = fake_sidecar().await;
+    let (port, calls) = fake_sidecar(StatusCode::NO_CONTENT).await;
     let app = app(&pool, Some(port));
     let user = TestApp::user();
     let task = app
@@ -265,4 +266,35 @@ async fn a_sidecar_that_cannot_schedule_asks_for_redelivery() {
         (StatusCode::OK, Some("RETRY")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_job_the_scheduler_refuses_is_left_to_the_tick_and_one_it_fails_is_retried() {
+    let pool = common::migrated_pool(2).await;
+    let user = TestApp::user();
+    for (answer, want) in [
+        (StatusCode::BAD_REQUEST, "SUCCESS"),
+        (StatusCode::INTERNAL_SERVER_ERROR, "RETRY"),
+    ] {
+        let (port, calls) = fake_sidecar(answer).await;
+        let app = app(&pool, Some(port));
+        let task = app
+            .create(
+                &user,
+                json!({"title": "x", "due_at": "2031-03-04T10:00:00Z", "reminder_minutes": 5}),
+            )
+            .await;
+        let (s, body) = post(
+            &app,
+            "/events/reminder-jobs",
+            Some(&task_event("task.created", &task)),
+        )
+        .await;
+        assert_eq!(
+            (s, body["status"].as_str()),
+            (StatusCode::OK, Some(want)),
+            "{answer}: {body}"
+        );
+        assert_eq!(calls.lock().unwrap().len(), 1, "{answer}");
+    }
 }

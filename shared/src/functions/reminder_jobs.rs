@@ -19,6 +19,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use uuid::Uuid;
 
+use crate::dapr::Refused;
 use crate::error::ApiError;
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{EventType, TaskEvent, TASK_EVENTS};
@@ -60,12 +61,14 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
         match task.remind_at.filter(|_| armed) {
             Some(remind_at) => {
                 let data = serde_json::json!({ "task_id": task.id, "user_id": task.user_id });
-                state
-                    .sidecar
-                    .schedule_job(&name, remind_at, &data)
-                    .await
-                    .map_err(ConsumeError::Retry)?;
-                tracing::debug!(job = %name, %remind_at, "reminder job scheduled");
+                match state.sidecar.schedule_job(&name, remind_at, &data).await {
+                    Ok(()) => tracing::debug!(job = %name, %remind_at, "reminder job scheduled"),
+                    // Refused for good (4xx): asking again cannot help; the tick sends it.
+                    Err(e) if e.downcast_ref::<Refused>().is_some_and(Refused::is_permanent) => {
+                        tracing::error!(job = %name, error = %e, "the scheduler refused a reminder job; the cron tick will send it");
+                    }
+                    Err(e) => return Err(ConsumeError::Retry(e)),
+                }
             }
             None => {
                 // A leftover job finds nothing to claim, so a failed delete is harmless.
