@@ -85,8 +85,14 @@ pub fn app(functions: &[&Function], state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The request's span: method and path only. The query string is left out because it can
+/// carry a token (`/stream?access_token=`), and secrets are never logged.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// Routes outside `/api/` (other than the probes) are for the Dapr sidecar: pub/sub
