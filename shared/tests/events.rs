@@ -56,16 +56,6 @@ fn app_with_bus(pool: &PgPool) -> TestApp {
     app
 }
 
-async fn deliver(app: &TestApp, route: &str, event: &Value) -> String {
-    let req = Request::post(route)
-        .header("content-type", "application/cloudevents+json")
-        .body(Body::from(event.to_string()))
-        .unwrap();
-    let (status, _, body) = app.send(req).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["status"].as_str().unwrap().to_owned()
-}
-
 async fn outbox_types(pool: &PgPool, task_id: &str) -> Vec<(String, String, bool)> {
     sqlx::query_as::<_, (String, String, bool)>(
         "select payload->>'event_type', topic, published_at is not null from outbox \
@@ -397,11 +387,11 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
         .expect("task.completed published");
     let event = cloud_event(&completed, "test");
 
-    let deliveries = (0..10).map(|_| deliver(&app, "/events/on-completed", &event));
+    let deliveries = (0..10).map(|_| app.deliver("/events/on-completed", &event));
     let statuses = futures::future::join_all(deliveries).await;
     assert!(statuses.iter().all(|s| s == "SUCCESS"), "{statuses:?}");
     assert_eq!(
-        deliver(&app, "/events/on-completed", &event).await,
+        app.deliver("/events/on-completed", &event).await,
         "SUCCESS",
         "a redelivery is a no-op"
     );
@@ -418,7 +408,8 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
     again.event_id = uuid::Uuid::new_v4();
     again.payload["event_id"] = json!(again.event_id);
     assert_eq!(
-        deliver(&app, "/events/on-completed", &cloud_event(&again, "test")).await,
+        app.deliver("/events/on-completed", &cloud_event(&again, "test"))
+            .await,
         "SUCCESS"
     );
     assert_eq!(children(&pool, &id).await.len(), 1);
@@ -451,8 +442,7 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
 
     for route in ["/events/on-completed", "/events/audit"] {
         assert_eq!(
-            deliver(
-                &app,
+            app.deliver(
                 route,
                 &json!({"specversion": "1.0", "id": "1", "data": {"nope": 1}})
             )
@@ -479,11 +469,13 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
     .await;
     let created = recorder.seen.lock().unwrap()[0].clone();
     assert_eq!(
-        deliver(&app, "/events/on-completed", &cloud_event(&created, "test")).await,
+        app.deliver("/events/on-completed", &cloud_event(&created, "test"))
+            .await,
         "SUCCESS"
     );
     assert_eq!(
-        deliver(&app, "/events/audit", &cloud_event(&created, "test")).await,
+        app.deliver("/events/audit", &cloud_event(&created, "test"))
+            .await,
         "SUCCESS"
     );
 
@@ -494,16 +486,15 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
     completed.payload["event_type"] = json!("task.completed");
     completed.payload["task"]["completed"] = json!(true);
     assert_eq!(
-        deliver(
-            &dead_app,
-            "/events/on-completed",
-            &cloud_event(&completed, "test")
-        )
-        .await,
+        dead_app
+            .deliver("/events/on-completed", &cloud_event(&completed, "test"))
+            .await,
         "RETRY"
     );
     assert_eq!(
-        deliver(&dead_app, "/events/audit", &cloud_event(&created, "test")).await,
+        dead_app
+            .deliver("/events/audit", &cloud_event(&created, "test"))
+            .await,
         "RETRY"
     );
 }
@@ -533,7 +524,8 @@ async fn audit_records_each_event_once() {
         .unwrap();
     for _ in 0..3 {
         assert_eq!(
-            deliver(&app, "/events/audit", &cloud_event(&created, "test")).await,
+            app.deliver("/events/audit", &cloud_event(&created, "test"))
+                .await,
             "SUCCESS"
         );
     }

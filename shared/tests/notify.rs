@@ -4,57 +4,15 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use axum::http::StatusCode;
 use chrono::Utc;
-use common::{assert_error, TestApp};
+use common::{assert_error, Receiver, TestApp};
 use serde_json::{json, Value};
 use shared::events::publisher::NoPublisher;
-use shared::events::subscription::cloud_event;
-use shared::events::OutboxMessage;
 use shared::store::PgStore;
 use shared::webhooks::{self, Webhooks};
-
-/// A webhook endpoint on loopback that records each request and answers the next queued
-/// status (200 when the queue is empty).
-#[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    answers: Arc<Mutex<VecDeque<StatusCode>>>,
-}
-
-impl Receiver {
-    async fn start(&self) -> String {
-        let me = self.clone();
-        let router = Router::new().route(
-            "/hook",
-            post(move |headers: HeaderMap, body: Bytes| {
-                let me = me.clone();
-                async move {
-                    me.seen.lock().unwrap().push((headers, body));
-                    me.answers
-                        .lock()
-                        .unwrap()
-                        .pop_front()
-                        .unwrap_or(StatusCode::OK)
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        format!("http://127.0.0.1:{port}/hook")
-    }
-
-    fn seen(&self) -> Vec<(HeaderMap, Bytes)> {
-        self.seen.lock().unwrap().clone()
-    }
-}
 
 /// The app with loopback webhooks allowed (as WEBHOOK_ALLOWED_HOSTS=127.0.0.1 would).
 async fn app() -> TestApp {
@@ -74,27 +32,8 @@ fn reminder(user: &str) -> (String, Value) {
         "due_at": "2026-12-01T09:00:00Z", "remind_at": "2026-12-01T08:45:00Z",
         "occurred_at": Utc::now(),
     });
-    let envelope = cloud_event(
-        &OutboxMessage {
-            id: 1,
-            event_id,
-            topic: "reminders".into(),
-            partition_key: user.into(),
-            payload,
-        },
-        "test",
-    );
+    let envelope = common::envelope("reminders", payload);
     (event_id.to_string(), envelope)
-}
-
-async fn deliver(app: &TestApp, envelope: &Value) -> String {
-    let request = Request::post("/events/notify")
-        .header("content-type", "application/cloudevents+json")
-        .body(Body::from(envelope.to_string()))
-        .unwrap();
-    let (status, _, body) = app.send(request).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["status"].as_str().unwrap().to_owned()
 }
 
 /// Moves every logged attempt an hour into the past, as if the backoff had passed.
@@ -132,7 +71,7 @@ async fn a_reminder_is_delivered_signed_and_only_once() {
     let hook = register(&app, &user, &url, SECRET).await;
     let (event_id, envelope) = reminder(&user);
 
-    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
     let seen = receiver.seen();
     assert_eq!(seen.len(), 1);
     let (headers, body) = &seen[0];
@@ -151,7 +90,7 @@ async fn a_reminder_is_delivered_signed_and_only_once() {
     assert_eq!(payload["event_id"], event_id.as_str());
 
     // A redelivered event is not sent again.
-    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
     assert_eq!(receiver.seen().len(), 1);
 
     let (s, log) = app
@@ -171,7 +110,7 @@ async fn a_reminder_is_delivered_signed_and_only_once() {
 
     // Another user's reminder never reaches this user's webhook.
     let (_, theirs) = reminder(&TestApp::user());
-    assert_eq!(deliver(&app, &theirs).await, "SUCCESS");
+    assert_eq!(app.deliver("/events/notify", &theirs).await, "SUCCESS");
     assert_eq!(receiver.seen().len(), 1);
 }
 
@@ -189,17 +128,17 @@ async fn a_failing_endpoint_is_retried_and_a_working_one_is_not_repeated() {
     register(&app, &user, &steady.start().await, SECRET).await;
     let (_, envelope) = reminder(&user);
 
-    assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
     assert_eq!(flaky.seen().len(), 1);
     // Redelivered during the backoff: nothing is attempted, the event is still owed.
-    assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
     assert_eq!(flaky.seen().len(), 1, "backing off");
     end_backoff(&app).await;
-    assert_eq!(deliver(&app, &envelope).await, "RETRY");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
     end_backoff(&app).await;
-    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
     end_backoff(&app).await;
-    assert_eq!(deliver(&app, &envelope).await, "SUCCESS");
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
     assert_eq!(
         flaky.seen().len(),
         3,
@@ -240,11 +179,11 @@ async fn an_endpoint_that_never_works_is_given_up_after_the_last_attempt() {
     let (_, envelope) = reminder(&user);
     let max = shared::store::MAX_DELIVERY_ATTEMPTS;
     for _ in 0..max {
-        assert_eq!(deliver(&app, &envelope).await, "RETRY");
+        assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
         end_backoff(&app).await;
     }
     assert_eq!(
-        deliver(&app, &envelope).await,
+        app.deliver("/events/notify", &envelope).await,
         "SUCCESS",
         "given up: nothing owed"
     );

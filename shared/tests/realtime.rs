@@ -183,28 +183,8 @@ async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring()
     );
     bus.attach(app.router.clone());
 
-    // A webhook receiver on loopback.
-    let received = Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
-    let sink = received.clone();
-    let receiver = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let sig = headers[shared::webhooks::SIGNATURE_HEADER]
-                        .to_str()
-                        .unwrap()
-                        .to_owned();
-                    sink.lock().unwrap().push((sig, body.to_vec()));
-                    StatusCode::NO_CONTENT
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let receiver = common::Receiver::default();
+    let url = receiver.start().await;
 
     let user = TestApp::user();
     let secret = "local-flow-webhook-secret";
@@ -213,7 +193,7 @@ async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring()
             &user,
             "POST",
             &format!("/api/{user}/webhooks"),
-            Some(json!({"url": format!("http://127.0.0.1:{port}/hook"), "secret": secret})),
+            Some(json!({"url": url, "secret": secret})),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -245,9 +225,12 @@ async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring()
     let (event, _, data) = stream.next().await.expect("the reminder on the stream");
     assert_eq!(event, "reminder.due");
     assert_eq!(data["task_id"], task["id"]);
-    let received = received.lock().unwrap().clone();
+    let received = receiver.seen();
     assert_eq!(received.len(), 1, "exactly one webhook delivery");
-    let (signature, body) = &received[0];
+    let (headers, body) = &received[0];
+    let signature = headers[shared::webhooks::SIGNATURE_HEADER]
+        .to_str()
+        .unwrap();
     assert!(shared::webhooks::verify(secret, body, signature));
     let payload: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(payload["task_id"], task["id"]);

@@ -16,8 +16,6 @@ use common::TestApp;
 use serde_json::{json, Value};
 use shared::dapr::Sidecar;
 use shared::events::publisher::NoPublisher;
-use shared::events::subscription::cloud_event;
-use shared::events::OutboxMessage;
 use shared::functions::{reminder_jobs, reminder_tick};
 use shared::store::PgStore;
 
@@ -157,16 +155,7 @@ fn task_event(event_type: &str, task: &Value) -> Value {
         "event_id": uuid::Uuid::new_v4(), "event_type": event_type, "schema_version": "1.0",
         "user_id": task["user_id"], "task_id": task["id"], "occurred_at": Utc::now(), "task": task,
     });
-    cloud_event(
-        &OutboxMessage {
-            id: 1,
-            event_id: uuid::Uuid::new_v4(),
-            topic: "task-events".into(),
-            partition_key: task["user_id"].as_str().unwrap().into(),
-            payload,
-        },
-        "test",
-    )
+    common::envelope("task-events", payload)
 }
 
 #[tokio::test]

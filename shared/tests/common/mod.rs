@@ -253,3 +253,67 @@ pub fn time(value: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
             .with_timezone(&chrono::Utc)
     })
 }
+
+impl TestApp {
+    /// Delivers a CloudEvent to a subscription route as daprd would; asserts the 200 of
+    /// Dapr's contract and answers its status (SUCCESS, RETRY or DROP).
+    pub async fn deliver(&self, route: &str, envelope: &Value) -> String {
+        let request = Request::post(route)
+            .header(header::CONTENT_TYPE, "application/cloudevents+json")
+            .body(Body::from(envelope.to_string()))
+            .unwrap();
+        let (status, _, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["status"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The CloudEvent daprd would deliver for `payload` (an event with `event_id` and
+/// `user_id`) published on `topic`.
+pub fn envelope(topic: &str, payload: Value) -> Value {
+    let message = shared::events::OutboxMessage {
+        id: 1,
+        event_id: payload["event_id"].as_str().unwrap().parse().unwrap(),
+        topic: topic.into(),
+        partition_key: payload["user_id"].as_str().unwrap().into(),
+        payload,
+    };
+    shared::events::subscription::cloud_event(&message, "test")
+}
+
+/// A webhook endpoint on loopback that records each request and answers the next queued
+/// status (200 when the queue is empty).
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub seen: Arc<std::sync::Mutex<Vec<(HeaderMap, axum::body::Bytes)>>>,
+    pub answers: Arc<std::sync::Mutex<std::collections::VecDeque<StatusCode>>>,
+}
+
+impl Receiver {
+    /// Starts serving; answers the webhook URL.
+    pub async fn start(&self) -> String {
+        let me = self.clone();
+        let router = Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let me = me.clone();
+                async move {
+                    me.seen.lock().unwrap().push((headers, body));
+                    me.answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or(StatusCode::OK)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        format!("http://127.0.0.1:{port}/hook")
+    }
+
+    pub fn seen(&self) -> Vec<(HeaderMap, axum::body::Bytes)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
