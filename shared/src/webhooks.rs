@@ -28,11 +28,19 @@ pub const EVENT_TYPE_HEADER: &str = "x-todo-event-type";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_URL_LEN: usize = 2000;
 
-/// `sha256=<hex of HMAC-SHA256(secret, body)>`.
-pub fn sign(secret: &str, body: &[u8]) -> String {
+/// HMAC-SHA256 of `body` under `secret`, ready to finalize or verify.
+fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// `sha256=<hex of HMAC-SHA256(secret, body)>`.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret, body).finalize().into_bytes())
+    )
 }
 
 /// Checks a signature header in constant time (what a receiver does).
@@ -43,9 +51,7 @@ pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
     let Ok(sig) = hex::decode(hex_sig) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    mac(secret, body).verify_slice(&sig).is_ok()
 }
 
 /// Whether `ip` is an ordinary public address (not loopback, private, link-local,
