@@ -70,13 +70,15 @@ impl Hub {
     /// Hands `event` to its user's open streams, if any.
     pub fn send(&self, event: UserEvent) {
         let mut users = self.users.lock().expect("hub lock");
-        if let Some(sender) = users.get(event.user_id()) {
-            if sender.send(Arc::new(event)).is_err() {
-                // Every stream of this user has closed.
-                let user = sender.clone();
-                users.retain(|_, s| !s.same_channel(&user));
-            }
+        let Some(sender) = users.get(event.user_id()) else {
+            return;
+        };
+        if sender.receiver_count() == 0 {
+            // Every stream of this user has closed.
+            users.remove(event.user_id());
+            return;
         }
+        let _ = sender.send(Arc::new(event));
     }
 
     /// The events `user_id` should see from now on, as SSE events.
