@@ -112,8 +112,11 @@ async fn search_covers_title_description_and_tags_with_websearch_syntax() {
         ("travel", set(&[HOLIDAY])),        // tag only
         ("finance", set(&[REPORT, TAXES])), // description of one, tag of the other
         ("groceries", set(&[MILK, BREAD])),
-        ("\"buy milk\"", set(&[MILK])), // quoted phrase
-        ("milk -bread", set(&[MILK])),  // exclusion
+        ("\"buy milk\"", set(&[MILK])),        // quoted phrase
+        ("milk -bread", set(&[MILK])),         // exclusion
+        ("milk -\"buy milk\"", set(&[BREAD])), // excluded phrase: words apart still match
+        ("\"milk buy\"", set(&[])),
+        ("-milk", set(&[REPORT, PLUMBER, HOLIDAY, TAXES])), // exclusions only
         ("plumber or holiday", set(&[PLUMBER, HOLIDAY])),
         ("zebra", set(&[])),
     ] {
@@ -175,7 +178,8 @@ async fn pagination_reports_totals_and_past_the_end_pages() {
     let page = app.list(&user, "").await;
     assert_eq!(
         page,
-        json!({"items": [], "total_count": 0, "page": 1, "page_size": 20, "total_pages": 0})
+        json!({"items": [], "total_count": 0, "page": 1, "page_size": 20, "total_pages": 0,
+               "total_count_exact": true})
     );
     let page = app.list(&user, "page=3").await;
     assert_eq!(
@@ -224,6 +228,50 @@ async fn pagination_reports_totals_and_past_the_end_pages() {
     assert_eq!(
         (&page["total_count"], &page["total_pages"]),
         (&json!(7), &json!(4))
+    );
+}
+
+/// Past `COUNT_CAP` matches `total_count` is a lower bound (flagged), unless the client asks
+/// for `count=exact`; a page past the cap counts at least to its own end.
+#[tokio::test]
+async fn total_count_is_capped_unless_exact_is_asked_for() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    sqlx::query(
+        "insert into tasks (id, user_id, title, priority) \
+         select gen_random_uuid(), $1, 'bulk task ' || i, 1 + i % 4 from generate_series(1, 1005) as i",
+    )
+    .bind(&user)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let totals = |page: &Value| {
+        (
+            page["items"].as_array().unwrap().len(),
+            page["total_count"].as_u64().unwrap(),
+            page["total_pages"].as_u64().unwrap(),
+            page["total_count_exact"].as_bool().unwrap(),
+        )
+    };
+    for (query, want) in [
+        ("", (20, 1000, 50, false)),
+        ("count=exact", (20, 1005, 51, true)),
+        ("count=capped", (20, 1000, 50, false)),
+        ("search=bulk", (20, 1000, 50, false)),
+        ("search=bulk&count=exact", (20, 1005, 51, true)),
+        ("priority=P1", (20, 251, 13, true)), // i % 4 == 0
+        ("page=50", (20, 1000, 50, false)),
+        ("page=51", (5, 1005, 51, true)), // a short page tells the total
+        ("page=60", (0, 1005, 51, true)), // counted to the page's end (1,200)
+        ("page=11&page_size=100", (5, 1005, 11, true)),
+    ] {
+        assert_eq!(totals(&app.list(&user, query).await), want, "?{query}");
+    }
+    // Another user's tasks never count.
+    let other = TestApp::user();
+    assert_eq!(
+        totals(&app.list(&other, "search=bulk").await),
+        (0, 0, 0, true)
     );
 }
 

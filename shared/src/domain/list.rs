@@ -10,6 +10,11 @@ use crate::error::ApiError;
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 pub const MAX_SEARCH_CHARS: usize = 200;
+/// `total_count` is exact up to this many matches (or up to the end of the requested page,
+/// when that is further); beyond it, it is this lower bound and `total_count_exact` is false.
+/// Counting every match of a 100,000-task user costs tens of milliseconds; `count=exact`
+/// asks for it anyway (docs/BENCHMARKS.md, "capped count").
+pub const COUNT_CAP: u64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Status {
@@ -36,6 +41,16 @@ pub enum SortOrder {
     Desc,
 }
 
+/// How far `total_count` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Count {
+    /// Up to [`COUNT_CAP`] matches, or to the end of the requested page.
+    #[default]
+    Capped,
+    /// Every match.
+    Exact,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     /// Web-search syntax over title, description and tags: words, "quoted phrases", -exclusions, or.
@@ -54,6 +69,7 @@ pub struct ListQuery {
     /// 1-based.
     pub page: u32,
     pub page_size: u32,
+    pub count: Count,
 }
 
 impl Default for ListQuery {
@@ -70,6 +86,7 @@ impl Default for ListQuery {
             sort_order: SortOrder::Desc,
             page: 1,
             page_size: DEFAULT_PAGE_SIZE,
+            count: Count::Capped,
         }
     }
 }
@@ -158,6 +175,13 @@ impl ListQuery {
                             )
                         })?
                 }
+                "count" => {
+                    q.count = match value {
+                        "capped" | "" => Count::Capped,
+                        "exact" => Count::Exact,
+                        _ => return Err(bad(key, "count must be capped or exact")),
+                    }
+                }
                 other => return Err(bad(other, format!("unknown query parameter {other:?}"))),
             }
         }
@@ -179,6 +203,14 @@ impl ListQuery {
 
     pub fn offset(&self) -> u64 {
         (self.page as u64 - 1) * self.page_size as u64
+    }
+
+    /// The most matches a count has to find: `None` counts them all.
+    pub fn count_limit(&self) -> Option<u64> {
+        match self.count {
+            Count::Exact => None,
+            Count::Capped => Some(COUNT_CAP.max(self.offset() + self.page_size as u64)),
+        }
     }
 }
 
@@ -206,20 +238,34 @@ fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Every match when `total_count_exact`; otherwise a lower bound (there are more).
     pub total_count: u64,
     pub page: u32,
     pub page_size: u32,
     pub total_pages: u64,
+    pub total_count_exact: bool,
+}
+
+/// What a count found: every match, or more than its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Exact(u64),
+    AtLeast(u64),
 }
 
 impl<T> Page<T> {
-    pub fn new(items: Vec<T>, total_count: u64, query: &ListQuery) -> Self {
+    pub fn new(items: Vec<T>, total: Total, query: &ListQuery) -> Self {
+        let (total_count, total_count_exact) = match total {
+            Total::Exact(n) => (n, true),
+            Total::AtLeast(n) => (n, false),
+        };
         Page {
             items,
             total_count,
             page: query.page,
             page_size: query.page_size,
             total_pages: total_count.div_ceil(query.page_size as u64),
+            total_count_exact,
         }
     }
 }
@@ -269,6 +315,7 @@ mod tests {
             ("due_before", "soon"),
             ("overdue", "maybe"),
             ("colour", "red"),
+            ("count", "all"),
         ] {
             let err = ListQuery::parse([(k, v)]).unwrap_err();
             assert!(
@@ -284,8 +331,23 @@ mod tests {
             page_size: 10,
             ..Default::default()
         };
-        assert_eq!(Page::<()>::new(vec![], 0, &q).total_pages, 0);
-        assert_eq!(Page::<()>::new(vec![], 10, &q).total_pages, 1);
-        assert_eq!(Page::<()>::new(vec![], 11, &q).total_pages, 2);
+        assert_eq!(Page::<()>::new(vec![], Total::Exact(0), &q).total_pages, 0);
+        assert_eq!(Page::<()>::new(vec![], Total::Exact(10), &q).total_pages, 1);
+        assert_eq!(Page::<()>::new(vec![], Total::Exact(11), &q).total_pages, 2);
+        let capped = Page::<()>::new(vec![], Total::AtLeast(1000), &q);
+        assert_eq!((capped.total_pages, capped.total_count_exact), (100, false));
+    }
+
+    #[test]
+    fn count_limit_reaches_the_requested_page() {
+        let q = |pairs: &[(&'static str, &'static str)]| {
+            ListQuery::parse(pairs.iter().copied()).unwrap()
+        };
+        assert_eq!(q(&[]).count_limit(), Some(COUNT_CAP));
+        assert_eq!(
+            q(&[("page", "60"), ("page_size", "20")]).count_limit(),
+            Some(1200)
+        );
+        assert_eq!(q(&[("count", "exact")]).count_limit(), None);
     }
 }

@@ -7,7 +7,7 @@ pub mod list;
 mod recurrence;
 mod task;
 
-pub use list::{ListQuery, Page, SortBy, SortOrder, Status};
+pub use list::{Count, ListQuery, Page, SortBy, SortOrder, Status, Total, COUNT_CAP};
 pub use recurrence::Recurrence;
 pub use task::{
     parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority, TagName, Task,
