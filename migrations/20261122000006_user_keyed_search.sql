@@ -2,7 +2,7 @@
 --
 -- Migration 4's btree_gin indexes keep user_id and the words as separate GIN keys, so a
 -- heavy user's search intersects the posting list of all their rows (100,000 in the
--- benchmark) with the word's posting list over all users: 5-16 ms per lookup whatever the
+-- benchmark) with the word's posting list over all users: 5-17 ms per lookup whatever the
 -- word. Here every lexeme and tag is prefixed with a key of its user, so the index has one
 -- posting list per (user, word) holding exactly the rows a lookup wants (docs/BENCHMARKS.md,
 -- "user-keyed search").
@@ -11,12 +11,17 @@
 -- collision between two users only widens the index's candidates: every query keeps
 -- `user_id = $1` beside these conditions.
 
+-- The prefix every keyed word of a user starts with.
+create function task_user_key(user_id text) returns text
+    language sql immutable strict parallel safe
+    return left(md5(user_id), 12) || ':';
+
 -- Prefixes every quoted lexeme in the text form of a tsvector or a tsquery (both quote
 -- every lexeme and write a quote inside one as '') with the user's key.
 create function task_user_keyed(user_id text, body text) returns text
     language sql immutable strict parallel safe
     return regexp_replace(body, '''((?:[^'']|'''')*)''',
-                          '''' || left(md5(user_id), 12) || ':\1''', 'g');
+                          '''' || task_user_key(user_id) || '\1''', 'g');
 
 -- A websearch query in the key space of `tasks.search` (for `search @@ ...`).
 create function task_user_query(user_id text, query tsquery) returns tsquery
@@ -26,7 +31,7 @@ create function task_user_query(user_id text, query tsquery) returns tsquery
 -- The task's tag names in a key space of their own (for the tag index).
 create function task_user_tags(user_id text, tags text[]) returns text[]
     language sql immutable strict parallel safe
-    return array(select left(md5(user_id), 12) || ':' || tag from unnest(tags) as tag);
+    return array(select task_user_key(user_id) || tag from unnest(tags) as tag);
 
 -- `search` now holds the keyed lexemes (with their positions and weights, so phrases and
 -- the exact match work on it directly). Only the list's search reads it.

@@ -907,7 +907,7 @@ fn push_filters(
         .push_bind(user_id.to_owned())
         .push(close);
     // `search` and the tag index hold words keyed by user (migration 6): one posting list
-    // per (user, word). A search with exclusions stays hidden (see `words_usable`); the
+    // per (user, word). A search with exclusions stays hidden (see `search_usable`); the
     // plain `tags &&` keeps a key collision from widening the result.
     let (open, close) = hidden(access.words && Access::search_usable(query));
     if let Some(search) = &query.search {
