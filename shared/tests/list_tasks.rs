@@ -139,6 +139,9 @@ async fn filters_combine_with_and() {
     for (query, want) in [
         ("status=pending&tag=groceries&priority=P2", set(&[MILK])),
         ("search=milk&overdue=false", set(&[BREAD])),
+        ("search=milk&overdue=true", set(&[MILK])),
+        ("search=milk&priority=P2,P3", set(&[MILK, BREAD])),
+        ("search=milk&due_after=2050-01-01T00:00:00Z", set(&[BREAD])),
         ("search=milk&status=completed", set(&[])),
         ("tag=work&status=completed&due_after=2025-01-01T00:00:00Z", set(&[TAXES])),
         ("priority=P1&status=pending", set(&[HOLIDAY])),
@@ -496,6 +499,25 @@ async fn bad_list_parameters_are_400_naming_the_parameter() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "?{query}: {body}");
         assert_error(&body, "bad_request", Some(field));
     }
+}
+
+/// The functions' connections run without parallel query: a list statement reads one
+/// user's rows and stops early, and starting workers cost more than it saved (BENCHMARKS).
+#[tokio::test]
+async fn function_connections_run_without_parallel_query() {
+    let store = shared::store::PgStore::connect_lazy(&common::database_url(), 1).unwrap();
+    let setting: String = sqlx::query_scalar("show max_parallel_workers_per_gather")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(setting, "0");
+    // The server default is left alone for everyone else.
+    let pool = common::migrated_pool(1).await;
+    let default: String = sqlx::query_scalar("show max_parallel_workers_per_gather")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_ne!(default, "0");
 }
 
 fn urlencode(s: &str) -> String {
