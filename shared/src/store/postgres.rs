@@ -147,11 +147,18 @@ impl TaskStore for PgStore {
     async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError> {
         if Access::words_usable(query) {
             let total = self.count_tasks(user_id, query, Access::WORD_INDEX).await?;
-            let access = match total {
-                Total::Exact(n) if n <= COUNT_CAP => Access::WORD_INDEX,
-                _ => Access::USER_INDEX,
+            let items = match total {
+                // No match, or the page starts past the last one: nothing to read.
+                Total::Exact(n) if n <= query.offset() => Vec::new(),
+                Total::Exact(n) if n <= COUNT_CAP => {
+                    self.page_of_tasks(user_id, query, Access::WORD_INDEX)
+                        .await?
+                }
+                _ => {
+                    self.page_of_tasks(user_id, query, Access::USER_INDEX)
+                        .await?
+                }
             };
-            let items = self.page_of_tasks(user_id, query, access).await?;
             return Ok(Page::new(items, total, query));
         }
         let items = self
