@@ -10,6 +10,9 @@
 #   list-search   wrk, search term + filters + sorts, rotating over every vocabulary word
 #   list-filter   wrk, the same filters and sorts without search
 #   list-plain    wrk, search term only (default sort)
+#   shapes-search, shapes-filter, shapes-plain
+#                 list-shapes.py: the same rotations one request at a time, timed per
+#                 shape (not in the default RUNS; its table is in the raw output)
 #   create        wrk, POST /api/user-NNNNN/tasks over CREATE_USERS users
 #   pgbench       the create transaction's statements (create.pgbench.sql), same number of
 #                 clients, same database: the ceiling (the server is stopped first)
@@ -20,7 +23,7 @@
 # Measures and reports; never asserts. Raw output and summary: target/bench/.
 #
 # Knobs (environment): DURATION=30 (seconds per run), WARMUP=5, THREADS=2, CONNECTIONS=8,
-# CREATE_USERS=100, SKIP_BUILD=1 (use the existing $CARGO_TARGET_DIR/release/todo-local),
+# CREATE_USERS=100, SHAPE_REQUESTS=2000 (per shapes-* run), SKIP_BUILD=1 (use the existing $CARGO_TARGET_DIR/release/todo-local),
 # TODO_LOCAL_BIN=path (benchmark that binary instead, e.g. a patched build; no build),
 # KEEP_PG=1 (leave the bench PostgreSQL running), RUNS="list-search list-filter list-plain
 # create pgbench pgbench-full" (a subset, in this order; RUNS=none only starts, seeds, stops).
@@ -34,6 +37,7 @@ WARMUP=${WARMUP:-5}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 CREATE_USERS=${CREATE_USERS:-100}
+SHAPE_REQUESTS=${SHAPE_REQUESTS:-2000}
 RUNS=${RUNS:-list-search list-filter list-plain create pgbench pgbench-full}
 
 need wrk wrk
@@ -127,7 +131,16 @@ for run in $RUNS; do
     case $run in
         list-search|list-filter|list-plain)
             wrk_run "$run" -s "$BENCH/list.lua" -H "Authorization: Bearer $TOKEN" "$URL" \
-                -- "${run#list-}" "$BENCH/vocab.txt" "$BENCH/tags.txt" bench-user
+                -- "${run#list-}" "$BENCH/vocab.txt" "$BENCH/tags.txt" "$BENCH/shapes.txt" bench-user
+            ;;
+        shapes-search|shapes-filter|shapes-plain)
+            LOAD_BEFORE[$run]=$(load1)
+            log "$run: $SHAPE_REQUESTS requests one at a time (load ${LOAD_BEFORE[$run]})"
+            out=$(python3 "$BENCH/list-shapes.py" "$URL" "$TOKEN" "${run#shapes-}" "$SHAPE_REQUESTS" bench-user)
+            LOAD_AFTER[$run]=$(load1)
+            { echo "== $run (load before ${LOAD_BEFORE[$run]}, after ${LOAD_AFTER[$run]})"; echo "$out"; echo; } >>"$RAW"
+            RESULT[$run]=$(grep '^RESULT ' <<<"$out" | sed 's/^RESULT //')
+            log "$run: ${RESULT[$run]}"
             ;;
         create)
             wrk_run create -s "$BENCH/create.lua" "$URL" -- "$OUT/create-tokens.txt"
@@ -172,6 +185,9 @@ log "deleted what create/pgbench wrote: $n"
     echo "Task API benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB,"
     echo "PostgreSQL $(sql 'show server_version'), shared_buffers=$(sql 'show shared_buffers'), synchronous_commit=$(sql 'show synchronous_commit'), fsync=$(sql 'show fsync');"
     echo "wrk/pgbench: ${DURATION}s per run, $THREADS threads, $CONNECTIONS connections; server pool 10 connections."
+    if [[ " $RUNS " == *" shapes-"* ]]; then
+        echo "shapes-*: $SHAPE_REQUESTS requests one at a time (req/s = 1 / mean latency); per-shape tables in the raw output."
+    fi
     echo
     echo "| run | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | load 1m before/after |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|"

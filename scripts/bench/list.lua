@@ -2,19 +2,21 @@
 --
 --   wrk -t2 -c8 -d30s --latency -s scripts/bench/list.lua \
 --       -H "Authorization: Bearer $TOKEN" http://127.0.0.1:$PORT \
---       -- <mode> scripts/bench/vocab.txt scripts/bench/tags.txt [user]
+--       -- <mode> scripts/bench/vocab.txt scripts/bench/tags.txt scripts/bench/shapes.txt [user]
 --
 -- mode:
 --   search  search term (every word of vocab.txt, 1- and 2-word queries) combined with
---           status / priority / tag / overdue filters and every sort_by / sort_order
---   filter  the same filters and sorts, no search
+--           each shape of shapes.txt (status / priority / tag / due filters, every sort_by
+--           and sort_order)
+--   filter  the same shapes, no search
 --   plain   search term only (default sort: created_at desc)
 --
--- Terms and shapes rotate with co-prime periods so every (term, shape) pair comes up.
+-- Terms and shapes rotate with co-prime periods so every (term, shape) pair comes up;
+-- list-shapes.py walks the same rotation one request at a time and times each shape.
 -- Prints one machine-readable line (RESULT ...) at the end for api.sh's summary.
 
 local mode, terms, tags, user = "search", {}, {}, "bench-user"
-local shapes, n = {}, 0
+local shapes, dates, n = {}, {}, 0
 
 local function lines(path)
   local out = {}
@@ -39,25 +41,18 @@ function init(args)
   mode = args[1] or mode
   terms = lines(args[2] or "scripts/bench/vocab.txt")
   tags = lines(args[3] or "scripts/bench/tags.txt")
-  user = args[4] or user
+  user = args[5] or user
   local day = 86400
   local now = os.time()
   local from = os.date("!%Y-%m-%dT%H:%M:%SZ", now - 7 * day)
   local to = os.date("!%Y-%m-%dT%H:%M:%SZ", now + 7 * day)
-  -- q: search term, t: tag, t2: another tag
-  shapes = {
-    function(q, t, t2) return "status=pending&priority=P1,P2&sort_by=due_at" end,
-    function(q, t, t2) return "status=pending&sort_by=priority" end,
-    function(q, t, t2) return "tag=" .. esc(t) .. "&sort_by=due_at&sort_order=desc" end,
-    function(q, t, t2) return "tag=" .. esc(t .. "," .. t2) .. "&status=pending&sort_by=created_at" end,
-    function(q, t, t2) return "priority=P3&sort_by=title" end,
-    function(q, t, t2) return "status=completed&sort_by=updated_at" end,
-    function(q, t, t2) return "overdue=true&sort_by=due_at" end,
-    function(q, t, t2) return "due_after=" .. esc(from) .. "&due_before=" .. esc(to) .. "&sort_by=due_at" end,
-    function(q, t, t2) return "sort_by=title&sort_order=desc&page=3" end,
-    function(q, t, t2) return "" end,
-    function(q, t, t2) return "priority=P1&sort_by=created_at&sort_order=asc" end,
-  }
+  shapes = {}
+  for _, line in ipairs(lines(args[4] or "scripts/bench/shapes.txt")) do
+    if line:sub(1, 1) ~= "#" then
+      shapes[#shapes + 1] = line == "-" and "" or line
+    end
+  end
+  dates = { from = esc(from), to = esc(to) }
   -- spread the threads over the rotation
   n = (tonumber(thread_no) or 1) * 7919
 end
@@ -77,7 +72,8 @@ function request()
   if mode == "plain" then
     query = "search=" .. esc(term)
   else
-    local shape = shapes[(n % #shapes) + 1](term, t, t2)
+    local values = { tag = esc(t), tag2 = esc(t2), from = dates.from, to = dates.to }
+    local shape = shapes[(n % #shapes) + 1]:gsub("{(%w+)}", values)
     if mode == "search" then
       query = "search=" .. esc(term) .. (shape ~= "" and ("&" .. shape) or "")
     else
