@@ -919,13 +919,7 @@ impl PgStore {
         };
         let mut explain = QueryBuilder::new("explain (format json) select 1 from tasks");
         push_filters(&mut explain, user_id, &range, Access::USER_INDEX);
-        let plan: serde_json::Value = explain
-            .build()
-            .persistent(false)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify)?
-            .get(0);
+        let plan: serde_json::Value = self.one_value(explain).await?;
         plan[0]["Plan"]["Plan Rows"]
             .as_f64()
             .ok_or_else(|| StoreError::Other(anyhow::anyhow!("explain gave no row estimate")))
@@ -946,17 +940,26 @@ impl PgStore {
             count.push(" limit ").push_bind(limit as i64 + 1);
         }
         count.push(") as matches");
-        let n: i64 = count
-            .build()
-            .persistent(false)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify)?
-            .get(0);
+        let n: i64 = self.one_value(count).await?;
         Ok(match limit {
             Some(limit) if n as u64 > limit => Total::AtLeast(limit),
             _ => Total::Exact(n as u64),
         })
+    }
+
+    /// The one value a list statement returns, run unnamed like the page (see
+    /// `page_of_tasks`).
+    async fn one_value<T>(&self, mut q: QueryBuilder<'_, Postgres>) -> Result<T, StoreError>
+    where
+        T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    {
+        let row = q
+            .build()
+            .persistent(false)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.try_get(0).map_err(classify)
     }
 }
 
