@@ -823,9 +823,9 @@ struct Access {
 /// Up to this many rows expected from the user's priority and due-date conditions, a word
 /// filter is ANDed with that range of a user index (`Access::WORD_AND_USER_INDEX`); past
 /// it, the range's bitmap costs more than it saves and the word's rows are tested instead.
-/// For the benchmark's heavy user, a word of ~8,000 matches: one priority of five (10,000
-/// rows) 4 ms ANDed against 7-25 ms tested; two priorities (50,000 rows) 9.5 ms ANDed
-/// against 4 ms tested (docs/BENCHMARKS.md, "Narrow ranges").
+/// For the benchmark's heavy user: `fix` (7,974 matches) with P1 (10,006 rows) 4.3 ms
+/// ANDed against 7.5 ms tested; with P1,P2 (~35,000 rows) and other broad ranges, p50
+/// 9.5-11 ms ANDed against ~4 ms tested (docs/BENCHMARKS.md, "narrow ranges").
 const NARROW_USER_RANGE: f64 = 15_000.0;
 
 impl Access {
