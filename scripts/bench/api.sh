@@ -123,10 +123,6 @@ wrk_run() { # name, wrk args...
     log "$name: ${RESULT[$name]}"
 }
 
-field() { # result-string key
-    tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
-}
-
 for run in $RUNS; do
     case $run in
         list-search|list-filter|list-plain)
@@ -182,8 +178,7 @@ log "deleted what create/pgbench wrote: $n"
 
 # --- summary ---------------------------------------------------------------------------
 {
-    echo "Task API benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB,"
-    echo "PostgreSQL $(sql 'show server_version'), shared_buffers=$(sql 'show shared_buffers'), synchronous_commit=$(sql 'show synchronous_commit'), fsync=$(sql 'show fsync');"
+    bench_header "Task API benchmark"
     echo "wrk/pgbench: ${DURATION}s per run, $THREADS threads, $CONNECTIONS connections; server pool 10 connections."
     if [[ " $RUNS " == *" shapes-"* ]]; then
         echo "shapes-*: $SHAPE_REQUESTS requests one at a time (req/s = 1 / mean latency); per-shape tables in the raw output."

@@ -48,6 +48,15 @@ bench_pg_stop() {
 psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 sql() { psql -tA -c "$1"; }
 
+# The value of key in a "key=value key=value" result line.
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# A summary's first two lines: its title, when, the machine, and PostgreSQL's settings.
+bench_header() { # title
+    echo "$1, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB,"
+    echo "PostgreSQL $(sql 'show server_version'), shared_buffers=$(sql 'show shared_buffers'), synchronous_commit=$(sql 'show synchronous_commit'), fsync=$(sql 'show fsync');"
+}
+
 bench_seed() {
     local heavy total vocab tags seed_start t0 lo hi
     read -r heavy total < <(sql "select count(*) filter (where user_id = 'bench-user'), count(*) from tasks where description <> '$MARKER'" | tr '|' ' ')

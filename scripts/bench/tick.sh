@@ -192,8 +192,6 @@ percentiles() { # values (one a line, ms) on stdin: "n= p50= p95= p99= max= mean
               printf "n=%d p50=%.3f p95=%.3f p99=%.3f max=%.3f mean=%.3f\n", NR, p(0.50), p(0.95), p(0.99), v[NR], s / NR }'
 }
 
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-
 # Server-side latencies logged by tower_http after line $1 of the log, as a histogram.
 server_latencies() { # from-line
     tail -n +"$1" "$SERVER_LOG" | grep -o '"latency":"[0-9]* ms"' | grep -o '[0-9]*' |
@@ -329,8 +327,7 @@ disarm >/dev/null
 
 # --- summary ------------------------------------------------------------------------------
 {
-    echo "Reminder tick benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB,"
-    echo "PostgreSQL $(sql 'show server_version'), shared_buffers=$(sql 'show shared_buffers'), synchronous_commit=$(sql 'show synchronous_commit'), fsync=$(sql 'show fsync');"
+    bench_header "Reminder tick benchmark"
     echo "$CODE (reminder-tick built $(date -u -r "$BIN_DIR/reminder-tick" '+%Y-%m-%d %H:%M UTC')); $(sql "select count(*) from tasks") tasks;"
     echo "load average at the start: $LOAD_START (1/5/15 min)."
     echo
