@@ -844,7 +844,7 @@ impl Access {
     };
 
     /// Whether the query has a condition that narrows a user index beyond the user: a
-    /// priority or a due date.
+    /// priority or a due date, the conditions `push_filters` shows or hides with the user.
     fn user_range(query: &ListQuery) -> bool {
         !query.priorities.is_empty()
             || query.due_before.is_some()
