@@ -266,6 +266,9 @@ async fn total_count_is_capped_unless_exact_is_asked_for() {
         ("search=bulk", (20, 1000, 50, false)),
         ("search=bulk&count=exact", (20, 1005, 51, true)),
         ("priority=P1", (20, 251, 13, true)), // i % 4 == 0
+        ("search=bulk&priority=P1&page=13", (11, 251, 13, true)),
+        ("search=bulk&priority=P1&page=14", (0, 251, 13, true)), // past the end
+        ("search=bulk&page=50", (20, 1000, 50, false)),
         ("page=50", (20, 1000, 50, false)),
         ("page=51", (5, 1005, 51, true)), // a short page tells the total
         ("page=60", (0, 1005, 51, true)), // counted to the page's end (1,200)
@@ -294,7 +297,11 @@ async fn seed_for_sorting(app: &TestApp, user: &str) -> Vec<Value> {
     ];
     let mut tasks = Vec::new();
     for i in 0..25 {
-        let mut body = json!({"title": titles[i % 5], "priority": format!("P{}", 1 + (i * 7) % 4)});
+        let mut body = json!({
+            "title": titles[i % 5],
+            "priority": format!("P{}", 1 + (i * 7) % 4),
+            "tags": ["sorted"],
+        });
         if let Some(due) = dues[(i / 5 + i) % 5] {
             body["due_at"] = json!(due);
         }
@@ -350,56 +357,62 @@ async fn every_sort_in_both_orders_pages_without_overlap_or_gaps() {
     let tasks = seed_for_sorting(&app, &user).await;
     let all_ids: BTreeSet<_> = tasks.iter().map(id_of).collect();
 
-    for sort_by in ["due_at", "priority", "title", "created_at", "updated_at"] {
-        for order in ["asc", "desc"] {
-            let full = app
-                .list(
-                    &user,
-                    &format!("sort_by={sort_by}&sort_order={order}&page_size=100"),
-                )
-                .await;
-            let items = full["items"].as_array().unwrap().clone();
-            assert_eq!(items.len(), 25);
-            for pair in items.windows(2) {
-                assert_eq!(
-                    compare(sort_by, order, &pair[0], &pair[1]),
-                    std::cmp::Ordering::Less,
-                    "{sort_by} {order}: {} before {}",
-                    pair[0],
-                    pair[1]
-                );
-            }
-            if sort_by == "due_at" {
-                let nulls: Vec<bool> = items.iter().map(|t| t["due_at"].is_null()).collect();
-                let first_null = nulls
-                    .iter()
-                    .position(|n| *n)
-                    .expect("some tasks have no due date");
-                assert!(
-                    nulls[first_null..].iter().all(|n| *n),
-                    "due_at {order}: nulls last"
-                );
-            }
-
-            // Paging through gives the same sequence: no overlap, no gap.
-            let mut paged = Vec::new();
-            for page_no in 1..=7 {
-                let page = app
+    // Unfiltered (the user's sort indexes) and with a tag every task has (the tag index,
+    // counted and sorted in one pass).
+    for filter in ["", "tag=sorted&"] {
+        for sort_by in ["due_at", "priority", "title", "created_at", "updated_at"] {
+            for order in ["asc", "desc"] {
+                let full = app
                     .list(
                         &user,
-                        &format!("sort_by={sort_by}&sort_order={order}&page_size=4&page={page_no}"),
+                        &format!("{filter}sort_by={sort_by}&sort_order={order}&page_size=100"),
                     )
                     .await;
-                assert_eq!(page["total_count"], 25);
-                assert_eq!(page["total_pages"], 7);
-                paged.extend(page["items"].as_array().unwrap().iter().map(id_of));
+                let items = full["items"].as_array().unwrap().clone();
+                assert_eq!(items.len(), 25);
+                for pair in items.windows(2) {
+                    assert_eq!(
+                        compare(sort_by, order, &pair[0], &pair[1]),
+                        std::cmp::Ordering::Less,
+                        "{sort_by} {order}: {} before {}",
+                        pair[0],
+                        pair[1]
+                    );
+                }
+                if sort_by == "due_at" {
+                    let nulls: Vec<bool> = items.iter().map(|t| t["due_at"].is_null()).collect();
+                    let first_null = nulls
+                        .iter()
+                        .position(|n| *n)
+                        .expect("some tasks have no due date");
+                    assert!(
+                        nulls[first_null..].iter().all(|n| *n),
+                        "due_at {order}: nulls last"
+                    );
+                }
+
+                // Paging through gives the same sequence: no overlap, no gap.
+                let mut paged = Vec::new();
+                for page_no in 1..=7 {
+                    let page = app
+                        .list(
+                            &user,
+                            &format!(
+                                "{filter}sort_by={sort_by}&sort_order={order}&page_size=4&page={page_no}"
+                            ),
+                        )
+                        .await;
+                    assert_eq!(page["total_count"], 25);
+                    assert_eq!(page["total_pages"], 7);
+                    paged.extend(page["items"].as_array().unwrap().iter().map(id_of));
+                }
+                let full_ids: Vec<_> = items.iter().map(id_of).collect();
+                assert_eq!(
+                    paged, full_ids,
+                    "{sort_by} {order}: pages concatenate to the full list"
+                );
+                assert_eq!(paged.iter().copied().collect::<BTreeSet<_>>(), all_ids);
             }
-            let full_ids: Vec<_> = items.iter().map(id_of).collect();
-            assert_eq!(
-                paged, full_ids,
-                "{sort_by} {order}: pages concatenate to the full list"
-            );
-            assert_eq!(paged.iter().copied().collect::<BTreeSet<_>>(), all_ids);
         }
     }
 }

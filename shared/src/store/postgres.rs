@@ -137,11 +137,12 @@ impl TaskStore for PgStore {
 
     /// Word filters (search, tags) count first, through the (user, word) indexes, and the
     /// count picks how the page is read: up to `COUNT_CAP` matches, from those indexes and
-    /// sorted; more, by walking the user's sort index and testing each row, which finds a
-    /// page of a common word within a few hundred rows. The planner cannot choose between
-    /// the two itself: it multiplies the word's selectivity (already one user's) by the
-    /// user's share of the table, underestimates the matches by that share (10x for the
-    /// benchmark's heavy user) and takes the sorted path for common words too
+    /// sorted (in the same pass as the count when the page lies within them,
+    /// `count_and_page`); more, by walking the user's sort index and testing each row,
+    /// which finds a page of a common word within a few hundred rows. The planner cannot
+    /// choose between the two itself: it multiplies the word's selectivity (already one
+    /// user's) by the user's share of the table, underestimates the matches by that share
+    /// (10x for the benchmark's heavy user) and takes the sorted path for common words too
     /// (docs/BENCHMARKS.md, "user-keyed search"). For the same reason it cannot weigh a
     /// priority or due-date range against the word, so the store asks for the range's row
     /// estimate and ANDs the two indexes only when the range is narrow (`NARROW_USER_RANGE`).
@@ -155,14 +156,23 @@ impl TaskStore for PgStore {
             } else {
                 Access::WORD_INDEX
             };
-            let total = self.count_tasks(user_id, query, words).await?;
-            let items = match total {
-                // No match, or the page starts past the last one: nothing to read.
-                Total::Exact(n) if n <= query.offset() => Vec::new(),
-                Total::Exact(n) if n <= COUNT_CAP => {
-                    self.page_of_tasks(user_id, query, words).await?
-                }
-                _ => {
+            let (total, items) = if query.count_limit() == Some(COUNT_CAP) {
+                self.count_and_page(user_id, query, words).await?
+            } else {
+                let total = self.count_tasks(user_id, query, words).await?;
+                let items = match total {
+                    // No match, or the page starts past the last one: nothing to read.
+                    Total::Exact(n) if n <= query.offset() => Some(Vec::new()),
+                    Total::Exact(n) if n <= COUNT_CAP => {
+                        Some(self.page_of_tasks(user_id, query, words).await?)
+                    }
+                    _ => None,
+                };
+                (total, items)
+            };
+            let items = match items {
+                Some(items) => items,
+                None => {
                     self.page_of_tasks(user_id, query, Access::USER_INDEX)
                         .await?
                 }
@@ -877,24 +887,7 @@ impl PgStore {
     ) -> Result<Vec<Task>, StoreError> {
         let mut select = QueryBuilder::new(format!("select {TASK_COLUMNS} from tasks"));
         push_filters(&mut select, user_id, query, access);
-        let (expr, nullable) = match query.sort_by {
-            SortBy::DueAt => ("due_at", true),
-            SortBy::Priority => ("priority", false),
-            SortBy::Title => ("lower(title)", false),
-            SortBy::CreatedAt => ("created_at", false),
-            SortBy::UpdatedAt => ("updated_at", false),
-        };
-        let dir = match query.sort_order {
-            SortOrder::Asc => "asc",
-            SortOrder::Desc => "desc",
-        };
-        // Nulls last in both directions; id breaks ties so pages never overlap. Columns that
-        // cannot be null get no `nulls last`, which lets a backward index scan serve `desc`.
-        let nulls = if nullable { " nulls last" } else { "" };
-        select.push(format!(" order by {expr} {dir}{nulls}, id {dir} limit "));
-        select.push_bind(query.page_size as i64);
-        select.push(" offset ");
-        select.push_bind(query.offset() as i64);
+        push_page(&mut select, query, sort_key(query));
         // Unnamed statements: planned with the actual user and search term each time. A
         // cached generic plan assumes an average user and turns a heavy user's search into
         // a scan of all their rows (docs/BENCHMARKS.md, "generic plans").
@@ -905,6 +898,65 @@ impl PgStore {
             .await
             .map_err(classify)?;
         rows.iter().map(task_from_row).collect()
+    }
+
+    /// Counts the matches up to `COUNT_CAP` and sorts the page from them, in one pass over
+    /// the matching rows (a count and then a page would read them twice). The page is
+    /// `None` when more rows match: it cannot be told from the ones read. For pages within
+    /// the first `COUNT_CAP` matches (`count_limit`).
+    ///
+    /// The matches are kept as their row address (`ctid`), sort key and id, and only the
+    /// page's rows are fetched whole, by address: one statement sees one snapshot, so each
+    /// address still holds the version that matched. When more rows match, the sort is
+    /// skipped, and the statement costs about what the count alone does.
+    async fn count_and_page(
+        &self,
+        user_id: &str,
+        query: &ListQuery,
+        access: Access,
+    ) -> Result<(Total, Option<Vec<Task>>), StoreError> {
+        debug_assert_eq!(query.count_limit(), Some(COUNT_CAP));
+        let key = sort_key(query);
+        let mut select = QueryBuilder::new(format!(
+            "with matches as materialized (select ctid as found, {key} as sort_key, id from tasks"
+        ));
+        push_filters(&mut select, user_id, query, access);
+        select
+            .push(" limit ")
+            .push_bind(COUNT_CAP as i64 + 1)
+            .push(format!(
+                ") select {TASK_COLUMNS}, total.n from (select count(*) as n from matches) as total \
+                 left join lateral (select found from matches where total.n <= "
+            ))
+            .push_bind(COUNT_CAP as i64);
+        push_page(&mut select, query, "sort_key");
+        // One row with a null task when the page is empty.
+        select.push(") as page on true left join tasks on tasks.ctid = page.found");
+        push_order(&mut select, query, key);
+        let rows = select
+            .build()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        let n: i64 = match rows.first() {
+            Some(row) => row.try_get("n").map_err(classify)?,
+            None => 0,
+        };
+        if n as u64 > COUNT_CAP {
+            return Ok((Total::AtLeast(COUNT_CAP), None));
+        }
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row
+                .try_get::<Option<Uuid>, _>("id")
+                .map_err(classify)?
+                .is_some()
+            {
+                items.push(task_from_row(row)?);
+            }
+        }
+        Ok((Total::Exact(n as u64), Some(items)))
     }
 
     /// How many rows the planner expects the user's priority and due-date conditions to
@@ -961,6 +1013,41 @@ impl PgStore {
             .map_err(classify)?;
         row.try_get(0).map_err(classify)
     }
+}
+
+/// The expression the list sorts by.
+fn sort_key(query: &ListQuery) -> &'static str {
+    match query.sort_by {
+        SortBy::DueAt => "due_at",
+        SortBy::Priority => "priority",
+        SortBy::Title => "lower(title)",
+        SortBy::CreatedAt => "created_at",
+        SortBy::UpdatedAt => "updated_at",
+    }
+}
+
+/// The list's order by `key` (the sort key, or a column holding it): nulls last in both
+/// directions, then id, which breaks ties so pages never overlap. Only a due date can be
+/// null; the other keys get no `nulls last`, which lets a backward index scan serve `desc`.
+fn push_order(q: &mut QueryBuilder<'_, Postgres>, query: &ListQuery, key: &str) {
+    let dir = match query.sort_order {
+        SortOrder::Asc => "asc",
+        SortOrder::Desc => "desc",
+    };
+    let nulls = match query.sort_by {
+        SortBy::DueAt => " nulls last",
+        _ => "",
+    };
+    q.push(format!(" order by {key} {dir}{nulls}, id {dir}"));
+}
+
+/// The requested page in the list's order by `key` (see `push_order`).
+fn push_page(q: &mut QueryBuilder<'_, Postgres>, query: &ListQuery, key: &str) {
+    push_order(q, query, key);
+    q.push(" limit ")
+        .push_bind(query.page_size as i64)
+        .push(" offset ")
+        .push_bind(query.offset() as i64);
 }
 
 fn push_filters(
@@ -1159,7 +1246,8 @@ mod tests {
     use super::*;
 
     /// The access paths only change the plan: each gives the same page and the same count,
-    /// for word filters with and without the priority and due-date conditions they hide.
+    /// for word filters with and without the priority and due-date conditions they hide,
+    /// read in two queries or in one (`count_and_page`).
     /// (Which one `list_tasks` takes depends on row estimates; on small test data it is
     /// always the narrow one, so the others are run here directly.)
     #[tokio::test]
@@ -1220,6 +1308,16 @@ mod tests {
                 let page = store.page_of_tasks(&user, &query, access).await.unwrap();
                 let ids: Vec<Uuid> = page.iter().map(|t| t.id).collect();
                 let total = store.count_tasks(&user, &query, access).await.unwrap();
+                // The one-pass count and page agrees with the two.
+                let (one_total, one_page) =
+                    store.count_and_page(&user, &query, access).await.unwrap();
+                let one_ids: Option<Vec<Uuid>> =
+                    one_page.map(|page| page.iter().map(|t| t.id).collect());
+                assert_eq!(
+                    (one_ids.as_ref(), one_total),
+                    (Some(&ids), total),
+                    "{pairs:?}: {access:?} in one pass"
+                );
                 answers.push((ids, total));
             }
             assert!(!answers[0].0.is_empty(), "{pairs:?} matches nothing");
