@@ -888,15 +888,7 @@ impl PgStore {
         let mut select = QueryBuilder::new(format!("select {TASK_COLUMNS} from tasks"));
         push_filters(&mut select, user_id, query, access);
         push_page(&mut select, query, sort_key(query));
-        // Unnamed statements: planned with the actual user and search term each time. A
-        // cached generic plan assumes an average user and turns a heavy user's search into
-        // a scan of all their rows (docs/BENCHMARKS.md, "generic plans").
-        let rows = select
-            .build()
-            .persistent(false)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
+        let rows = self.list_rows(select).await?;
         rows.iter().map(task_from_row).collect()
     }
 
@@ -933,15 +925,10 @@ impl PgStore {
         // One row with a null task when the page is empty.
         select.push(") as page on true left join tasks on tasks.ctid = page.found");
         push_order(&mut select, query, key);
-        let rows = select
-            .build()
-            .persistent(false)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
+        let rows = self.list_rows(select).await?;
         let n: i64 = match rows.first() {
             Some(row) => row.try_get("n").map_err(classify)?,
-            None => 0,
+            None => 0, // not reached: the count's row is always there
         };
         if n as u64 > COUNT_CAP {
             return Ok((Total::AtLeast(COUNT_CAP), None));
@@ -999,18 +986,26 @@ impl PgStore {
         })
     }
 
-    /// The one value a list statement returns, run unnamed like the page (see
-    /// `page_of_tasks`).
-    async fn one_value<T>(&self, mut q: QueryBuilder<'_, Postgres>) -> Result<T, StoreError>
+    /// Runs a list statement unnamed: planned with the actual user and search term each
+    /// time. A cached generic plan assumes an average user and turns a heavy user's search
+    /// into a scan of all their rows (docs/BENCHMARKS.md, "generic plans").
+    async fn list_rows(&self, mut q: QueryBuilder<'_, Postgres>) -> Result<Vec<PgRow>, StoreError> {
+        q.build()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)
+    }
+
+    /// The one value a list statement returns (count, explain), run unnamed (`list_rows`).
+    async fn one_value<T>(&self, q: QueryBuilder<'_, Postgres>) -> Result<T, StoreError>
     where
         T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
     {
-        let row = q
-            .build()
-            .persistent(false)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify)?;
+        let rows = self.list_rows(q).await?;
+        let row = rows.first().ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!("a one-value statement gave no row"))
+        })?;
         row.try_get(0).map_err(classify)
     }
 }
