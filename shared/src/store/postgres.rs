@@ -368,9 +368,10 @@ impl OutboxStore for PgStore {
         if ids.is_empty() {
             return Ok(());
         }
-        // Bookkeeping: a mark lost in a crash only has the sweep publish the row again, and
-        // consumers take an event once. So the mark commits without waiting for the WAL
-        // flush, in one round trip (the ids are integers, written into the statement).
+        // Bookkeeping: a mark lost in a crash only has the sweep publish the row again, which
+        // delivery at least once allows (consumers key on the event id, docs/events.md). So
+        // the mark commits without waiting for the WAL flush, in one round trip (the ids are
+        // integers, written into the statement).
         let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         sqlx::raw_sql(&format!(
             "set local synchronous_commit = off; \
