@@ -253,6 +253,17 @@ pub enum Total {
     AtLeast(u64),
 }
 
+impl Total {
+    /// What a count of `n` rows found when it stopped at `limit + 1` (`None`: it ran to the
+    /// end): one row more than the limit proves there are more.
+    pub fn counted(n: u64, limit: Option<u64>) -> Total {
+        match limit {
+            Some(limit) if n > limit => Total::AtLeast(limit),
+            _ => Total::Exact(n),
+        }
+    }
+}
+
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, total: Total, query: &ListQuery) -> Self {
         let (total_count, total_count_exact) = match total {
@@ -323,6 +334,13 @@ mod tests {
                 "{k}={v}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_count_past_its_limit_is_a_lower_bound() {
+        assert_eq!(Total::counted(1001, Some(1000)), Total::AtLeast(1000));
+        assert_eq!(Total::counted(1000, Some(1000)), Total::Exact(1000));
+        assert_eq!(Total::counted(5000, None), Total::Exact(5000));
     }
 
     #[test]

@@ -938,8 +938,9 @@ impl PgStore {
             Some(row) => row.try_get("n").map_err(classify)?,
             None => 0, // not reached: the count's row is always there
         };
-        if n as u64 > COUNT_CAP {
-            return Ok((Total::AtLeast(COUNT_CAP), None));
+        let total = Total::counted(n as u64, Some(COUNT_CAP));
+        if let Total::AtLeast(_) = total {
+            return Ok((total, None));
         }
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -951,7 +952,7 @@ impl PgStore {
                 items.push(task_from_row(row)?);
             }
         }
-        Ok((Total::Exact(n as u64), Some(items)))
+        Ok((total, Some(items)))
     }
 
     /// How many rows the planner expects the user's priority and due-date conditions to
@@ -988,10 +989,7 @@ impl PgStore {
         }
         count.push(") as matches");
         let n: i64 = self.one_value(count).await?;
-        Ok(match limit {
-            Some(limit) if n as u64 > limit => Total::AtLeast(limit),
-            _ => Total::Exact(n as u64),
-        })
+        Ok(Total::counted(n as u64, limit))
     }
 
     /// Runs a list statement unnamed: planned with the actual user and search term each
