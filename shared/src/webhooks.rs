@@ -1,21 +1,30 @@
 //! Webhooks, the way reminders reach a user: which URLs may be registered, how each
 //! delivery is signed, and the delivery itself.
 //!
-//! A webhook must be `http` or `https`, and every address its host resolves to must be a
-//! public one: loopback, private, link-local and other special-purpose targets are refused
-//! (so a user cannot aim the service at its own network) unless the host is listed in
-//! `WEBHOOK_ALLOWED_HOSTS`. The check runs at registration and again at each delivery, and
-//! the delivery connects only to the addresses that passed it, never follows redirects and
-//! gives up after `TIMEOUT`.
+//! A webhook must be `http` or `https`, at most `MAX_URL_LEN` characters as stored (the
+//! normalised URL: percent-encoded, punycode host), free of control characters, and every
+//! address its host resolves to must be a public one: every block the IANA special-purpose
+//! registries mark as not globally reachable is refused (loopback, private, link-local,
+//! shared, documentation, IPv6 site-local, discard, ...), and so are multicast, reserved
+//! space and IPv6 outside 2000::/3; an IPv6 address that leads to an IPv4 address
+//! (IPv4-mapped, NAT64, 6to4) is judged by that address, and the deprecated IPv4-compatible
+//! and IPv4-translated forms are refused outright (`not_public` has the table). So a user
+//! cannot aim the service at its own network, unless the host is listed in
+//! `WEBHOOK_ALLOWED_HOSTS`. The check runs at registration and again at each delivery (a DNS
+//! answer can change in between), and the delivery connects only to the addresses that
+//! passed it: its HTTP client resolves no other name, never uses a proxy (HTTP_PROXY and
+//! the like are ignored for webhooks), never follows redirects and gives up after `TIMEOUT`.
 //!
 //! Each delivery is a JSON `POST` whose body is signed with HMAC-SHA256 under the
 //! webhook's secret: `X-Todo-Signature: sha256=<hex>`. `X-Todo-Event-Id` carries the event
 //! id, so a receiver can drop the rare duplicate.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 use sha2::Sha256;
 
@@ -26,7 +35,9 @@ pub const EVENT_ID_HEADER: &str = "x-todo-event-id";
 pub const EVENT_TYPE_HEADER: &str = "x-todo-event-type";
 /// One delivery attempt may take this long.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_URL_LEN: usize = 2000;
+/// The longest webhook URL, in characters as stored (normalised): the database's
+/// `webhooks.url` check, `length(url) between 1 and 2000` (migrations/*_reminders_webhooks.sql).
+pub const MAX_URL_LEN: usize = 2000;
 
 /// HMAC-SHA256 of `body` under `secret`, ready to finalize or verify.
 fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
@@ -54,39 +65,124 @@ pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
     mac(secret, body).verify_slice(&sig).is_ok()
 }
 
-/// Whether `ip` is an ordinary public address (not loopback, private, link-local,
-/// shared, documentation, multicast, unspecified or otherwise special).
-pub fn is_public(ip: IpAddr) -> bool {
+/// The address blocks a webhook may not target, first match naming it: every block the IANA
+/// IPv4 and IPv6 Special-Purpose Address Registries mark as not globally reachable (as of
+/// 2025), plus multicast, reserved and deprecated space. A block is (network, prefix length,
+/// what it is).
+///
+/// Globally reachable exceptions inside a refused block are refused with it (none is a
+/// webhook endpoint): 192.0.0.9 and 192.0.0.10 (PCP and TURN anycast) in 192.0.0.0/24,
+/// 192.88.99.2 (6a44 relay anycast) in 192.88.99.0/24; in 2001::/23, 2001:1::1-3 (PCP, TURN,
+/// DNS-SD SRP anycast), 2001:3::/32 (AMT), 2001:4:112::/48 (AS112-v6), 2001:20::/28
+/// (ORCHIDv2, identifiers rather than locators) and 2001:30::/28 (drone remote ID).
+/// The globally reachable blocks 192.31.196.0/24 and 192.175.48.0/24 (AS112) and
+/// 192.52.193.0/24 (AMT) are not refused.
+#[rustfmt::skip]
+const V4_NOT_PUBLIC: &[(Ipv4Addr, u8, &str)] = &[
+    (Ipv4Addr::new(0, 0, 0, 0),         8,  "\"this network\", 0.0.0.0/8"),
+    (Ipv4Addr::new(10, 0, 0, 0),        8,  "private-use, 10.0.0.0/8"),
+    (Ipv4Addr::new(100, 64, 0, 0),      10, "shared address space (carrier-grade NAT), 100.64.0.0/10"),
+    (Ipv4Addr::new(127, 0, 0, 0),       8,  "loopback, 127.0.0.0/8"),
+    (Ipv4Addr::new(169, 254, 0, 0),     16, "link-local, 169.254.0.0/16"),
+    (Ipv4Addr::new(172, 16, 0, 0),      12, "private-use, 172.16.0.0/12"),
+    (Ipv4Addr::new(192, 0, 0, 0),       24, "IETF protocol assignments, 192.0.0.0/24"),
+    (Ipv4Addr::new(192, 0, 2, 0),       24, "documentation (TEST-NET-1), 192.0.2.0/24"),
+    (Ipv4Addr::new(192, 88, 99, 0),     24, "6to4 relay anycast (deprecated), 192.88.99.0/24"),
+    (Ipv4Addr::new(192, 168, 0, 0),     16, "private-use, 192.168.0.0/16"),
+    (Ipv4Addr::new(198, 18, 0, 0),      15, "benchmarking, 198.18.0.0/15"),
+    (Ipv4Addr::new(198, 51, 100, 0),    24, "documentation (TEST-NET-2), 198.51.100.0/24"),
+    (Ipv4Addr::new(203, 0, 113, 0),     24, "documentation (TEST-NET-3), 203.0.113.0/24"),
+    (Ipv4Addr::new(224, 0, 0, 0),       4,  "multicast, 224.0.0.0/4"),
+    (Ipv4Addr::new(255, 255, 255, 255), 32, "limited broadcast, 255.255.255.255/32"),
+    (Ipv4Addr::new(240, 0, 0, 0),       4,  "reserved, 240.0.0.0/4"),
+];
+
+/// IPv6 blocks that carry an IPv4 address: such an address is exactly as public as the IPv4
+/// address it leads to, which is the 32 bits `shift` bits from the right.
+///
+/// 6to4 (2002::/16) is "N/A" for global reachability in the registry (RFC 7526 deprecated
+/// it): an address there is read as reachable exactly when its embedded IPv4 address is, so
+/// 2002:7f00:1:: (127.0.0.1) is refused and 2002:808:808:: (8.8.8.8) is not.
+#[rustfmt::skip]
+const V6_EMBEDDING_V4: &[(Ipv6Addr, u8, u32, &str)] = &[
+    // (network, prefix length, shift, name)
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0),    96, 0,  "IPv4-mapped"),
+    (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96, 0,  "NAT64"),
+    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0),    16, 80, "6to4"),
+];
+
+/// IPv6 blocks a webhook may not target (see `V4_NOT_PUBLIC`), first match naming it.
+/// Besides these, anything outside 2000::/3, the only space IANA allocates for global
+/// unicast, is refused.
+#[rustfmt::skip]
+const V6_NOT_PUBLIC: &[(Ipv6Addr, u8, &str)] = &[
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),            128, "unspecified, ::/128"),
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1),            128, "loopback, ::1/128"),
+    (Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0),       96,  "IPv4-translated (SIIT), ::ffff:0:0:0/96"),
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),            96,  "IPv4-compatible (deprecated), ::/96"),
+    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),    48,  "local-use IPv4/IPv6 translation, 64:ff9b:1::/48"),
+    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),        64,  "discard-only, 100::/64"),
+    (Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0),        64,  "dummy prefix, 100:0:0:1::/64"),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),       32,  "Teredo, 2001::/32"),
+    (Ipv6Addr::new(0x2001, 0x2, 0, 0, 0, 0, 0, 0),     48,  "benchmarking, 2001:2::/48"),
+    (Ipv6Addr::new(0x2001, 0x10, 0, 0, 0, 0, 0, 0),    28,  "ORCHID (deprecated), 2001:10::/28"),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),       23,  "IETF protocol assignments, 2001::/23"),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),   32,  "documentation, 2001:db8::/32"),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),       20,  "documentation, 3fff::/20"),
+    (Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),       16,  "SRv6 SIDs, 5f00::/16"),
+    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),       7,   "unique local, fc00::/7"),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),       10,  "link-local, fe80::/10"),
+    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),       10,  "site-local (deprecated), fec0::/10"),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),       8,   "multicast, ff00::/8"),
+];
+
+/// Global unicast, 2000::/3: the only IPv6 space allocated for public addresses.
+const V6_GLOBAL_UNICAST: (Ipv6Addr, u8) = (Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
+
+fn in_v4_block(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(net) & mask
+}
+
+fn in_v6_block(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+    u128::from(ip) & mask == u128::from(net) & mask
+}
+
+/// Why `ip` is not an ordinary public address (the block it is in), or `None` when it is
+/// one. An IPv6 address that leads to an IPv4 address (IPv4-mapped, NAT64, 6to4) is judged
+/// by that IPv4 address.
+pub fn not_public(ip: IpAddr) -> Option<String> {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_unspecified()
-                || v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking
-                || a >= 240) // reserved
-        }
+        IpAddr::V4(v4) => V4_NOT_PUBLIC
+            .iter()
+            .find(|(net, len, _)| in_v4_block(v4, *net, *len))
+            .map(|(_, _, name)| (*name).to_owned()),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            if let Some((_, _, shift, name)) = V6_EMBEDDING_V4
+                .iter()
+                .find(|(net, len, _, _)| in_v6_block(v6, *net, *len))
+            {
+                // Truncation keeps exactly the 32 bits of the embedded address.
+                let v4 = Ipv4Addr::from((u128::from(v6) >> shift) as u32);
+                return not_public(IpAddr::V4(v4)).map(|why| format!("{name} form of {v4}: {why}"));
             }
-            let first = v6.segments()[0];
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
-                || first == 0x0064 && v6.segments()[1] == 0xff9b) // NAT64
+            if let Some((_, _, name)) = V6_NOT_PUBLIC
+                .iter()
+                .find(|(net, len, _)| in_v6_block(v6, *net, *len))
+            {
+                return Some((*name).to_owned());
+            }
+            let (net, len) = V6_GLOBAL_UNICAST;
+            (!in_v6_block(v6, net, len))
+                .then(|| "outside global unicast 2000::/3 (reserved by the IETF)".to_owned())
         }
     }
+}
+
+/// Whether `ip` is an ordinary public address (see `not_public`).
+pub fn is_public(ip: IpAddr) -> bool {
+    not_public(ip).is_none()
 }
 
 /// Which webhook targets are acceptable, and delivery to them.
@@ -108,12 +204,21 @@ impl Webhooks {
     }
 
     /// Parses a URL a user wants to register: absolute http(s), with a host, without
-    /// credentials or a fragment. (The address check is `resolve`.)
+    /// credentials or a fragment, free of control characters, and at most `MAX_URL_LEN`
+    /// characters as sent and as stored (normalised: percent-encoded, punycode host). The
+    /// address check is `resolve`.
     pub fn parse_url(&self, raw: &str) -> Result<Url, String> {
-        if raw.len() > MAX_URL_LEN {
+        let raw = raw.trim();
+        if raw.chars().count() > MAX_URL_LEN {
             return Err(format!("must be at most {MAX_URL_LEN} characters"));
         }
-        let url = Url::parse(raw.trim()).map_err(|e| format!("is not a valid URL ({e})"))?;
+        // The URL parser would silently drop tabs and newlines and encode the rest.
+        if raw.chars().any(char::is_control) {
+            return Err(
+                "must not contain control characters (such as a newline, tab or NUL)".into(),
+            );
+        }
+        let url = Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err("must be an http or https URL".into());
         }
@@ -126,11 +231,20 @@ impl Webhooks {
         if url.fragment().is_some() {
             return Err("must not have a fragment".into());
         }
+        // What is stored is the normalised form, which can be longer than what was sent.
+        let stored = url.as_str().chars().count();
+        if stored > MAX_URL_LEN {
+            return Err(format!(
+                "must be at most {MAX_URL_LEN} characters once normalised (this one is \
+                 {stored} with its non-ASCII characters percent-encoded and its host in \
+                 punycode); shorten it"
+            ));
+        }
         Ok(url)
     }
 
     /// The addresses a delivery to `url` may connect to: all its host resolves to, each
-    /// public unless the host is allowed.
+    /// public (see `not_public`) unless the host is allowed.
     pub async fn resolve(&self, url: &Url) -> Result<Vec<SocketAddr>, String> {
         let host = url.host_str().ok_or("must name a host")?;
         let host = normalize_host(host);
@@ -146,12 +260,7 @@ impl Webhooks {
             return Err(format!("host {host} does not resolve"));
         }
         if !self.is_allowed(&host) {
-            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(format!(
-                    "{} is not a public address (private, loopback and link-local targets are refused)",
-                    bad.ip()
-                ));
-            }
+            check_public(&addrs)?;
         }
         Ok(addrs)
     }
@@ -185,10 +294,19 @@ impl Webhooks {
             Err(e) => return failed(None, format!("the URL {e}")),
         };
         let host = normalize_host(url.host_str().unwrap_or_default());
+        // The client connects only to `addrs`: it never uses a proxy (one would resolve the
+        // host itself), and its resolver answers only for this host, with these addresses,
+        // checked again. (An IP-literal host is never looked up: it is `addrs`.)
+        let resolver = PinnedResolver {
+            public_only: !self.is_allowed(&host),
+            host,
+            addrs,
+        };
         let client = match reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
-            .resolve_to_addrs(&host, &addrs)
+            .dns_resolver(Arc::new(resolver))
             .build()
         {
             Ok(client) => client,
@@ -216,6 +334,50 @@ impl Webhooks {
             Err(e) if e.is_timeout() => failed(None, format!("no answer within {TIMEOUT:?}")),
             Err(e) => failed(None, format!("{:#}", anyhow::Error::from(e.without_url()))),
         }
+    }
+}
+
+/// Refuses `addrs` unless every one is public, naming the first that is not.
+fn check_public(addrs: &[SocketAddr]) -> Result<(), String> {
+    match addrs
+        .iter()
+        .find_map(|a| Some((a.ip(), not_public(a.ip())?)))
+    {
+        None => Ok(()),
+        Some((ip, why)) => Err(format!(
+            "leads to {ip}, which is not a public address ({why}); a webhook must be reachable \
+             on the public internet"
+        )),
+    }
+}
+
+/// The DNS resolver of a delivery's HTTP client: it answers only for the webhook's host, with
+/// the addresses checked before the delivery (checked again here, so that no lookup the
+/// client makes can reach an address that was not), and refuses every other name.
+struct PinnedResolver {
+    host: String,
+    addrs: Vec<SocketAddr>,
+    public_only: bool,
+}
+
+impl Resolve for PinnedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let answer = if normalize_host(name.as_str()) != self.host {
+            Err(format!(
+                "the delivery to {} tried to look up {}",
+                self.host,
+                name.as_str()
+            ))
+        } else if self.public_only {
+            check_public(&self.addrs).map(|()| self.addrs.clone())
+        } else {
+            Ok(self.addrs.clone())
+        };
+        Box::pin(std::future::ready(
+            answer
+                .map(|addrs| Box::new(addrs.into_iter()) as Addrs)
+                .map_err(|e| e.into()),
+        ))
     }
 }
 
@@ -276,6 +438,165 @@ mod tests {
         }
     }
 
+    /// Every not globally reachable block of the IANA special-purpose registries (and
+    /// multicast, reserved, deprecated space), at its edges, with the name the refusal gives.
+    #[test]
+    fn special_purpose_addresses_are_refused_with_their_block() {
+        for (ip, block) in [
+            // IPv4
+            ("0.0.0.0", "0.0.0.0/8"),
+            ("0.255.255.255", "0.0.0.0/8"),
+            ("10.0.0.0", "10.0.0.0/8"),
+            ("10.255.255.255", "10.0.0.0/8"),
+            ("100.64.0.0", "100.64.0.0/10"),
+            ("100.127.255.255", "100.64.0.0/10"),
+            ("127.0.0.1", "127.0.0.0/8"),
+            ("127.255.255.254", "127.0.0.0/8"),
+            ("169.254.0.0", "169.254.0.0/16"),
+            ("169.254.169.254", "169.254.0.0/16"),
+            ("172.16.0.0", "172.16.0.0/12"),
+            ("172.31.255.255", "172.16.0.0/12"),
+            ("192.0.0.0", "192.0.0.0/24"),
+            ("192.0.0.8", "192.0.0.0/24"),
+            ("192.0.0.9", "192.0.0.0/24"), // PCP anycast: globally reachable, refused anyway
+            ("192.0.0.170", "192.0.0.0/24"),
+            ("192.0.0.255", "192.0.0.0/24"),
+            ("192.0.2.1", "192.0.2.0/24"),
+            ("192.88.99.0", "192.88.99.0/24"),
+            ("192.88.99.255", "192.88.99.0/24"),
+            ("192.168.0.0", "192.168.0.0/16"),
+            ("192.168.255.255", "192.168.0.0/16"),
+            ("198.18.0.0", "198.18.0.0/15"),
+            ("198.19.255.255", "198.18.0.0/15"),
+            ("198.51.100.7", "198.51.100.0/24"),
+            ("203.0.113.7", "203.0.113.0/24"),
+            ("224.0.0.1", "224.0.0.0/4"),
+            ("239.255.255.255", "224.0.0.0/4"),
+            ("240.0.0.1", "240.0.0.0/4"),
+            ("255.255.255.254", "240.0.0.0/4"),
+            ("255.255.255.255", "255.255.255.255/32"),
+            // IPv6
+            ("::", "::/128"),
+            ("::1", "::1/128"),
+            ("::127.0.0.1", "::/96"),
+            ("::169.254.169.254", "::/96"),
+            ("::8.8.8.8", "::/96"), // IPv4-compatible is deprecated whatever it embeds
+            ("::ffff:127.0.0.1", "127.0.0.0/8"),
+            ("::ffff:169.254.169.254", "169.254.0.0/16"),
+            ("::ffff:0:127.0.0.1", "::ffff:0:0:0/96"),
+            ("::ffff:0:8.8.8.8", "::ffff:0:0:0/96"),
+            ("64:ff9b::127.0.0.1", "127.0.0.0/8"),
+            ("64:ff9b::10.0.0.1", "10.0.0.0/8"),
+            ("64:ff9b:1::1", "64:ff9b:1::/48"),
+            ("64:ff9b:1:ffff::8.8.8.8", "64:ff9b:1::/48"),
+            ("100::", "100::/64"),
+            ("100::ffff:ffff:ffff:ffff", "100::/64"),
+            ("100:0:0:1::1", "100:0:0:1::/64"),
+            ("2001::1", "2001::/32"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001::/32"),
+            ("2001:1::1", "2001::/23"),
+            ("2001:2::1", "2001:2::/48"),
+            ("2001:3::1", "2001::/23"),
+            ("2001:10::1", "2001:10::/28"),
+            ("2001:1f::1", "2001:10::/28"),
+            ("2001:20::1", "2001::/23"),
+            ("2001:2f::1", "2001::/23"),
+            ("2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "2001::/23"),
+            ("2001:db8::1", "2001:db8::/32"),
+            ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::/32"),
+            ("2002:7f00:1::1", "127.0.0.0/8"),
+            ("2002:a00:1::", "10.0.0.0/8"),
+            ("2002:a9fe:a9fe::1", "169.254.0.0/16"),
+            ("2002:c0a8:101::1", "192.168.0.0/16"),
+            ("2002::1", "0.0.0.0/8"),
+            ("3fff::1", "3fff::/20"),
+            ("3fff:fff:ffff::1", "3fff::/20"),
+            ("5f00::1", "5f00::/16"),
+            ("5f00:ffff::1", "5f00::/16"),
+            ("fc00::1", "fc00::/7"),
+            ("fdff:ffff::1", "fc00::/7"),
+            ("fe80::1", "fe80::/10"),
+            ("febf:ffff::1", "fe80::/10"),
+            ("fec0::1", "fec0::/10"),
+            ("feff:ffff::1", "fec0::/10"),
+            ("ff02::1", "ff00::/8"),
+            ("ff0e::1", "ff00::/8"),
+            // Outside 2000::/3, reserved by the IETF
+            ("1::1", "2000::/3"),
+            ("1fff:ffff::1", "2000::/3"),
+            ("4000::1", "2000::/3"),
+            ("e000::1", "2000::/3"),
+        ] {
+            let why = not_public(ip.parse().unwrap());
+            assert!(
+                why.as_deref().is_some_and(|w| w.contains(block)),
+                "{ip} should be refused as {block}: {why:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_public_addresses_are_accepted() {
+        for ip in [
+            // IPv4, including the neighbours of refused blocks and the globally reachable
+            // special-purpose blocks (AS112, AMT)
+            "1.1.1.1",
+            "8.8.8.8",
+            "9.9.9.9",
+            "93.184.216.34",
+            "1.0.0.0",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "126.255.255.255",
+            "128.0.0.0",
+            "169.253.255.255",
+            "169.255.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.0",
+            "192.0.3.0",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.88.98.255",
+            "192.88.100.0",
+            "192.167.255.255",
+            "192.169.0.0",
+            "192.175.48.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "198.51.99.255",
+            "198.51.101.0",
+            "203.0.112.255",
+            "203.0.114.0",
+            "223.255.255.255",
+            // IPv6
+            "2606:4700::1111",
+            "2606:4700:4700::1001",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001:82b::200e",
+            "2620:fe::fe",
+            "2620:4f:8000::1",
+            "2001:200::1",
+            "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff",
+            "2001:db9::1",
+            "2000::1",
+            "2003::1",
+            "3ffe::1",
+            "3fff:1000::1",
+            "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            // Embedding a public IPv4 address
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",
+            "2002:5db8:d822::",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(not_public(ip), None, "{ip} is public");
+        }
+    }
+
     #[test]
     fn urls_must_be_plain_http_or_https() {
         let w = Webhooks::default();
@@ -318,5 +639,194 @@ mod tests {
         assert!(allowed.resolve(&url).await.is_ok());
         let url = allowed.parse_url("http://10.0.0.5/").unwrap();
         assert!(allowed.resolve(&url).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn other_spellings_of_private_addresses_are_refused_by_resolve() {
+        let strict = Webhooks::default();
+        for raw in [
+            "http://[::127.0.0.1]/",
+            "http://[::169.254.169.254]/latest/meta-data",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:0:127.0.0.1]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[2001:0::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "http://[fec0::1]/",
+            "http://[100::1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[64:ff9b:1::1]/",
+            "http://[0:0:0:0:0:0:0:1]:8080/",
+            "http://[::]/",
+            "http://[ff02::1]/",
+            "http://192.88.99.1/",
+            "http://2130706433/", // 127.0.0.1 as one number
+            "http://0x7f.1/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://0/",
+            "http://[::ffff:a9fe:a9fe]/",
+        ] {
+            let url = strict
+                .parse_url(raw)
+                .unwrap_or_else(|e| panic!("{raw} parses: {e}"));
+            let err = strict.resolve(&url).await.expect_err(raw);
+            assert!(err.contains("not a public address"), "{raw}: {err}");
+        }
+        // A zone id is no way around it either.
+        assert!(strict.parse_url("http://[fe80::1%25eth0]/").is_err());
+        for raw in [
+            "http://[2606:4700::1111]/hook",
+            "https://8.8.8.8:8443/x",
+            "http://[::ffff:8.8.8.8]/",
+            "http://[2002:808:808::1]/",
+        ] {
+            let url = strict.parse_url(raw).unwrap();
+            assert!(strict.resolve(&url).await.is_ok(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let w = Webhooks::default();
+        for bad in [
+            "https://example.com/a\nb",
+            "https://exa\tmple.com/",
+            "https://example.com/\r\nX-Injected: 1",
+            "https://example.com/\u{0}",
+            "https://example.com/?q=\u{7f}",
+            "https://example.com/\u{85}x",
+        ] {
+            let err = w.parse_url(bad).expect_err(bad);
+            assert!(err.contains("control characters"), "{bad:?}: {err}");
+        }
+        // Blanks around the URL are trimmed, as everywhere.
+        assert_eq!(
+            w.parse_url(" https://example.com/hook \n")
+                .unwrap()
+                .as_str(),
+            "https://example.com/hook"
+        );
+    }
+
+    #[test]
+    fn the_length_limit_is_the_databases_and_holds_once_normalised() {
+        let migration = include_str!("../../migrations/20261122000003_reminders_webhooks.sql");
+        assert!(
+            migration.contains(&format!("check (length(url) between 1 and {MAX_URL_LEN})")),
+            "MAX_URL_LEN is the webhooks.url check"
+        );
+        let w = Webhooks::default();
+        let base = "https://example.com/";
+        let longest = format!("{base}{}", "a".repeat(MAX_URL_LEN - base.len()));
+        assert_eq!(w.parse_url(&longest).unwrap().as_str(), longest);
+        let err = w.parse_url(&format!("{longest}a")).unwrap_err();
+        assert!(err.contains("at most 2000 characters"), "{err}");
+        // Short as sent, long once normalised: each "ü" is stored as "%C3%BC", each blank
+        // in the query as "%20", and a Unicode host in punycode.
+        for short in [
+            format!("{base}{}", "ü".repeat(400)),
+            format!("{base}?q={}", "a b".repeat(600)),
+            format!(
+                "https://{}.example.com/{}",
+                "ü".repeat(20),
+                "a".repeat(MAX_URL_LEN - 41) // 2000 characters as sent
+            ),
+        ] {
+            assert!(short.chars().count() <= MAX_URL_LEN, "short as sent");
+            let err = match w.parse_url(&short) {
+                Ok(url) => panic!(
+                    "accepted, {} characters once normalised",
+                    url.as_str().len()
+                ),
+                Err(e) => e,
+            };
+            assert!(err.contains("once normalised"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_delivery_resolver_answers_only_the_checked_addresses_of_its_host() {
+        let public: SocketAddr = "93.184.216.34:443".parse().unwrap();
+        let resolver = PinnedResolver {
+            host: "hooks.example.com".into(),
+            addrs: vec![public],
+            public_only: true,
+        };
+        let name = |n: &str| n.parse::<Name>().unwrap();
+        let got: Vec<_> = resolver
+            .resolve(name("Hooks.Example.COM"))
+            .await
+            .unwrap()
+            .collect();
+        assert_eq!(got, [public]);
+        assert!(resolver.resolve(name("other.example.com")).await.is_err());
+        assert!(resolver.resolve(name("localhost")).await.is_err());
+        let private = PinnedResolver {
+            host: "hooks.example.com".into(),
+            addrs: vec![public, "10.0.0.1:443".parse().unwrap()],
+            public_only: true,
+        };
+        assert!(private.resolve(name("hooks.example.com")).await.is_err());
+        let allowed = PinnedResolver {
+            public_only: false,
+            ..private
+        };
+        assert_eq!(
+            allowed
+                .resolve(name("hooks.example.com"))
+                .await
+                .unwrap()
+                .count(),
+            2
+        );
+    }
+
+    /// Starts a webhook receiver on loopback; answers its port and how many requests it got.
+    async fn receiver() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::ready("ok")
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (port, hits)
+    }
+
+    fn target(url: String) -> WebhookTarget {
+        WebhookTarget {
+            id: uuid::Uuid::new_v4(),
+            url,
+            secret: crate::config::Secret::new("s3cret-s3cret-s3cret"),
+            due: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn delivery_by_host_name_goes_through_the_checked_addresses() {
+        let (port, hits) = receiver().await;
+        let url = format!("http://localhost:{port}/hook");
+        let id = uuid::Uuid::new_v4();
+        // Allowed: looked up, checked, and connected to through the pinned resolver.
+        let allowed = Webhooks::new(["localhost".to_owned()]);
+        let sent = allowed
+            .deliver(&target(url.clone()), id, "reminder.due", b"{}")
+            .await;
+        assert_eq!(sent.error, None);
+        assert_eq!(sent.status, Some(200));
+        // Not allowed: refused before any connection.
+        let strict = Webhooks::default();
+        let refused = strict
+            .deliver(&target(url), id, "reminder.due", b"{}")
+            .await;
+        let error = refused.error.unwrap();
+        assert!(error.contains("not a public address (loopback"), "{error}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
