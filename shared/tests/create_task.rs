@@ -209,7 +209,7 @@ async fn every_accepted_recurrence_form_round_trips() {
         "every Mon, Fri",
         "every tuesday and thursday",
         "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10",
-        "RRULE:FREQ=MONTHLY;UNTIL=20271231T000000Z",
+        "RRULE:FREQ=MONTHLY;UNTIL=20351231T000000Z",
         "rrule:freq=daily;interval=2",
     ] {
         let task = app

@@ -6,7 +6,15 @@
 //! - `every weekday` (Monday to Friday), `every monday,wednesday` (full or 3-letter names)
 //! - an RFC 5545 rule, with or without the `RRULE:` prefix, e.g.
 //!   `FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10` or `RRULE:FREQ=MONTHLY;UNTIL=20271231T000000Z`.
-//!   Frequencies below daily are refused: a task repeats at most once a day.
+//!   Frequencies below daily are refused: a task repeats at most once a day. So is a rule
+//!   that never produces a date (INTERVAL=0, COUNT=0, BYMONTH=2;BYMONTHDAY=30, a BYSETPOS
+//!   past the days chosen, ...), or that RFC 5545 does not allow (a numbered BYDAY such as
+//!   `1MO` outside MONTHLY and YEARLY, BYSETPOS alone, an UNTIL that is not UTC), each with a
+//!   message that says what to write instead.
+//!
+//! A series ends cleanly (no next occurrence) at COUNT, at UNTIL, and at the end of year
+//! 9999, the last an RFC 3339 timestamp can name. `Recurrence::check_start` tells whether a
+//! rule would end at a given first due date.
 
 use chrono::offset::LocalResult;
 use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeZone, Utc, Weekday};
@@ -43,6 +51,18 @@ impl Recurrence {
         let rule = if lower.starts_with("rrule:") || lower.starts_with("freq=") {
             parse_rrule(source)?
         } else {
+            if let ["every", n, _] = lower.split_whitespace().collect::<Vec<_>>()[..] {
+                if n.bytes().all(|b| b.is_ascii_digit())
+                    && !n
+                        .parse()
+                        .is_ok_and(|n: u16| (1..=MAX_INTERVAL).contains(&n))
+                {
+                    return Err(format!(
+                        "recurrence {source:?} needs a number from 1 to {MAX_INTERVAL}, \
+                         such as \"every 2 weeks\""
+                    ));
+                }
+            }
             parse_words(&lower).ok_or_else(|| {
                 format!(
                     "unknown recurrence {source:?}: use daily, weekly, monthly, yearly, \
@@ -67,8 +87,12 @@ impl Recurrence {
         &self.rule
     }
 
+    /// The last year a due date can have: an RFC 3339 timestamp, what the API reads, has
+    /// four digits for the year. A series ends there.
+    pub const LAST_YEAR: i32 = 9999;
+
     /// The due date of the next occurrence, or `None` when the series has ended
-    /// (COUNT or UNTIL reached).
+    /// (COUNT or UNTIL reached, or the next date would be after year `LAST_YEAR`).
     ///
     /// - `anchor` starts the series (its first due date, or the completion time of a first
     ///   task that had none); COUNT counts from it, and a month-end day returns after a
@@ -103,7 +127,9 @@ impl Recurrence {
                 .unwrap_or(local_until);
             rule = rule.until(rrule::Tz::UTC.from_utc_datetime(&late));
         }
-        let set = rule.build(start).ok()?;
+        // `limit`: rrule gives up after 100,000 steps without a date (the next date of a
+        // rule that has dates comes much sooner).
+        let set = rule.build(start).ok()?.limit();
         set.into_iter()
             .take(MAX_STEPS)
             .map(|d| {
@@ -115,7 +141,38 @@ impl Recurrence {
                 }
             })
             .take_while(|d| until.is_none_or(|until| *d <= until))
+            .take_while(|d| d.year() <= Self::LAST_YEAR)
             .find(|d| *d > after)
+    }
+
+    /// Refuses this rule for a task due at `due` (in `tz`) when the series would end at that
+    /// task, never producing another: an UNTIL before the next date, COUNT=1, a rule whose
+    /// dates never fall after `due` (e.g. every 4 years on 29 February, counted from a year
+    /// that is not a leap year), or a next date after year `LAST_YEAR`. For a task that has
+    /// a due date; one without recurs from its completion time, which is not known yet.
+    pub fn check_start(&self, tz: chrono_tz::Tz, due: DateTime<Utc>) -> Result<(), String> {
+        if self.next_due(tz, due, Some(due), due).is_some() {
+            return Ok(());
+        }
+        let due_text = due.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        Err(if let Some(until) = self.rule.get_until() {
+            format!(
+                "recurrence UNTIL={} ends the series before any date after the due date \
+                 {due_text}, so the task would never repeat: move UNTIL later or remove it",
+                until.format("%Y%m%dT%H%M%SZ")
+            )
+        } else if self.rule.get_count() == Some(1) {
+            "recurrence COUNT=1 ends the series with this task, so it would never repeat: use \
+             COUNT=2 or more, or no recurrence"
+                .into()
+        } else {
+            format!(
+                "recurrence {:?} has no date after the due date {due_text} up to the end of \
+                 year {}, so the task would never repeat: change the rule or the due date",
+                self.source,
+                Self::LAST_YEAR
+            )
+        })
     }
 }
 
@@ -146,8 +203,9 @@ fn resolve(tz: chrono_tz::Tz, local: NaiveDateTime) -> DateTime<Utc> {
 
 /// RFC 5545 skips months that lack the start's day ("monthly on the 31st" has no April).
 /// A todo should rather fall on the month's last day and come back to the 31st: for a plain
-/// monthly (or yearly, on 29 February) rule whose start is past the 28th, pick the last of
-/// the days 28..=start's day that the month has.
+/// monthly rule (or a yearly one in one month, such as 29 February) whose start is past the
+/// 28th, pick the last of the days 28..=start's day that the month has. (An explicit
+/// BYMONTHDAY=31 keeps its RFC 5545 meaning: the months that have a 31st.)
 fn clamp_month_end(rule: RRule<Unvalidated>, start: &DateTime<rrule::Tz>) -> RRule<Unvalidated> {
     let day = start.day() as i8;
     let plain = rule.get_by_month_day().is_empty()
@@ -160,12 +218,21 @@ fn clamp_month_end(rule: RRule<Unvalidated>, start: &DateTime<rrule::Tz>) -> RRu
     }
     match rule.get_freq() {
         Frequency::Monthly => rule.by_month_day((28..=day).collect()).by_set_pos(vec![-1]),
-        Frequency::Yearly
-            if rule.get_by_month().is_empty() || rule.get_by_month() == [start.month() as u8] =>
-        {
-            rule.by_month(&[chrono::Month::try_from(start.month() as u8).expect("valid month")])
-                .by_month_day((28..=day).collect())
-                .by_set_pos(vec![-1])
+        // One month a year (the start's, or BYMONTH's one): "yearly in April" from 31
+        // January falls on 30 April rather than never.
+        Frequency::Yearly if rule.get_by_month().len() <= 1 => {
+            let month = rule
+                .get_by_month()
+                .first()
+                .copied()
+                .unwrap_or(start.month() as u8);
+            match chrono::Month::try_from(month) {
+                Ok(month) => rule
+                    .by_month(&[month])
+                    .by_month_day((28..=day).collect())
+                    .by_set_pos(vec![-1]),
+                Err(_) => rule,
+            }
         }
         _ => rule,
     }
@@ -205,18 +272,140 @@ fn parse_rrule(source: &str) -> Result<RRule<Unvalidated>, String> {
     if rule.get_count().is_some() && rule.get_until().is_some() {
         return Err("invalid RRULE: COUNT and UNTIL must not both be given".into());
     }
+    if rule.get_interval() == 0 {
+        return Err(
+            "recurrence INTERVAL must be at least 1: INTERVAL=0 would never repeat (leave \
+             INTERVAL out to repeat every day, week, month or year)"
+                .into(),
+        );
+    }
     if rule.get_interval() > MAX_INTERVAL {
         return Err(format!(
             "recurrence INTERVAL must be at most {MAX_INTERVAL}"
         ));
     }
+    if rule.get_count() == Some(0) {
+        return Err(
+            "recurrence COUNT must be at least 1: it is the number of occurrences, this task \
+             included"
+                .into(),
+        );
+    }
+    if let Some(until) = rule.get_until() {
+        if until.timezone() != rrule::Tz::UTC {
+            return Err(
+                "recurrence UNTIL must be a UTC date and time ending in Z, such as \
+                 UNTIL=20271231T235959Z"
+                    .into(),
+            );
+        }
+    }
+    check_by_day(&rule)?;
+    if !rule.get_by_set_pos().is_empty()
+        && rule.get_by_weekday().is_empty()
+        && rule.get_by_month_day().is_empty()
+        && rule.get_by_month().is_empty()
+        && rule.get_by_year_day().is_empty()
+        && rule.get_by_week_no().is_empty()
+    {
+        return Err(
+            "recurrence BYSETPOS picks among the days that BYDAY, BYMONTHDAY, BYMONTH, \
+             BYYEARDAY or BYWEEKNO choose, and this rule has none of them: add one, e.g. \
+             FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1 for the last weekday of each month"
+                .into(),
+        );
+    }
     // Validate against a fixed start so that the rule itself is checked (BYxxx ranges,
-    // UNTIL format, COUNT with UNTIL, ...) independently of any task.
-    let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC);
+    // UNTIL format, ...) independently of any task; an UNTIL before that start is the
+    // task's business (`check_start`).
+    let epoch = DateTime::<Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC);
+    let start = rule.get_until().map_or(epoch, |until| epoch.min(*until));
     rule.clone()
         .validate(start)
         .map_err(|e| format!("invalid RRULE: {e}"))?;
+    if !can_occur(&rule) {
+        return Err(format!(
+            "recurrence {source:?} never happens: no date matches all of its parts together \
+             (such as BYMONTH=2 with BYMONTHDAY=30, or BYSETPOS=3 when only two days are \
+             chosen); change or remove one of them"
+        ));
+    }
     Ok(rule)
+}
+
+/// RFC 5545 numbers a weekday in BYDAY (`1MO`, the first Monday; `-1FR`, the last Friday)
+/// only within a month or a year: FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO. rrule
+/// accepts a number with DAILY and WEEKLY but ignores the weekday then (`FREQ=WEEKLY;
+/// BYDAY=1MO` repeats every day), so it is refused here, and so is a number no month or year
+/// has.
+fn check_by_day(rule: &RRule<Unvalidated>) -> Result<(), String> {
+    let freq = rule.get_freq();
+    for by_day in rule.get_by_weekday() {
+        let NWeekday::Nth(n, day) = *by_day else {
+            continue;
+        };
+        let name = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][day.num_days_from_monday() as usize];
+        let written = format!("BYDAY={n}{name}");
+        let plain = format!("BYDAY={name}");
+        if !matches!(freq, Frequency::Monthly | Frequency::Yearly) {
+            return Err(format!(
+                "recurrence {written} numbers the weekday, which RFC 5545 allows only with \
+                 FREQ=MONTHLY or FREQ=YEARLY: write {plain} for every such weekday, or \
+                 FREQ=MONTHLY;{written} for one each month"
+            ));
+        }
+        if freq == Frequency::Yearly && !rule.get_by_week_no().is_empty() {
+            return Err(format!(
+                "recurrence {written} numbers the weekday, which RFC 5545 does not allow with \
+                 BYWEEKNO: write {plain} for that weekday of each chosen week"
+            ));
+        }
+        // rrule's own limits: it refuses -5 in a monthly rule and -53 in a yearly one.
+        let (range, hint) = if freq == Frequency::Monthly {
+            (
+                -4..=5,
+                "a month has at most 5 of each weekday: use 1 to 5, or -1 to -4 counting from \
+                 the month's end",
+            )
+        } else if !rule.get_by_month().is_empty() {
+            (
+                -5..=5,
+                "with BYMONTH it counts within the month, which has at most 5 of each weekday: \
+                 use 1 to 5, or -1 to -5 counting from the month's end",
+            )
+        } else {
+            (
+                -52..=53,
+                "a year has at most 53 of each weekday: use 1 to 53, or -1 to -52 counting \
+                 from the year's end",
+            )
+        };
+        if n == 0 || !range.contains(&n) {
+            return Err(format!("recurrence {written} is out of range: {hint}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the rule yields any date at all. Judged with INTERVAL=1 and without COUNT or
+/// UNTIL (which depend on the task, see `check_start`) over the last 400 years rrule can
+/// count, 9600 to 10000: the Gregorian calendar repeats every 400 years (a whole number of
+/// weeks), so a rule with no date there has none anywhere. The start, 1 January, is a day
+/// every month has, so the parts the rule takes from its start (the day of the month, the
+/// month) are never what makes it impossible.
+fn can_occur(rule: &RRule<Unvalidated>) -> bool {
+    let tz = rrule::Tz::UTC;
+    let (Some(start), Some(end)) = (
+        tz.with_ymd_and_hms(9600, 1, 1, 0, 0, 0).single(),
+        tz.with_ymd_and_hms(10_000, 12, 31, 23, 59, 59).single(),
+    ) else {
+        return true;
+    };
+    let probe = rule.clone().interval(1).until(end);
+    // The iteration ends past year 10000, where rrule stops counting.
+    probe
+        .build(start)
+        .is_ok_and(|set| set.into_iter().next().is_some())
 }
 
 fn parse_words(s: &str) -> Option<RRule<Unvalidated>> {
@@ -383,7 +572,8 @@ mod tests {
         assert_eq!(sunday, "2026-09-06T04:30:00+00:00");
         let monday = next("daily", "America/Santiago", d, Some(&sunday), &sunday).unwrap();
         assert_eq!(monday, "2026-09-07T03:30:00+00:00"); // 00:30 -03
-                                                         // The same in Berlin, where the gap is 02:00-03:00: 02:30 becomes 03:30 CEST.
+
+        // The same in Berlin, where the gap is 02:00-03:00: 02:30 becomes 03:30 CEST.
         let d = "2026-03-28T01:30:00Z";
         assert_eq!(
             next("daily", "Europe/Berlin", d, Some(d), d).unwrap(),
@@ -472,5 +662,275 @@ mod tests {
         let r = Recurrence::parse("every weekday").unwrap();
         assert_eq!(r.rule().get_by_weekday().len(), 5);
         assert_eq!(r.as_str(), "every weekday");
+    }
+
+    fn refused(rule: &str) -> String {
+        match Recurrence::parse(rule) {
+            Ok(r) => panic!("{rule:?} should be refused, parsed as {}", r.rule()),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn refuses_rules_that_never_happen_saying_why() {
+        for (rule, why) in [
+            ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be at least 1"),
+            (
+                "rrule:freq=weekly;interval=0;byday=mo",
+                "INTERVAL must be at least 1",
+            ),
+            ("FREQ=YEARLY;INTERVAL=0", "INTERVAL must be at least 1"),
+            ("every 0 days", "a number from 1 to 1000"),
+            ("every 1001 weeks", "a number from 1 to 1000"),
+            ("FREQ=DAILY;COUNT=0", "COUNT must be at least 1"),
+            // Days that the chosen months never have.
+            ("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30", "never happens"),
+            ("FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31", "never happens"),
+            ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-30", "never happens"),
+            ("FREQ=DAILY;BYMONTH=2,4,6;BYMONTHDAY=31", "never happens"),
+            ("FREQ=YEARLY;BYYEARDAY=1;BYMONTH=6", "never happens"),
+            ("FREQ=YEARLY;BYWEEKNO=1;BYMONTH=6", "never happens"),
+            ("FREQ=MONTHLY;BYDAY=1MO;BYMONTHDAY=8", "never happens"),
+            // Positions past the end of the set.
+            ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "never happens"),
+            ("FREQ=MONTHLY;BYMONTHDAY=1,2;BYSETPOS=3", "never happens"),
+            ("FREQ=WEEKLY;BYDAY=MO,TU;BYSETPOS=3", "never happens"),
+            ("FREQ=DAILY;BYDAY=MO;BYSETPOS=2", "never happens"),
+            // BYSETPOS with nothing to pick from.
+            ("FREQ=MONTHLY;BYSETPOS=1", "BYSETPOS picks among"),
+            ("FREQ=YEARLY;BYSETPOS=-1", "BYSETPOS picks among"),
+            // UNTIL must be an instant.
+            (
+                "FREQ=DAILY;UNTIL=20271231",
+                "UNTIL must be a UTC date and time",
+            ),
+            (
+                "FREQ=DAILY;UNTIL=20271231T090000",
+                "UNTIL must be a UTC date and time",
+            ),
+        ] {
+            let err = refused(rule);
+            assert!(err.contains(why), "{rule}: {err}");
+        }
+    }
+
+    #[test]
+    fn numbered_weekdays_only_within_a_month_or_a_year_and_in_range() {
+        for (rule, why) in [
+            // RFC 5545: a number only with MONTHLY or YEARLY (rrule ignored the weekday:
+            // FREQ=WEEKLY;BYDAY=+1MO repeated every day).
+            (
+                "FREQ=WEEKLY;BYDAY=+1MO",
+                "only with FREQ=MONTHLY or FREQ=YEARLY",
+            ),
+            (
+                "FREQ=WEEKLY;BYDAY=MO,-1FR",
+                "only with FREQ=MONTHLY or FREQ=YEARLY",
+            ),
+            (
+                "FREQ=DAILY;BYDAY=2TU",
+                "only with FREQ=MONTHLY or FREQ=YEARLY",
+            ),
+            (
+                "FREQ=YEARLY;BYWEEKNO=10;BYDAY=1MO",
+                "not allow with BYWEEKNO",
+            ),
+            // A month has at most five of each weekday, a year 53.
+            ("FREQ=MONTHLY;BYDAY=+6MO", "out of range"),
+            ("FREQ=MONTHLY;BYDAY=-5MO", "out of range"),
+            ("FREQ=YEARLY;BYMONTH=1;BYDAY=6MO", "out of range"),
+            ("FREQ=YEARLY;BYDAY=54MO", "out of range"),
+            ("FREQ=YEARLY;BYDAY=-53MO", "out of range"),
+        ] {
+            let err = refused(rule);
+            assert!(err.contains(why), "{rule}: {err}");
+        }
+        let a = "2026-01-01T09:00:00Z"; // a Thursday
+        let walk = |rule: &str, n: usize| {
+            let mut due = a.to_owned();
+            (0..n)
+                .map(|_| {
+                    due = next(rule, "UTC", a, Some(&due), &due).unwrap();
+                    due[..10].to_owned()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            walk("FREQ=MONTHLY;BYDAY=+1MO", 3),
+            ["2026-01-05", "2026-02-02", "2026-03-02"]
+        );
+        assert_eq!(
+            walk("FREQ=MONTHLY;BYDAY=-1FR", 2),
+            ["2026-01-30", "2026-02-27"]
+        );
+        assert_eq!(
+            walk("FREQ=MONTHLY;BYDAY=5MO", 2),
+            ["2026-03-30", "2026-06-29"]
+        );
+        // Thanksgiving, and the fifth-last Monday of March (only in years with five).
+        assert_eq!(
+            walk("FREQ=YEARLY;BYMONTH=11;BYDAY=4TH", 2),
+            ["2026-11-26", "2027-11-25"]
+        );
+        assert_eq!(
+            walk("FREQ=YEARLY;BYMONTH=3;BYDAY=-5MO", 2),
+            ["2026-03-02", "2027-03-01"]
+        );
+        assert_eq!(
+            walk("FREQ=WEEKLY;BYDAY=MO", 2),
+            ["2026-01-05", "2026-01-12"]
+        );
+        assert_eq!(
+            walk("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", 2),
+            ["2026-01-30", "2026-02-27"]
+        );
+    }
+
+    #[test]
+    fn rare_but_possible_rules_are_accepted() {
+        let a = "2026-01-01T09:00:00Z";
+        for (rule, first) in [
+            ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "2028-02-29"),
+            ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", "2044-02-29"),
+            ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", "2044-02-29"),
+            ("FREQ=YEARLY;BYYEARDAY=366", "2028-12-31"),
+            ("FREQ=YEARLY;BYWEEKNO=53;BYDAY=TH", "2026-12-31"),
+            ("FREQ=MONTHLY;BYMONTHDAY=31", "2026-01-31"),
+            ("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=-29", "2028-02-01"),
+            ("FREQ=YEARLY;BYMONTH=2;BYDAY=5MO", "2044-02-29"),
+        ] {
+            let got = next(rule, "UTC", a, Some(a), a).unwrap_or_else(|| panic!("{rule}"));
+            assert_eq!(&got[..10], first, "{rule}");
+        }
+    }
+
+    #[test]
+    fn a_series_ends_cleanly_at_the_end_of_year_9999() {
+        // The API reads RFC 3339 timestamps: four-digit years.
+        assert_eq!(
+            next(
+                "yearly",
+                "UTC",
+                "9999-12-31T09:00:00Z",
+                Some("9999-12-31T09:00:00Z"),
+                "9999-12-31T09:00:00Z"
+            ),
+            None
+        );
+        let d = "9999-12-30T09:00:00Z";
+        let last = next("daily", "UTC", d, Some(d), d).unwrap();
+        assert_eq!(last, "9999-12-31T09:00:00+00:00");
+        assert_eq!(next("daily", "UTC", d, Some(&last), &last), None);
+        assert_eq!(
+            next(
+                "every 1000 years",
+                "UTC",
+                "9000-01-01T00:00:00Z",
+                None,
+                "9000-01-01T00:00:00Z"
+            ),
+            None
+        );
+        let d = "9999-11-30T09:00:00Z";
+        let last = next("monthly", "America/New_York", d, Some(d), d).unwrap();
+        assert_eq!(last, "9999-12-30T09:00:00+00:00");
+        assert_eq!(
+            next("monthly", "America/New_York", d, Some(&last), &last),
+            None
+        );
+        // Where the local date is already in year 10000 (UTC+14), nothing panics either.
+        for d in [
+            "9999-12-31T08:00:00Z",
+            "9999-12-31T20:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            for rule in [
+                "daily",
+                "weekly",
+                "yearly",
+                "FREQ=MONTHLY;BYDAY=-1FR",
+                "every weekday",
+            ] {
+                assert_eq!(
+                    next(rule, "Pacific/Kiritimati", d, Some(d), d),
+                    None,
+                    "{rule} from {d}"
+                );
+            }
+        }
+        // UNTIL at the very end changes nothing.
+        assert_eq!(
+            next(
+                "FREQ=DAILY;UNTIL=99991231T235959Z",
+                "UTC",
+                "9999-12-31T09:00:00Z",
+                Some("9999-12-31T09:00:00Z"),
+                "9999-12-31T09:00:00Z"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn yearly_in_one_month_clamps_to_its_last_day() {
+        let a = "2026-01-31T09:00:00Z";
+        let apr = next("FREQ=YEARLY;BYMONTH=4", "UTC", a, Some(a), a).unwrap();
+        assert_eq!(apr, "2026-04-30T09:00:00+00:00");
+        let a = "2027-01-30T09:00:00Z";
+        let feb = next("FREQ=YEARLY;BYMONTH=2", "UTC", a, Some(a), a).unwrap();
+        assert_eq!(feb, "2027-02-28T09:00:00+00:00");
+        let leap = next("FREQ=YEARLY;BYMONTH=2", "UTC", a, Some(&feb), &feb).unwrap();
+        assert_eq!(leap, "2028-02-29T09:00:00+00:00");
+    }
+
+    #[test]
+    fn check_start_refuses_a_series_that_would_end_at_its_first_task() {
+        let check = |rule: &str, due: &str| {
+            Recurrence::parse(rule)
+                .unwrap()
+                .check_start(chrono_tz::UTC, utc(due))
+        };
+        for (rule, due, why) in [
+            (
+                "FREQ=DAILY;UNTIL=20250101T000000Z",
+                "2026-01-01T09:00:00Z",
+                "UNTIL=20250101T000000Z ends the series",
+            ),
+            (
+                "FREQ=DAILY;UNTIL=19691231T000000Z",
+                "2026-01-01T09:00:00Z",
+                "move UNTIL later",
+            ),
+            (
+                "FREQ=WEEKLY;UNTIL=20260105T000000Z",
+                "2026-01-01T09:00:00Z",
+                "move UNTIL later",
+            ),
+            ("FREQ=DAILY;COUNT=1", "2026-01-01T09:00:00Z", "COUNT=1"),
+            // Every 4 years on 29 February, counted from a year that is not a leap year.
+            (
+                "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",
+                "2001-01-01T09:00:00Z",
+                "never repeat",
+            ),
+            ("yearly", "9999-06-01T09:00:00Z", "year 9999"),
+        ] {
+            let err = check(rule, due).expect_err(rule);
+            assert!(err.contains(why), "{rule} due {due}: {err}");
+        }
+        for (rule, due) in [
+            ("daily", "2026-01-01T09:00:00Z"),
+            ("FREQ=DAILY;UNTIL=20260102T090000Z", "2026-01-01T09:00:00Z"),
+            ("FREQ=DAILY;COUNT=2", "2026-01-01T09:00:00Z"),
+            // The first Monday after a Thursday is the one occurrence of the series.
+            ("FREQ=WEEKLY;BYDAY=MO;COUNT=1", "2026-01-01T09:00:00Z"),
+            (
+                "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",
+                "2000-01-01T09:00:00Z",
+            ),
+            ("yearly", "9998-12-31T09:00:00Z"),
+        ] {
+            assert_eq!(check(rule, due), Ok(()), "{rule} due {due}");
+        }
     }
 }

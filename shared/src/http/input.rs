@@ -71,7 +71,7 @@ impl TaskInput {
                 "a reminder needs a due date (due_at)",
             ));
         }
-        Ok(NewTask {
+        let task = NewTask {
             title,
             description: Description::parse(self.description.flatten().as_deref().unwrap_or(""))?,
             priority: self
@@ -100,7 +100,13 @@ impl TaskInput {
             recurrence_parent_id: None,
             recurrence_depth: 0,
             recurrence_anchor: None,
-        })
+        };
+        // A series that would end at its first task is a mistake worth saying at once.
+        if let (Some(rule), Some(due)) = (&task.recurrence, task.due_at) {
+            rule.check_start(task.timezone.tz(), due)
+                .map_err(|m| ApiError::validation("recurrence", m))?;
+        }
+        Ok(task)
     }
 
     pub fn into_patch(self) -> Result<TaskPatch, ApiError> {
