@@ -1,5 +1,14 @@
 //! Tracing setup: JSON lines in containers, human-readable on a terminal.
+//!
+//! Field values can come from users (a token's subject, a tag), so neither format lets one
+//! break a log line: JSON escapes by itself, and the human-readable format escapes every
+//! control character (`\n` is written as `\n`, an escape sequence as `\u{1b}`).
 
+use std::fmt::Write as _;
+
+use tracing_subscriber::field::{MakeExt, RecordFields};
+use tracing_subscriber::fmt::format::{debug_fn, Writer};
+use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::LogFormat;
@@ -14,6 +23,101 @@ pub fn init(format: LogFormat, level: &str) {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        LogFormat::Pretty => builder.compact().fmt_fields(EscapedFields).try_init(),
     };
+}
+
+/// The human-readable fields, `name=value` separated by spaces (the message bare), with
+/// every control character escaped.
+struct EscapedFields;
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        writer: Writer<'writer>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let escaped = debug_fn(|writer, field, value| {
+            let mut text = String::new();
+            write!(text, "{value:?}")?;
+            let text = escape_controls(&text);
+            if field.name() == "message" {
+                write!(writer, "{text}")
+            } else {
+                write!(writer, "{}={text}", field.name())
+            }
+        })
+        .delimited(" ");
+        escaped.format_fields(writer, fields)
+    }
+}
+
+/// `text` with each control character written as its escape (`\n`, `\t`, `\u{1b}`).
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn user_text_cannot_break_a_pretty_log_line() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = fmt()
+            .compact()
+            .with_ansi(false)
+            .fmt_fields(EscapedFields)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let user_id = "alice\nINFO forged: admin logged in\u{1b}[2J";
+            let span = tracing::info_span!("request", user_id = %user_id);
+            let _entered = span.enter();
+            tracing::info!(tag = %"home\r\nx", debug = ?"a\nb", "stream opened");
+        });
+        let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.lines().count(), 1, "one line: {out:?}");
+        assert!(
+            out.contains(r"user_id=alice\nINFO forged: admin logged in\u{1b}[2J"),
+            "{out}"
+        );
+        assert!(out.contains(r"tag=home\r\nx"), "{out}");
+        assert!(out.contains(r#"debug="a\nb""#), "{out}");
+        assert!(out.contains("stream opened"), "{out}");
+    }
+
+    #[test]
+    fn plain_text_is_kept() {
+        assert_eq!(escape_controls("a b é"), "a b é");
+        assert_eq!(escape_controls("a\u{0}b"), r"a\u{0}b");
+    }
 }
