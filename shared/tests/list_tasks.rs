@@ -436,13 +436,14 @@ async fn default_orders() {
             json!({"title": "c third", "priority": "P2", "due_at": "2030-01-01T00:00:00Z"}),
         )
         .await;
-    // Update the oldest: it becomes the most recently updated.
+    // Update the oldest (P4 to P3: still the least urgent): it becomes the most recently
+    // updated. (An update that changes nothing would not.)
     let (status, _) = app
         .call(
             &user,
             "PUT",
             &format!("/api/{user}/tasks/{}", a["id"].as_str().unwrap()),
-            Some(json!({"priority": "low"})),
+            Some(json!({"priority": "medium"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

@@ -65,6 +65,21 @@ impl PgStore {
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(classify)
     }
+
+    /// A change that changed nothing: undone (so `updated_at` stays), with no event; the
+    /// task as it is.
+    async fn no_change(
+        &self,
+        tx: Transaction<'static, Postgres>,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        tx.rollback().await.map_err(classify)?;
+        Ok(self.get_task(user_id, id).await?.map(|task| Changed {
+            value: task,
+            outbox: Vec::new(),
+        }))
+    }
 }
 
 #[async_trait]
@@ -236,14 +251,17 @@ impl TaskStore for PgStore {
         if let Some(completed) = patch.completed {
             update.push(", completed = ").push_bind(completed);
         }
-        // `old.was` is the completion state before this change (the row is locked first).
-        update
-            .push(" from (select id, completed as was from tasks where user_id = ")
-            .push_bind(user_id);
+        // `old` is the row before this change (locked first): `was` its completion state,
+        // `unchanged` whether the user's fields are all as they were.
+        update.push(format!(
+            " from (select id, completed as was, {EDITABLE_COLUMNS} from tasks where user_id = "
+        ));
+        update.push_bind(user_id);
         update.push(" and id = ").push_bind(id);
         update.push(format!(
-            " for update) old where t.id = old.id returning {}, old.was",
-            qualified("t")
+            " for update) old where t.id = old.id returning {}, old.was, {} as unchanged",
+            qualified("t"),
+            unchanged("t", "old")
         ));
         let Some(row) = update
             .build()
@@ -253,6 +271,9 @@ impl TaskStore for PgStore {
         else {
             return Ok(None);
         };
+        if row.try_get::<bool, _>("unchanged").map_err(classify)? {
+            return self.no_change(tx, user_id, id).await;
+        }
         if let Some(tags) = &tags {
             sqlx::query("delete from task_tags where task_id = $1")
                 .bind(id)
@@ -294,6 +315,9 @@ impl TaskStore for PgStore {
         let Some(row) = row else { return Ok(None) };
         let task = task_from_row(&row)?;
         let was: bool = row.try_get("was").map_err(classify)?;
+        if task.completed == was {
+            return self.no_change(tx, user_id, id).await;
+        }
         let outbox = write_event(&mut tx, change_type(was, &task), &task).await?;
         tx.commit().await.map_err(classify)?;
         Ok(Some(Changed {
@@ -819,8 +843,28 @@ fn outbox_from_row(row: &PgRow) -> Result<OutboxMessage, StoreError> {
 }
 
 /// The task columns prefixed by a table alias (for `update ... from ... returning`).
+/// The task columns a user edits: when none of them changes, nothing happened (no event,
+/// `updated_at` kept).
+const EDITABLE_COLUMNS: &str =
+    "title, description, priority, tags, due_at, reminder_minutes, recurrence, timezone, completed";
+
+/// SQL that is true when the row `new` holds the same editable columns as the row `old`.
+fn unchanged(new: &str, old: &str) -> String {
+    format!(
+        "(({}) is not distinct from ({}))",
+        prefixed(EDITABLE_COLUMNS, new),
+        prefixed(EDITABLE_COLUMNS, old)
+    )
+}
+
+/// The task columns, each prefixed with `alias`.
 fn qualified(alias: &str) -> String {
-    TASK_COLUMNS
+    prefixed(TASK_COLUMNS, alias)
+}
+
+/// `columns` (comma-separated), each prefixed with `alias`.
+fn prefixed(columns: &str, alias: &str) -> String {
+    columns
         .split(',')
         .map(|c| format!("{alias}.{}", c.trim()))
         .collect::<Vec<_>>()
