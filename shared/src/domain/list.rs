@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{parse_timestamp, Priority, TagName};
+use super::{forbidden_control, parse_timestamp, Controls, Priority, TagName};
 use crate::error::ApiError;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -100,18 +100,30 @@ impl ListQuery {
         let mut q = ListQuery::default();
         let mut sort_order = None;
         let mut seen = std::collections::HashSet::new();
-        for (key, value) in pairs {
+        for (given, value) in pairs {
+            // An alias names the same parameter: `search=a&q=b` is a repeat too.
+            let key = canonical(given);
             if !seen.insert(key) {
-                return Err(bad(key, format!("{key} is given more than once")));
+                return Err(bad(
+                    key,
+                    if key == given {
+                        format!("{key} is given more than once")
+                    } else {
+                        format!("{key} is given more than once ({given} is another name for it)")
+                    },
+                ));
             }
             let value = value.trim();
             match key {
-                "search" | "q" => {
+                "search" => {
                     if value.chars().count() > MAX_SEARCH_CHARS {
                         return Err(bad(
                             key,
                             format!("search must be at most {MAX_SEARCH_CHARS} characters"),
                         ));
+                    }
+                    if forbidden_control(value, Controls::None).is_some() {
+                        return Err(bad(key, "search must not contain control characters"));
                     }
                     q.search = (!value.is_empty()).then(|| value.to_owned());
                 }
@@ -129,7 +141,7 @@ impl ListQuery {
                         .collect::<Result<_, _>>()
                         .map_err(|m| bad(key, m))?;
                 }
-                "tag" | "tags" => {
+                "tag" => {
                     q.tags = list(value)
                         .map(TagName::parse)
                         .collect::<Result<_, _>>()
@@ -138,7 +150,7 @@ impl ListQuery {
                 "due_before" => q.due_before = Some(timestamp(key, value)?),
                 "due_after" => q.due_after = Some(timestamp(key, value)?),
                 "overdue" => q.overdue = Some(boolean(key, value)?),
-                "sort_by" | "sort" => q.sort_by = match value {
+                "sort_by" => q.sort_by = match value {
                     "due_at" | "due_date" => SortBy::DueAt,
                     "priority" => SortBy::Priority,
                     "title" => SortBy::Title,
@@ -149,7 +161,7 @@ impl ListQuery {
                         "sort_by must be one of due_at, priority, title, created_at, updated_at",
                     )),
                 },
-                "sort_order" | "order" => {
+                "sort_order" => {
                     sort_order = Some(match value {
                         "asc" => SortOrder::Asc,
                         "desc" => SortOrder::Desc,
@@ -163,7 +175,7 @@ impl ListQuery {
                         .filter(|p| (1..=1_000_000).contains(p))
                         .ok_or_else(|| bad(key, "page must be a whole number from 1"))?
                 }
-                "page_size" | "limit" => {
+                "page_size" => {
                     q.page_size = value
                         .parse::<u32>()
                         .ok()
@@ -211,6 +223,19 @@ impl ListQuery {
             Count::Exact => None,
             Count::Capped => Some(COUNT_CAP.max(self.offset() + self.page_size as u64)),
         }
+    }
+}
+
+/// The parameter an alias stands for (`q` is `search`, ...); other names stand for
+/// themselves.
+fn canonical(key: &str) -> &str {
+    match key {
+        "q" => "search",
+        "tags" => "tag",
+        "sort" => "sort_by",
+        "order" => "sort_order",
+        "limit" => "page_size",
+        other => other,
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod list;
 mod recurrence;
 mod task;
+pub mod text;
 
 pub use list::{Count, ListQuery, Page, SortBy, SortOrder, Status, Total, COUNT_CAP};
 pub use recurrence::Recurrence;
@@ -13,3 +14,4 @@ pub use task::{
     parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority, TagName, Task,
     TaskPatch, Timezone, Title, MAX_TAGS_PER_TASK,
 };
+pub use text::{check_user_id, forbidden_control, Controls};

@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
+use super::text::{forbidden_control, is_bidi_control, normalize_tag, Controls};
 use super::Recurrence;
 use crate::error::ApiError;
 
@@ -63,7 +64,8 @@ impl<'de> Deserialize<'de> for Priority {
     }
 }
 
-/// A trimmed, non-empty title of at most 500 characters.
+/// A trimmed, non-empty title of at most 500 characters, on one line: kept as typed, but
+/// without control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -72,6 +74,12 @@ impl Title {
         let t = input.trim();
         if t.is_empty() {
             return Err(ApiError::validation("title", "title must not be empty"));
+        }
+        if let Some(c) = forbidden_control(t, Controls::None) {
+            return Err(ApiError::validation(
+                "title",
+                format!("title must not contain control characters (found {c:?})"),
+            ));
         }
         if t.chars().count() > MAX_TITLE_CHARS {
             return Err(ApiError::validation(
@@ -87,12 +95,21 @@ impl Title {
     }
 }
 
-/// A description of at most 10,000 characters (may be empty).
+/// A description of at most 10,000 characters (may be empty); line breaks and tabs are its
+/// only control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(input: &str) -> Result<Self, ApiError> {
+        if let Some(c) = forbidden_control(input, Controls::LineBreaks) {
+            return Err(ApiError::validation(
+                "description",
+                format!(
+                    "description must not contain control characters other than line breaks and tabs (found {c:?})"
+                ),
+            ));
+        }
         if input.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(ApiError::validation(
                 "description",
@@ -107,14 +124,16 @@ impl Description {
     }
 }
 
-/// A tag name: trimmed, lower-cased (tags are unique per user, case-insensitively),
-/// 1..=50 characters, no commas (lists of tags are comma-separated in queries).
+/// A tag name, normalised (`normalize_tag`: invisible characters removed, NFKC, lower
+/// case, trimmed) so that tags which look the same are the same tag; 1..=50 characters,
+/// no commas (lists of tags are comma-separated in queries), no control or bidirectional
+/// formatting characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TagName(String);
 
 impl TagName {
     pub fn parse(input: &str) -> Result<Self, String> {
-        let t = input.trim().to_lowercase();
+        let t = normalize_tag(input);
         if t.is_empty() {
             return Err("tags must not be empty".into());
         }
@@ -123,9 +142,11 @@ impl TagName {
                 "tag {input:?} is longer than {MAX_TAG_CHARS} characters"
             ));
         }
-        if t.chars().any(|c| c == ',' || c.is_control()) {
+        if t.chars()
+            .any(|c| c == ',' || c.is_control() || is_bidi_control(c))
+        {
             return Err(format!(
-                "tag {input:?} must not contain commas or control characters"
+                "tag {input:?} must not contain commas, control characters or bidirectional formatting characters"
             ));
         }
         Ok(TagName(t))
