@@ -90,6 +90,22 @@ check_subscriptions() {
   log "subscriptions: as declared, once each (${!CONSUMERS[*]})"
 }
 
+# Only the sidecar reaches a function's event routes: a call without the app API token is
+# refused (the scenarios prove that daprd's calls, which carry it, get through).
+check_sidecar_routes_closed() {
+  local name route code
+  for name in "${!CONSUMERS[@]}"; do
+    route="$(awk '{ print $3 }' <<<"${CONSUMERS[$name]%%;*}")"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+      -H 'content-type: application/cloudevents+json' -d '{}' "$(stack_url "$name")$route")"
+    [[ "$code" == 401 ]] || fail "$name answered $code to an unauthenticated POST $route (want 401)"
+  done
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+    "$(stack_url reminder-tick)/reminder-cron")"
+  [[ "$code" == 401 ]] || fail "reminder-tick answered $code to an unauthenticated POST /reminder-cron"
+  log "sidecar routes: refused without the app API token (${!CONSUMERS[*]}, reminder-tick)"
+}
+
 check_no_dead_letters() {
   local out total
   out="$(stack_kafka tool org.apache.kafka.tools.GetOffsetShell \
@@ -513,6 +529,7 @@ t0=$SECONDS
 for f in "${FUNCTIONS[@]}"; do stack_start_function "$f"; done
 log "${#FUNCTIONS[@]} functions and their sidecars ready ($((SECONDS - t0))s)"
 check_subscriptions
+check_sidecar_routes_closed
 
 for s in "${selected[@]}"; do
   log "=== scenario $s"

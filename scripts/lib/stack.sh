@@ -151,6 +151,9 @@ stack_init() {
   fi
   [[ -x "$STACK_BIN/todo-local" ]] || stack_fail "no function binaries in $STACK_BIN (build first)"
   STACK_JWT_SECRET="e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  # Each app and its daprd share it: daprd sends it as dapr-api-token, and the app's
+  # event, binding and job routes refuse calls without it.
+  STACK_APP_API_TOKEN="app-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 }
 
 # stack_lock: one run per state dir (a second would wipe the first one's cluster). A lock
@@ -364,6 +367,7 @@ stack_start_app() {
   printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$log"
   env STACK_RUN_DIR="$STACK_DIR" \
     DATABASE_URL="$DATABASE_URL" JWT_SECRET="$STACK_JWT_SECRET" \
+    APP_API_TOKEN="$STACK_APP_API_TOKEN" APP_HOST=127.0.0.1 \
     APP_PORT="$(stack_port "$name" app)" DAPR_HTTP_PORT="$(stack_port "$name" http)" \
     DAPR_GRPC_PORT="$(stack_port "$name" grpc)" \
     PUBSUB_TRANSPORT="${PUBSUB_TRANSPORT:-dapr}" PUBSUB_NAME=pubsub \
@@ -390,7 +394,8 @@ stack_start_sidecar() {
     args+=(--scheduler-host-address "$STACK_SCHEDULER_ADDRESS")
   fi
   printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$log"
-  STACK_RUN_DIR="$STACK_DIR" "$STACK_DAPR_BIN/daprd" "${args[@]}" >>"$log" 2>&1 &
+  STACK_RUN_DIR="$STACK_DIR" APP_API_TOKEN="$STACK_APP_API_TOKEN" \
+    "$STACK_DAPR_BIN/daprd" "${args[@]}" >>"$log" 2>&1 &
   stack_record "daprd:$name" $!
   stack_wait_http "http://127.0.0.1:$(stack_port "$name" http)/v1.0/healthz" 60 \
     "${STACK_PID[daprd:$name]}" "daprd for $name"

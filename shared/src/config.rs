@@ -1,5 +1,7 @@
 //! Configuration from the environment. Secrets are wrapped so they never reach a log.
 
+use std::net::IpAddr;
+
 use anyhow::{bail, Context};
 
 /// A secret value whose `Debug` and `Display` never show it.
@@ -20,6 +22,9 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
+
+/// Connections a process serves at once unless `APP_MAX_CONNECTIONS` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -44,10 +49,18 @@ pub struct Config {
     pub database_url: Secret,
     /// `DATABASE_MAX_CONNECTIONS`, default 10.
     pub database_max_connections: u32,
+    /// `APP_HOST`, the address to listen on; default all interfaces (`0.0.0.0`), as a pod
+    /// needs.
+    pub app_host: IpAddr,
     /// `APP_PORT`, default 8080.
     pub app_port: u16,
+    /// `APP_MAX_CONNECTIONS`, the connections served at once; default `DEFAULT_MAX_CONNECTIONS`.
+    pub max_connections: usize,
     /// `JWT_SECRET` (required): the HS256 key shared with the auth service.
     pub jwt_secret: Secret,
+    /// `JWT_AUDIENCE`: when set, a token must name it in `aud`; when unset, `aud` is not
+    /// checked.
+    pub jwt_audience: Option<String>,
     /// `LOG_FORMAT=json|pretty`; default json unless stdout is a terminal.
     pub log_format: LogFormat,
     /// `LOG_LEVEL` (an `EnvFilter` directive, e.g. `info` or `shared=debug`); default `info`.
@@ -63,10 +76,59 @@ pub struct Config {
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
     /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
     pub webhook_allowed_hosts: Vec<String>,
-    /// `APP_API_TOKEN`: when set (Dapr sends it as `dapr-api-token` on every call to the
-    /// app), the routes only the sidecar should call (subscriptions, bindings, jobs)
-    /// refuse requests without it.
-    pub app_api_token: Option<Secret>,
+    /// Who may call the routes only the sidecar should call (subscriptions, bindings,
+    /// jobs): `APP_API_TOKEN` or `UNSAFE_OPEN_EVENT_ROUTES=true`; with neither, nobody.
+    pub sidecar_access: SidecarAccess,
+}
+
+/// Who may call a function's sidecar routes (`/events/...`, `/reminder-cron`, `/job/...`,
+/// `/dapr/subscribe`). Whoever can call them can forge any user's events, so they are
+/// closed unless the deployment says otherwise.
+#[derive(Debug, Clone)]
+pub enum SidecarAccess {
+    /// `APP_API_TOKEN`: callers must send it in `dapr-api-token`, as daprd does when it has
+    /// the same token (the chart's `dapr.io/app-token-secret`).
+    Token(Secret),
+    /// `UNSAFE_OPEN_EVENT_ROUTES=true`: anyone who reaches the port may call them (only
+    /// where the network already guarantees the caller is the sidecar).
+    Open,
+    /// Neither is set: every call is refused.
+    Closed,
+}
+
+impl SidecarAccess {
+    /// Reads `APP_API_TOKEN` and `UNSAFE_OPEN_EVENT_ROUTES` (`true` or `false`).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let token = get("APP_API_TOKEN").filter(|v| !v.is_empty());
+        let open = match get("UNSAFE_OPEN_EVENT_ROUTES").as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => bail!("UNSAFE_OPEN_EVENT_ROUTES={other:?}: use true or false"),
+        };
+        Ok(match (token, open) {
+            (Some(_), true) => bail!(
+                "APP_API_TOKEN and UNSAFE_OPEN_EVENT_ROUTES=true are both set: keep the token"
+            ),
+            (Some(token), false) => SidecarAccess::Token(Secret(token)),
+            (None, true) => SidecarAccess::Open,
+            (None, false) => SidecarAccess::Closed,
+        })
+    }
+
+    /// Logs what an operator should know about this setting at start.
+    pub fn warn_if_unsafe(&self) {
+        match self {
+            SidecarAccess::Token(_) => {}
+            SidecarAccess::Open => tracing::warn!(
+                "UNSAFE_OPEN_EVENT_ROUTES=true: anyone who reaches this port can deliver \
+                 events, fire bindings and jobs; set APP_API_TOKEN instead"
+            ),
+            SidecarAccess::Closed => tracing::warn!(
+                "APP_API_TOKEN is not set: the event, binding and job routes refuse every \
+                 call (set it, and the same token in the Dapr sidecar)"
+            ),
+        }
+    }
 }
 
 impl Config {
@@ -87,12 +149,25 @@ impl Config {
                 .with_context(|| format!("APP_PORT={p:?} is not a port number"))?,
             None => 8080,
         };
+        let app_host = match get("APP_HOST") {
+            Some(h) => h
+                .parse()
+                .with_context(|| format!("APP_HOST={h:?} is not an IP address"))?,
+            None => IpAddr::from([0, 0, 0, 0]),
+        };
         let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
             Some(n) => n.parse().ok().filter(|n| *n > 0).with_context(|| {
                 format!("DATABASE_MAX_CONNECTIONS={n:?} is not a positive number")
             })?,
             None => 10,
         };
+        let max_connections =
+            match get("APP_MAX_CONNECTIONS") {
+                Some(n) => n.parse().ok().filter(|n| *n > 0).with_context(|| {
+                    format!("APP_MAX_CONNECTIONS={n:?} is not a positive number")
+                })?,
+                None => DEFAULT_MAX_CONNECTIONS,
+            };
         let log_format = match get("LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
             Some("pretty") | Some("text") => LogFormat::Pretty,
@@ -119,11 +194,14 @@ impl Config {
             kafka_brokers: get("KAFKA_BROKERS").unwrap_or_else(|| "127.0.0.1:9092".into()),
             database_url: Secret(database_url),
             database_max_connections,
+            app_host,
             app_port,
+            max_connections,
             jwt_secret: Secret(jwt_secret),
+            jwt_audience: get("JWT_AUDIENCE").filter(|v| !v.is_empty()),
             log_format,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
-            app_api_token: get("APP_API_TOKEN").filter(|v| !v.is_empty()).map(Secret),
+            sidecar_access: SidecarAccess::from_lookup(&get)?,
             webhook_allowed_hosts: get("WEBHOOK_ALLOWED_HOSTS")
                 .map(|v| host_list(&v))
                 .unwrap_or_default(),
@@ -181,6 +259,42 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.webhook_allowed_hosts, ["receiver.local", "127.0.0.1"]);
+    }
+
+    #[test]
+    fn the_sidecar_routes_are_closed_unless_a_token_or_the_unsafe_opt_out_is_set() {
+        let access = |pairs| SidecarAccess::from_lookup(env(pairs));
+        assert!(matches!(access(&[]).unwrap(), SidecarAccess::Closed));
+        assert!(matches!(
+            access(&[("APP_API_TOKEN", "")]).unwrap(),
+            SidecarAccess::Closed
+        ));
+        assert!(matches!(
+            access(&[("APP_API_TOKEN", "t")]).unwrap(),
+            SidecarAccess::Token(_)
+        ));
+        assert!(matches!(
+            access(&[("UNSAFE_OPEN_EVENT_ROUTES", "true")]).unwrap(),
+            SidecarAccess::Open
+        ));
+        assert!(matches!(
+            access(&[("UNSAFE_OPEN_EVENT_ROUTES", "false")]).unwrap(),
+            SidecarAccess::Closed
+        ));
+        assert!(access(&[("UNSAFE_OPEN_EVENT_ROUTES", "yes")]).is_err());
+        assert!(access(&[("APP_API_TOKEN", "t"), ("UNSAFE_OPEN_EVENT_ROUTES", "true")]).is_err());
+    }
+
+    #[test]
+    fn reads_the_listen_address() {
+        let base = [("DATABASE_URL", "postgres://x"), ("JWT_SECRET", "s")];
+        let c = Config::from_lookup(env(&base)).unwrap();
+        assert_eq!(c.app_host.to_string(), "0.0.0.0");
+        let c = Config::from_lookup(env(&[base[0], base[1], ("APP_HOST", "127.0.0.1")])).unwrap();
+        assert_eq!(c.app_host.to_string(), "127.0.0.1");
+        assert!(
+            Config::from_lookup(env(&[base[0], base[1], ("APP_HOST", "localhost:1")])).is_err()
+        );
     }
 
     #[test]

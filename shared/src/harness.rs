@@ -1,18 +1,26 @@
 //! The function harness: what every binary's `main` calls.
 //!
 //! Config from the environment, tracing, a lazily connected store, the function's routes
-//! wrapped with the shared middleware, then serving: `axum::serve` on `APP_PORT` with
-//! graceful shutdown on SIGTERM/Ctrl-C, or the AWS Lambda runtime when
-//! `AWS_LAMBDA_RUNTIME_API` is set.
+//! wrapped with the shared middleware, then serving: HTTP/1.1 on `APP_HOST:APP_PORT` with
+//! header read timeouts and a connection cap, draining on SIGTERM/Ctrl-C, or the AWS
+//! Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use crate::config::{Config, Transport};
+use crate::config::{Config, SidecarAccess, Transport};
 use crate::dapr::Sidecar;
+use crate::events::bus::InProcessBus;
 use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
 use crate::functions::realtime::Hub;
@@ -25,13 +33,19 @@ use crate::webhooks::Webhooks;
 pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     crate::telemetry::init(config.log_format, &config.log_level);
+    config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
     let app = http::app(&[function], state);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         tracing::info!(function = function.name, "serving on the Lambda runtime");
         return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));
     }
-    serve(function.name, app, config.app_port).await
+    let addr = SocketAddr::new(config.app_host, config.app_port);
+    let limits = ServerLimits {
+        max_connections: config.max_connections,
+        ..ServerLimits::default()
+    };
+    serve(function.name, app, addr, limits).await
 }
 
 pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
@@ -48,16 +62,18 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
         Transport::Kafka => crate::events::publisher::kafka(&config.kafka_brokers)?,
         Transport::None => Arc::new(NoPublisher),
     };
-    let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes());
+    let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes())
+        .with_audience(config.jwt_audience.as_deref());
     let mut state = state(store, auth, publisher, &config.pubsub_name);
     state.sidecar = sidecar;
     state.webhooks = Arc::new(Webhooks::new(config.webhook_allowed_hosts.clone()));
-    state.app_api_token = config.app_api_token.clone().map(Arc::new);
+    state.sidecar_access = Arc::new(config.sidecar_access.clone());
     Ok(state)
 }
 
-/// Assembles the state every handler sees (with the default sidecar port and no webhook
-/// allow-list; `state_from_config` sets both from the environment).
+/// Assembles the state every handler sees (with the default sidecar port, no webhook
+/// allow-list and the sidecar routes closed; `state_from_config` sets all three from the
+/// environment).
 pub fn state(
     store: Arc<dyn Store>,
     auth: Authenticator,
@@ -72,22 +88,141 @@ pub fn state(
         sidecar: Arc::new(Sidecar::new(3500)),
         webhooks: Arc::new(Webhooks::default()),
         hub: Arc::new(Hub::default()),
-        app_api_token: None,
+        sidecar_access: Arc::new(SidecarAccess::Closed),
     }
 }
 
-/// Serves `app` on `port` (all interfaces) until SIGTERM or Ctrl-C, then drains.
-pub async fn serve(name: &str, app: Router, port: u16) -> anyhow::Result<()> {
-    let addr = SocketAddr::from(([0, 0, 0, 0], port));
-    let listener = tokio::net::TcpListener::bind(addr)
+/// The whole system in one process (`todo-local`): every function's API to serve, and its
+/// sidecar routes (subscriptions, the cron binding) for in-process callers only.
+pub struct Local {
+    /// What `todo-local` serves on its port.
+    pub api: Router,
+    /// The in-process bus's subscribers and the tick's binding; never served.
+    pub sidecar: Router,
+}
+
+/// Wires `todo-local`: the in-process bus is the publisher and delivers to the sidecar
+/// routes directly, as daprd would over HTTP. `configure` adjusts the state (e.g. the
+/// webhook allow-list) before the routers are built.
+pub fn local(
+    store: Arc<dyn Store>,
+    auth: Authenticator,
+    configure: impl FnOnce(&mut AppState),
+) -> Local {
+    let functions = crate::functions::ALL;
+    let bus = Arc::new(InProcessBus::new(crate::functions::subscriptions(
+        functions,
+    )));
+    let mut state = state(store, auth, bus.clone(), "pubsub");
+    configure(&mut state);
+    let sidecar = http::sidecar_app(functions, state.clone());
+    bus.attach(sidecar.clone());
+    Local {
+        api: http::api_app(functions, state),
+        sidecar,
+    }
+}
+
+/// How the server treats slow clients, many clients, and its own shutdown.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// A connection must send a whole request head within this time (also the time an idle
+    /// keep-alive connection is held), else it is closed.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// After SIGTERM, how long open requests (and streams) may take before the process
+    /// exits anyway.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
+            drain_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The HTTP/1 parser's limits: a request head must fit its read buffer and header count.
+/// They sit well above the API's own (`http::MAX_URI_BYTES`, `MAX_HEADER_BYTES`,
+/// `MAX_HEADERS`), so that a request over those still parses and gets the API's error
+/// JSON; only what the parser cannot read at all gets its bare status.
+const HTTP_BUFFER_BYTES: usize = 128 * 1024;
+const HTTP_MAX_HEADERS: usize = 4 * http::MAX_HEADERS;
+
+/// Serves `app` on `addr` until SIGTERM or Ctrl-C, then drains.
+pub async fn serve(
+    name: &str,
+    app: Router,
+    addr: SocketAddr,
+    limits: ServerLimits,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("bind {addr}"))?;
-    tracing::info!(function = name, %addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!(function = name, addr = %listener.local_addr()?, "listening");
+    serve_on(listener, app, limits, shutdown_signal()).await;
     tracing::info!(function = name, "stopped");
     Ok(())
+}
+
+/// Serves `app` on `listener` (HTTP/1.1) within `limits` until `shutdown` resolves, then
+/// stops accepting and waits up to `limits.drain_timeout` for open connections.
+pub async fn serve_on(
+    listener: TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(HTTP_BUFFER_BYTES)
+        .max_headers(HTTP_MAX_HEADERS);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was
+                    // accepted: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout = ?limits.drain_timeout,
+            "connections still open after the drain timeout; closing them"
+        );
+    }
 }
 
 /// Resolves on SIGTERM (Kubernetes, Knative, KEDA scale-down) or Ctrl-C.

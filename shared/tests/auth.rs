@@ -8,6 +8,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use common::{assert_error, TestApp};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+use shared::config::{Secret, SidecarAccess};
 
 /// Every endpoint as (method, path, body) for `user` and task `id`.
 fn endpoints(user: &str, id: &str) -> Vec<(&'static str, String, Option<Value>)> {
@@ -315,38 +316,58 @@ fn base64_url(s: &str) -> String {
     out
 }
 
+/// The sidecar routes of every function, each with a body that reaches its handler.
+const SIDECAR_ROUTES: [(&str, &str); 8] = [
+    ("POST", "/events/reminder-jobs"),
+    ("POST", "/events/on-completed"),
+    ("POST", "/events/audit"),
+    ("POST", "/events/realtime"),
+    ("POST", "/events/notify"),
+    ("POST", "/job/reminder-00000000-0000-0000-0000-000000000000"),
+    ("GET", "/dapr/subscribe"),
+    ("POST", "/reminder-cron"),
+];
+
+async fn sidecar_call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let event = json!({"specversion": "1.0", "id": "1", "data": {"nope": 1}}).to_string();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/cloudevents+json");
+    if let Some(token) = token {
+        request = request.header("dapr-api-token", token);
+    }
+    let (status, _, body) = app.send(request.body(Body::from(event)).unwrap()).await;
+    (status, body)
+}
+
+/// Every function, `reminder-jobs` too, with `access` to their sidecar routes.
+fn app_with(access: SidecarAccess, pool: sqlx::PgPool) -> TestApp {
+    let mut functions = shared::functions::ALL.to_vec();
+    functions.push(&shared::functions::reminder_jobs::FUNCTION);
+    TestApp::with_state(
+        shared::store::PgStore::new(pool),
+        std::sync::Arc::new(shared::events::publisher::NoPublisher),
+        &functions,
+        |state| state.sidecar_access = std::sync::Arc::new(access),
+    )
+}
+
 #[tokio::test]
 async fn with_an_app_api_token_only_the_sidecar_reaches_its_routes() {
     let _turn = common::global_turn().await; // it ticks
-    let app = TestApp::with_state(
-        shared::store::PgStore::new(common::migrated_pool(2).await),
-        std::sync::Arc::new(shared::events::publisher::NoPublisher),
-        shared::functions::ALL,
-        |state| {
-            state.app_api_token = Some(std::sync::Arc::new(shared::config::Secret::new(
-                "sidecar-token",
-            )))
-        },
+    let app = app_with(
+        SidecarAccess::Token(Secret::new("sidecar-token")),
+        common::migrated_pool(2).await,
     );
-    let event = json!({"specversion": "1.0", "id": "1", "data": {"nope": 1}}).to_string();
-    for (method, path) in [
-        ("POST", "/events/on-completed"),
-        ("POST", "/events/notify"),
-        ("POST", "/job/reminder-00000000-0000-0000-0000-000000000000"),
-        ("GET", "/dapr/subscribe"),
-        ("POST", "/reminder-cron"),
-    ] {
-        for token in [None, Some("wrong"), Some("sidecar-tokens")] {
-            let mut request = Request::builder()
-                .method(method)
-                .uri(path)
-                .header(header::CONTENT_TYPE, "application/cloudevents+json");
-            if let Some(token) = token {
-                request = request.header("dapr-api-token", token);
-            }
-            let (status, _, body) = app
-                .send(request.body(Body::from(event.clone())).unwrap())
-                .await;
+    for (method, path) in SIDECAR_ROUTES {
+        for token in [None, Some("wrong"), Some("sidecar-tokens"), Some("")] {
+            let (status, body) = sidecar_call(&app, method, path, token).await;
             assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,
@@ -354,14 +375,7 @@ async fn with_an_app_api_token_only_the_sidecar_reaches_its_routes() {
             );
             assert_error(&body, "unauthorized", None);
         }
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/cloudevents+json")
-            .header("dapr-api-token", "sidecar-token");
-        let (status, _, body) = app
-            .send(request.body(Body::from(event.clone())).unwrap())
-            .await;
+        let (status, body) = sidecar_call(&app, method, path, Some("sidecar-token")).await;
         assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
     }
     // The public API and the probes do not need it.
@@ -372,4 +386,29 @@ async fn with_an_app_api_token_only_the_sidecar_reaches_its_routes() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = app.request("GET", "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
+    // A path that is no route is still a 404, token or not.
+    let (status, body) = sidecar_call(&app, "POST", "/events/nothing-here", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "not_found", None);
+}
+
+#[tokio::test]
+async fn without_a_token_the_sidecar_routes_are_closed_unless_opened_explicitly() {
+    let _turn = common::global_turn().await; // it ticks
+    let pool = common::migrated_pool(2).await;
+    let closed = app_with(SidecarAccess::Closed, pool.clone());
+    let open = app_with(SidecarAccess::Open, pool);
+    for (method, path) in SIDECAR_ROUTES {
+        for token in [None, Some("anything")] {
+            let (status, body) = sidecar_call(&closed, method, path, token).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} {token:?}"
+            );
+            assert_error(&body, "unauthorized", None);
+        }
+        let (status, body) = sidecar_call(&open, method, path, None).await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+    }
 }

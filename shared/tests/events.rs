@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::TestApp;
 use serde_json::{json, Value};
-use shared::events::bus::InProcessBus;
 use shared::events::publisher::Publisher;
 use shared::events::subscription::cloud_event;
 use shared::events::OutboxMessage;
@@ -44,16 +43,6 @@ async fn pool() -> PgPool {
 /// The whole app (every function) with `publisher` as its transport.
 fn app_with(pool: &PgPool, publisher: Arc<dyn Publisher>) -> TestApp {
     TestApp::with_publisher(PgStore::new(pool.clone()), publisher)
-}
-
-/// The app wired like `todo-local`: events go through the in-process bus.
-fn app_with_bus(pool: &PgPool) -> TestApp {
-    let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
-        shared::functions::ALL,
-    )));
-    let app = app_with(pool, bus.clone());
-    bus.attach(app.router.clone());
-    app
 }
 
 async fn outbox_types(pool: &PgPool, task_id: &str) -> Vec<(String, String, bool)> {
@@ -184,7 +173,11 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
     recorder.down.store(false, Ordering::SeqCst);
     for _ in 0..500 {
         let (s, _, _) = app
-            .send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
+            .send(
+                common::sidecar_post("/reminder-cron")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, StatusCode::OK);
         if outbox_types(&pool, &id).await.iter().all(|r| r.2) {
@@ -232,8 +225,12 @@ async fn a_failing_sweep_backs_off() {
     // Other tests leave pending rows in the shared outbox; sweep until ours is attempted.
     let mut row: (i32, f64, Option<String>) = (0, 0.0, None);
     for _ in 0..500 {
-        app.send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
-            .await;
+        app.send(
+            common::sidecar_post("/reminder-cron")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         row = sqlx::query_as(
             "select attempts, extract(epoch from next_attempt_at - now())::float8, last_error from outbox \
              where payload->>'task_id' = $1 order by id limit 1",
@@ -255,8 +252,8 @@ async fn a_failing_sweep_backs_off() {
 
 #[tokio::test]
 async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_history() {
-    let pool = pool().await;
-    let app = app_with_bus(&pool);
+    let app = TestApp::local(|_| {}).await;
+    let pool = app.pool.clone();
     let user = TestApp::user();
     let body = json!({"title": "Water plants", "description": "balcony", "priority": "high", "tags": ["home"],
         "due_at": "2026-12-01T09:00:00Z", "reminder_minutes": 30, "recurrence": "weekly", "timezone": "Europe/Berlin"});
@@ -420,7 +417,12 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
     let pool = pool().await;
     let app = app_with(&pool, Arc::new(Recorder::default()));
     let (s, _, subs) = app
-        .send(Request::get("/dapr/subscribe").body(Body::empty()).unwrap())
+        .send(
+            Request::get("/dapr/subscribe")
+                .header("dapr-api-token", common::SIDECAR_TOKEN)
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let routes: Vec<&str> = subs
@@ -449,7 +451,7 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
             .await,
             "DROP"
         );
-        let req = Request::post(route)
+        let req = common::sidecar_post(route)
             .header("content-type", "application/cloudevents+json")
             .body(Body::from("{{{"))
             .unwrap();

@@ -13,16 +13,10 @@ use axum::http::{header, Request, StatusCode};
 use common::TestApp;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use shared::events::bus::InProcessBus;
 use shared::store::PgStore;
 
 async fn app_with_bus() -> TestApp {
-    let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
-        shared::functions::ALL,
-    )));
-    let app = TestApp::with_publisher(PgStore::new(common::migrated_pool(4).await), bus.clone());
-    bus.attach(app.router.clone());
-    app
+    TestApp::local(|_| {}).await
 }
 
 /// An open SSE stream: parsed `(event, id, data)` frames, comments skipped.
@@ -170,18 +164,10 @@ async fn a_stream_carries_its_users_changes_in_order_and_nobody_elses() {
 #[tokio::test]
 async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring() {
     let _turn = common::global_turn().await;
-    let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
-        shared::functions::ALL,
-    )));
-    let app = TestApp::with_state(
-        PgStore::new(common::migrated_pool(4).await),
-        bus.clone(),
-        shared::functions::ALL,
-        |state| {
-            state.webhooks = Arc::new(shared::webhooks::Webhooks::new(["127.0.0.1".to_owned()]))
-        },
-    );
-    bus.attach(app.router.clone());
+    let app = TestApp::local(|state| {
+        state.webhooks = Arc::new(shared::webhooks::Webhooks::new(["127.0.0.1".to_owned()]))
+    })
+    .await;
 
     let receiver = common::Receiver::default();
     let url = receiver.start().await;
@@ -217,10 +203,7 @@ async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring()
     let (event, _, _) = stream.next().await.unwrap();
     assert_eq!(event, "task.created");
 
-    let (s, _, report) = app
-        .send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
-        .await;
-    assert_eq!(s, StatusCode::OK, "{report}");
+    app.tick().await;
 
     let (event, _, data) = stream.next().await.expect("the reminder on the stream");
     assert_eq!(event, "reminder.due");

@@ -8,7 +8,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{any, get};
 use axum::Router;
 use chrono::{Duration, Utc};
@@ -37,7 +37,7 @@ fn app(pool: &sqlx::PgPool, sidecar_port: Option<u16>) -> TestApp {
 }
 
 async fn post(app: &TestApp, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-    let request = Request::post(path)
+    let request = common::sidecar_post(path)
         .header("content-type", "application/cloudevents+json")
         .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
         .unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use common::TestApp;
 use serde_json::{json, Value};
@@ -14,7 +14,11 @@ use sqlx::PgPool;
 
 async fn tick(app: &TestApp) -> Value {
     let (status, _, report) = app
-        .send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
+        .send(
+            common::sidecar_post("/reminder-cron")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     report
@@ -265,7 +269,11 @@ async fn a_tick_on_a_database_that_is_down_answers_503() {
         shared::store::PgStore::connect_lazy("postgres://todo@127.0.0.1:1/none", 1).unwrap();
     let app = TestApp::with_store(store);
     let (status, _, body) = app
-        .send(Request::post("/reminder-cron").body(Body::empty()).unwrap())
+        .send(
+            common::sidecar_post("/reminder-cron")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     common::assert_error(&body, "service_unavailable", None);

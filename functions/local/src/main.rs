@@ -1,10 +1,13 @@
 //! `todo-local`: the whole system in one process, for a laptop.
 //!
-//! - `todo-local serve [--port 8080] [--tick-interval 60]` runs migrations, then serves every
-//!   function's routes on one port. It plays the Dapr sidecar's part in-process: events go
-//!   through an in-process bus to the subscribed routes (so completing a recurring task shows
-//!   its next occurrence at once, and reminders reach webhooks and `/api/{user}/stream`),
-//!   and the cron binding's tick runs on an interval (claiming due reminders, sweeping).
+//! - `todo-local serve [--host 127.0.0.1] [--port 8080] [--tick-interval 60]` runs
+//!   migrations, then serves every function's API on one port (loopback only unless
+//!   `--host`/`APP_HOST` says otherwise). It plays the Dapr sidecar's part in-process:
+//!   events go through an in-process bus to the subscribed handlers (so completing a
+//!   recurring task shows its next occurrence at once, and reminders reach webhooks and
+//!   `/api/{user}/stream`), and the cron binding's tick runs on an interval (claiming due
+//!   reminders, sweeping). Those handlers are never served on the port: nobody outside the
+//!   process can deliver an event or fire the tick.
 //! - `todo-local migrate` runs migrations only.
 //! - `todo-local token <user_id>` prints a 24 h HS256 JWT for that user.
 //!
@@ -18,7 +21,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shared::config::LogFormat;
-use shared::events::bus::InProcessBus;
 use shared::http::Authenticator;
 use shared::store::{PgStore, Store, TaskStore};
 use shared::webhooks::Webhooks;
@@ -40,6 +42,9 @@ struct Cli {
 enum Command {
     /// Run migrations, then serve every function on one port.
     Serve {
+        /// The address to listen on; 0.0.0.0 serves every interface.
+        #[arg(long, env = "APP_HOST", default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
         #[arg(long, env = "APP_PORT", default_value_t = 8080)]
         port: u16,
         /// Seconds between runs of the cron tick (`POST /reminder-cron`).
@@ -61,11 +66,12 @@ async fn main() -> anyhow::Result<()> {
         _ => LogFormat::Pretty,
     };
     shared::telemetry::init(log_format, &log_level);
-    let auth = Authenticator::hs256(jwt_secret().as_bytes());
+    let audience = std::env::var("JWT_AUDIENCE").ok().filter(|a| !a.is_empty());
+    let auth = Authenticator::hs256(jwt_secret().as_bytes()).with_audience(audience.as_deref());
 
     match cli.command {
         Command::Token { user_id } => {
-            anyhow::ensure!(!user_id.trim().is_empty(), "user_id must not be empty");
+            shared::domain::check_user_id(&user_id).map_err(anyhow::Error::msg)?;
             println!("{}", auth.issue(&user_id, chrono::Duration::hours(24)));
             Ok(())
         }
@@ -75,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve {
+            host,
             port,
             tick_interval,
         } => {
@@ -85,23 +92,20 @@ async fn main() -> anyhow::Result<()> {
             let store = store()?;
             store.migrate().await.context("running migrations")?;
             let store: Arc<dyn Store> = Arc::new(store);
-            let functions = shared::functions::ALL;
-            let bus = Arc::new(InProcessBus::new(shared::functions::subscriptions(
-                functions,
-            )));
-            let mut state = shared::harness::state(store, auth, bus.clone(), "pubsub");
-            if let Ok(hosts) = std::env::var("WEBHOOK_ALLOWED_HOSTS") {
-                state.webhooks = Arc::new(Webhooks::new(shared::config::host_list(&hosts)));
-            }
-            let app = shared::http::app(functions, state);
-            bus.attach(app.clone());
-            tokio::spawn(tick(app.clone(), Duration::from_secs(tick_interval)));
-            shared::harness::serve("todo-local", app, port).await
+            let local = shared::harness::local(store, auth, |state| {
+                if let Ok(hosts) = std::env::var("WEBHOOK_ALLOWED_HOSTS") {
+                    state.webhooks = Arc::new(Webhooks::new(shared::config::host_list(&hosts)));
+                }
+            });
+            tokio::spawn(tick(local.sidecar, Duration::from_secs(tick_interval)));
+            let addr = std::net::SocketAddr::new(host, port);
+            shared::harness::serve("todo-local", local.api, addr, Default::default()).await
         }
     }
 }
 
-/// Calls the cron binding's route on an interval, as daprd's `reminder-cron` would.
+/// Calls the cron binding's route on an interval, in-process, as daprd's `reminder-cron`
+/// would.
 async fn tick(app: axum::Router, every: Duration) {
     use tower::ServiceExt;
     let mut interval = tokio::time::interval(every);

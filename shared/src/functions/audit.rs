@@ -18,7 +18,8 @@ const ROUTE: &str = "/events/audit";
 
 pub const FUNCTION: Function = Function {
     name: "audit",
-    routes,
+    api,
+    sidecar,
     subscriptions: &[Subscription {
         topic: TASK_EVENTS,
         route: ROUTE,
@@ -26,10 +27,12 @@ pub const FUNCTION: Function = Function {
     }],
 };
 
-fn routes() -> Router<AppState> {
-    Router::new()
-        .route(ROUTE, post(consume))
-        .route("/api/{user_id}/tasks/{id}/history", get(history))
+fn api() -> Router<AppState> {
+    Router::new().route("/api/{user_id}/tasks/{id}/history", get(history))
+}
+
+fn sidecar() -> Router<AppState> {
+    Router::new().route(ROUTE, post(consume))
 }
 
 #[tracing::instrument(skip_all)]

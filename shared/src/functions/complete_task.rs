@@ -16,11 +16,12 @@ use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "complete-task",
-    routes,
+    api,
+    sidecar: super::no_routes,
     subscriptions: &[],
 };
 
-fn routes() -> Router<AppState> {
+fn api() -> Router<AppState> {
     Router::new().route(
         "/api/{user_id}/tasks/{id}/complete",
         patch(handler).post(handler),

@@ -13,11 +13,12 @@ use crate::http::{AppState, AuthUser, JsonBody};
 
 pub const FUNCTION: Function = Function {
     name: "create-task",
-    routes,
+    api,
+    sidecar: super::no_routes,
     subscriptions: &[],
 };
 
-fn routes() -> Router<AppState> {
+fn api() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks", post(handler))
 }
 

@@ -11,11 +11,12 @@ use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "get-task",
-    routes,
+    api,
+    sidecar: super::no_routes,
     subscriptions: &[],
 };
 
-fn routes() -> Router<AppState> {
+fn api() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks/{id}", get(handler))
 }
 

@@ -12,11 +12,12 @@ use crate::http::{AppState, AuthUser, QueryPairs};
 
 pub const FUNCTION: Function = Function {
     name: "list-tasks",
-    routes,
+    api,
+    sidecar: super::no_routes,
     subscriptions: &[],
 };
 
-fn routes() -> Router<AppState> {
+fn api() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks", get(handler))
 }
 

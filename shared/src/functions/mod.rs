@@ -21,11 +21,21 @@ use crate::events::subscription::Subscription;
 use crate::http::AppState;
 
 /// A function: its binary name, its routes (before the shared middleware) and the pub/sub
-/// subscriptions daprd delivers to those routes.
+/// subscriptions daprd delivers to its sidecar routes.
 pub struct Function {
     pub name: &'static str,
-    pub routes: fn() -> Router<AppState>,
+    /// The public API (`/api/...`): each request carries the user's token.
+    pub api: fn() -> Router<AppState>,
+    /// What only the Dapr sidecar may call: subscription deliveries, bindings, jobs. A
+    /// function binary serves them behind the app API token (`http::app`); `todo-local`
+    /// never serves them, its bus and tick call them in-process (`http::sidecar_app`).
+    pub sidecar: fn() -> Router<AppState>,
     pub subscriptions: &'static [Subscription],
+}
+
+/// The routes of a function that has none of one kind.
+pub fn no_routes() -> Router<AppState> {
+    Router::new()
 }
 
 /// Every function `todo-local` hosts: all but `reminder_jobs`, which needs the Dapr

@@ -19,6 +19,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{forbidden_control, Controls};
 use crate::error::ApiError;
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{ReminderEvent, REMINDERS};
@@ -31,7 +32,8 @@ const SECRET_LEN: std::ops::RangeInclusive<usize> = 16..=256;
 
 pub const FUNCTION: Function = Function {
     name: "notify",
-    routes,
+    api,
+    sidecar,
     subscriptions: &[Subscription {
         topic: REMINDERS,
         route: ROUTE,
@@ -39,9 +41,12 @@ pub const FUNCTION: Function = Function {
     }],
 };
 
-fn routes() -> Router<AppState> {
+fn sidecar() -> Router<AppState> {
+    Router::new().route(ROUTE, post(consume))
+}
+
+fn api() -> Router<AppState> {
     Router::new()
-        .route(ROUTE, post(consume))
         .route("/api/{user_id}/webhooks", post(create).get(list))
         .route("/api/{user_id}/webhooks/{id}", delete(remove))
         .route("/api/{user_id}/webhooks/{id}/deliveries", get(deliveries))
@@ -129,12 +134,13 @@ async fn create(
         .webhooks
         .parse_url(&raw)
         .map_err(|e| ApiError::validation("url", format!("url {e}")))?;
-    state
-        .webhooks
-        .resolve(&url)
-        .await
-        .map_err(|e| ApiError::validation("url", format!("url {e}")))?;
     let (secret, generated) = match input.secret {
+        Some(s) if forbidden_control(&s, Controls::None).is_some() => {
+            return Err(ApiError::validation(
+                "secret",
+                "secret must not contain control characters",
+            ))
+        }
         Some(s) if SECRET_LEN.contains(&s.chars().count()) => (s, false),
         Some(_) => {
             return Err(ApiError::validation(
@@ -155,6 +161,12 @@ async fn create(
             true,
         ),
     };
+    // The address check last: it may wait for DNS.
+    state
+        .webhooks
+        .resolve(&url)
+        .await
+        .map_err(|e| ApiError::validation("url", format!("url {e}")))?;
     let webhook = state
         .store
         .create_webhook(&user.0, url.as_str(), &secret)

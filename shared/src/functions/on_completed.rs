@@ -22,7 +22,8 @@ const ROUTE: &str = "/events/on-completed";
 
 pub const FUNCTION: Function = Function {
     name: "on-completed",
-    routes,
+    api: super::no_routes,
+    sidecar,
     subscriptions: &[Subscription {
         topic: TASK_EVENTS,
         route: ROUTE,
@@ -30,7 +31,7 @@ pub const FUNCTION: Function = Function {
     }],
 };
 
-fn routes() -> Router<AppState> {
+fn sidecar() -> Router<AppState> {
     Router::new().route(ROUTE, post(handler))
 }
 

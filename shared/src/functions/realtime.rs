@@ -8,7 +8,8 @@
 //!   the order they arrive: `event: <type>`, `id: <event_id>`, `data: <event JSON>`, with a
 //!   keep-alive comment every 15 s. Auth as elsewhere; browsers' `EventSource` may send the
 //!   token as `?access_token=`. A client too slow to keep up gets `event: lagged` with the
-//!   number of events it missed, and should refetch its tasks.
+//!   number of events it missed, and should refetch its tasks. A stream ends when its token
+//!   expires, with a last `event: expired`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -20,6 +21,7 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::Router;
+use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -37,7 +39,8 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub const FUNCTION: Function = Function {
     name: "realtime",
-    routes,
+    api,
+    sidecar,
     subscriptions: &[
         Subscription {
             topic: TASK_UPDATES,
@@ -52,10 +55,12 @@ pub const FUNCTION: Function = Function {
     ],
 };
 
-fn routes() -> Router<AppState> {
-    Router::new()
-        .route(ROUTE, post(consume))
-        .route("/api/{user_id}/stream", get(stream))
+fn api() -> Router<AppState> {
+    Router::new().route("/api/{user_id}/stream", get(stream))
+}
+
+fn sidecar() -> Router<AppState> {
+    Router::new().route(ROUTE, post(consume))
 }
 
 /// This process's fan-out of user events to its open streams: one channel per user with an
@@ -124,11 +129,28 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     .await
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %user.0))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 async fn stream(
     State(state): State<AppState>,
     user: StreamUser,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     tracing::info!("stream opened");
-    Sse::new(state.hub.stream(user.0)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    let events = state.hub.stream(user.user_id);
+    Sse::new(until_expiry(events, user.expires_at))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// `events` until `expires_at` (the token's expiry), then a last `event: expired` and the
+/// end of the stream: the client signs in again and reconnects with a fresh token.
+fn until_expiry(
+    events: impl Stream<Item = Result<Event, Infallible>>,
+    expires_at: DateTime<Utc>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+    let expired = Event::default()
+        .event("expired")
+        .data(serde_json::json!({ "expired_at": expires_at }).to_string());
+    events
+        .take_until(tokio::time::sleep(left))
+        .chain(futures::stream::once(std::future::ready(Ok(expired))))
 }

@@ -31,7 +31,8 @@ const JOB_PREFIX: &str = "reminder-";
 
 pub const FUNCTION: Function = Function {
     name: "reminder-jobs",
-    routes,
+    api: super::no_routes,
+    sidecar,
     subscriptions: &[Subscription {
         topic: TASK_EVENTS,
         route: ROUTE,
@@ -39,7 +40,7 @@ pub const FUNCTION: Function = Function {
     }],
 };
 
-fn routes() -> Router<AppState> {
+fn sidecar() -> Router<AppState> {
     Router::new()
         .route(ROUTE, post(consume))
         .route("/job/{name}", post(fire))

@@ -31,11 +31,12 @@ const MAX_REMINDER_BATCHES: usize = 100;
 
 pub const FUNCTION: Function = Function {
     name: "reminder-tick",
-    routes,
+    api: super::no_routes,
+    sidecar,
     subscriptions: &[],
 };
 
-fn routes() -> Router<AppState> {
+fn sidecar() -> Router<AppState> {
     Router::new().route(&format!("/{BINDING}"), post(handler))
 }
 

@@ -13,11 +13,12 @@ use crate::http::{AppState, AuthUser, JsonBody, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "update-task",
-    routes,
+    api,
+    sidecar: super::no_routes,
     subscriptions: &[],
 };
 
-fn routes() -> Router<AppState> {
+fn api() -> Router<AppState> {
     Router::new().route("/api/{user_id}/tasks/{id}", put(handler).patch(handler))
 }
 

@@ -41,13 +41,20 @@ where
     }
 }
 
-/// Maps a failure to read the body to the API's errors (413 past the size limit).
+/// Maps a failure to read the body to the API's errors (413 past the size limit, 408 when
+/// it did not arrive within `BODY_READ_TIMEOUT`).
 pub fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
-    } else {
-        ApiError::bad_request(None, "could not read the request body")
+        return ApiError::PayloadTooLarge;
     }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = cause {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout;
+        }
+        cause = err.source();
+    }
+    ApiError::bad_request(None, "could not read the request body")
 }
 
 /// Parses a JSON object body strictly: bad syntax or trailing data is 400; a body that is
@@ -98,16 +105,28 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path params: {e}")))?;
-        params
-            .iter()
-            .find(|(k, _)| *k == "id")
-            .and_then(|(_, v)| Uuid::parse_str(v).ok())
+        path_param(parts, state, "id")
+            .await?
+            .and_then(|v| Uuid::parse_str(&v).ok())
             .map(PathId)
             .ok_or(ApiError::NotFound)
     }
+}
+
+/// The percent-decoded `{name}` segment of the request's route (`None` when the route has
+/// none). A segment that does not decode to text names nothing: 404.
+pub async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    Ok(params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned()))
 }
 
 /// The decoded query string as `(key, value)` pairs.

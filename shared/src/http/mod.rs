@@ -9,18 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{AuthUser, Authenticator, StreamUser};
 pub use extract::{JsonBody, PathId, QueryPairs};
 
-use crate::config::Secret;
+use crate::config::SidecarAccess;
 use crate::dapr::Sidecar;
 use crate::error::ApiError;
 use crate::events::relay::Relay;
@@ -31,8 +32,16 @@ use crate::functions::Function;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
 
-/// Request bodies above this are refused with 413.
+/// Request bodies above this are refused with 413 (at once when `Content-Length` says so).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A request target (path and query) longer than this is refused with 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Request headers larger than this in all (names and values), or more of them than
+/// `MAX_HEADERS`, are refused with 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub const MAX_HEADERS: usize = 100;
+/// A request body must arrive within this time, else 408.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What every function's handlers can reach.
 #[derive(Clone, FromRef)]
@@ -48,8 +57,8 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     /// This process's fan-out of user events to its real-time streams.
     pub hub: Arc<Hub>,
-    /// Dapr's app API token (`APP_API_TOKEN`): required on the sidecar's routes when set.
-    pub app_api_token: Option<Arc<Secret>>,
+    /// Who may call the sidecar routes (`APP_API_TOKEN`).
+    pub sidecar_access: Arc<SidecarAccess>,
 }
 
 impl AppState {
@@ -61,27 +70,55 @@ impl AppState {
     }
 }
 
-/// Serves `functions` on one router: their routes, `GET /dapr/subscribe` listing their
-/// subscriptions, `/healthz`, `/readyz`, JSON 404/405 answers, the app API token check on
-/// the sidecar's routes, a body-size limit, panic catching and request tracing.
+/// A function binary's router: the functions' API routes, their sidecar routes behind the
+/// app API token (`sidecar_access`), and `GET /dapr/subscribe` listing their subscriptions.
 pub fn app(functions: &[&Function], state: AppState) -> Router {
-    let subscriptions = crate::functions::subscriptions(functions);
-    let routes = functions
+    let sidecar = sidecar_routes(functions)
+        .route_layer(middleware::from_fn_with_state(state.clone(), sidecar_only));
+    finish(api_routes(functions).merge(sidecar), state)
+}
+
+/// The functions' API routes alone: what `todo-local` serves, since its in-process bus and
+/// tick reach the sidecar routes through `sidecar_app`, not through the network.
+pub fn api_app(functions: &[&Function], state: AppState) -> Router {
+    finish(api_routes(functions), state)
+}
+
+/// The functions' sidecar routes, for in-process callers only (never served on a port).
+pub fn sidecar_app(functions: &[&Function], state: AppState) -> Router {
+    finish(sidecar_routes(functions), state)
+}
+
+fn api_routes(functions: &[&Function]) -> Router<AppState> {
+    functions
         .iter()
-        .fold(Router::new(), |app, f| app.merge((f.routes)()));
-    routes
+        .fold(Router::new(), |app, f| app.merge((f.api)()))
+}
+
+fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
+    let subscriptions = crate::functions::subscriptions(functions);
+    functions
+        .iter()
+        .fold(Router::new(), |app, f| app.merge((f.sidecar)()))
         .route(
             "/dapr/subscribe",
             get(move |State(pubsub): State<Arc<str>>| async move {
                 Json(subscribe_document(&pubsub, &subscriptions))
             }),
         )
+}
+
+/// The probes, JSON 404/405 answers, the request limits, panic catching and request
+/// tracing, around `routes`.
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), sidecar_only))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
+        .layer(middleware::from_fn(request_limits))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
@@ -95,21 +132,55 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
-/// Routes outside `/api/` (other than the probes) are for the Dapr sidecar: pub/sub
-/// deliveries, bindings, jobs, `/dapr/subscribe`. With `APP_API_TOKEN` set they answer 401
-/// unless the request carries it in `dapr-api-token`, as daprd sends it.
+/// Refuses, before any handler runs, a request whose target or headers are too long (414,
+/// 431) or whose `Content-Length` announces a body over the limit (413, without waiting
+/// for the body). The HTTP server's own limits sit above these, so a request it can parse
+/// gets the error JSON.
+async fn request_limits(request: Request, next: Next) -> Response {
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::UriTooLong.into_response();
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES || request.headers().len() > MAX_HEADERS {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(request).await
+}
+
+/// Guards the sidecar routes: the caller must present the app API token in
+/// `dapr-api-token` (compared in constant time), as daprd sends it; without a token
+/// configured they are closed, unless the deployment opened them explicitly.
 async fn sidecar_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let public = path.starts_with("/api/") || path == "/healthz" || path == "/readyz";
-    if let (false, Some(expected)) = (public, &state.app_api_token) {
-        let sent = request
-            .headers()
-            .get("dapr-api-token")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if !constant_time_eq(sent, expected.expose().as_bytes()) {
-            return ApiError::Unauthorized("this route is for the Dapr sidecar").into_response();
+    let allowed = match &*state.sidecar_access {
+        SidecarAccess::Open => true,
+        SidecarAccess::Closed => false,
+        SidecarAccess::Token(expected) => {
+            let sent = request
+                .headers()
+                .get("dapr-api-token")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            constant_time_eq(sent, expected.expose().as_bytes())
         }
+    };
+    if !allowed {
+        return ApiError::Unauthorized("this route is for the Dapr sidecar").into_response();
     }
     next.run(request).await
 }

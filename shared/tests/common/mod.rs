@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
+use shared::config::{Secret, SidecarAccess};
 use shared::events::publisher::{NoPublisher, Publisher};
 use shared::functions::Function;
 use shared::http::{AppState, Authenticator};
@@ -22,9 +23,20 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tower::ServiceExt;
 
 pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!";
+/// The app API token the test app's sidecar routes require (`APP_API_TOKEN`).
+pub const SIDECAR_TOKEN: &str = "integration-test-sidecar-token";
+
+/// A `POST` to a sidecar route, carrying the app API token as daprd sends it.
+pub fn sidecar_post(path: &str) -> axum::http::request::Builder {
+    Request::post(path).header("dapr-api-token", SIDECAR_TOKEN)
+}
 
 pub struct TestApp {
+    /// What the app serves on its port.
     pub router: Router,
+    /// Where the sidecar's calls go: the same router for a function binary (with the app
+    /// API token), the in-process sidecar routes for `todo-local`.
+    pub sidecar: Router,
     pub pool: PgPool,
     pub auth: Arc<Authenticator>,
 }
@@ -89,8 +101,8 @@ impl TestApp {
         Self::with_state(store, publisher, shared::functions::ALL, |_| {})
     }
 
-    /// `functions` on `store` and `publisher`, with the state adjusted by `configure`
-    /// (e.g. a webhook allow-list, a sidecar port).
+    /// `functions` on `store` and `publisher`, their sidecar routes behind `SIDECAR_TOKEN`,
+    /// with the state adjusted by `configure` (e.g. a webhook allow-list, a sidecar port).
     pub fn with_state(
         store: PgStore,
         publisher: Arc<dyn Publisher>,
@@ -102,9 +114,29 @@ impl TestApp {
         let store: Arc<dyn Store> = Arc::new(store);
         let mut state =
             shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
+        state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
         let router = shared::http::app(functions, state);
-        TestApp { router, pool, auth }
+        TestApp {
+            sidecar: router.clone(),
+            router,
+            pool,
+            auth,
+        }
+    }
+
+    /// The app wired like `todo-local` (`harness::local`): events go through the in-process
+    /// bus; `router` serves the API only.
+    pub async fn local(configure: impl FnOnce(&mut AppState)) -> Self {
+        let pool = migrated_pool(4).await;
+        let store: Arc<dyn Store> = Arc::new(PgStore::new(pool.clone()));
+        let local = shared::harness::local(store, Authenticator::hs256(SECRET), configure);
+        TestApp {
+            router: local.api,
+            sidecar: local.sidecar,
+            pool,
+            auth: Arc::new(Authenticator::hs256(SECRET)),
+        }
     }
 
     /// A fresh user id no other test uses.
@@ -120,8 +152,25 @@ impl TestApp {
     /// Sends any request; answers status, headers and the body as JSON (`Null` when empty;
     /// panics when a non-empty body is not JSON).
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
-        let response = self
-            .router
+        Self::send_to(&self.router, request).await
+    }
+
+    /// `send`, as the sidecar: to `sidecar`.
+    pub async fn send_sidecar(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        Self::send_to(&self.sidecar, request).await
+    }
+
+    /// Runs the cron binding's tick once, as the sidecar; asserts 200 and answers its report.
+    pub async fn tick(&self) -> Value {
+        let (status, _, report) = self
+            .send_sidecar(sidecar_post("/reminder-cron").body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        report
+    }
+
+    async fn send_to(router: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = router
             .clone()
             .oneshot(request)
             .await
@@ -258,11 +307,11 @@ impl TestApp {
     /// Delivers a CloudEvent to a subscription route as daprd would; asserts the 200 of
     /// Dapr's contract and answers its status (SUCCESS, RETRY or DROP).
     pub async fn deliver(&self, route: &str, envelope: &Value) -> String {
-        let request = Request::post(route)
+        let request = sidecar_post(route)
             .header(header::CONTENT_TYPE, "application/cloudevents+json")
             .body(Body::from(envelope.to_string()))
             .unwrap();
-        let (status, _, body) = self.send(request).await;
+        let (status, _, body) = self.send_sidecar(request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["status"].as_str().unwrap().to_owned()
     }
