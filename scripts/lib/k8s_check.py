@@ -373,6 +373,10 @@ def cmd_render(spec):
         check(a.get("dapr.io/enabled") != "true", f"[{label}] the hook Job has no Dapr sidecar")
         check(secret_ref(env_of(c).get("DATABASE_URL")), f"[{label}] the hook reads DATABASE_URL through secretKeyRef")
 
+    # Large numbers from values must not turn into floats ("1.048576e+06" breaks Dapr).
+    floats = re.findall(r"[\"' ]\d\.\d+e\+\d+", rendered)
+    check(not floats, f"[{label}] no number rendered in exponent notation", str(floats))
+
     # -- secrets ------------------------------------------------------------------------------
     leaks = [s for s in spec.get("sentinels", []) if s in rendered]
     check(not leaks, f"[{label}] no secret value in the rendered manifests", str(leaks))
