@@ -842,7 +842,6 @@ fn outbox_from_row(row: &PgRow) -> Result<OutboxMessage, StoreError> {
     })
 }
 
-/// The task columns prefixed by a table alias (for `update ... from ... returning`).
 /// The task columns a user edits: when none of them changes, nothing happened (no event,
 /// `updated_at` kept).
 const EDITABLE_COLUMNS: &str =
@@ -857,7 +856,7 @@ fn unchanged(new: &str, old: &str) -> String {
     )
 }
 
-/// The task columns, each prefixed with `alias`.
+/// The task columns prefixed by a table alias (for `update ... from ... returning`).
 fn qualified(alias: &str) -> String {
     prefixed(TASK_COLUMNS, alias)
 }
