@@ -18,7 +18,8 @@
 #      occurrence (due 7 days later) appear
 #
 # Environment: MINIKUBE_PROFILE (todo), MINIKUBE_CPUS (4), MINIKUBE_MEMORY (MiB, 8192),
-# MINIKUBE_DRIVER (minikube's default), NAMESPACE (todo), RELEASE (todo-app),
+# MINIKUBE_DRIVER and MINIKUBE_KUBERNETES_VERSION (minikube's defaults; the chart needs
+# Kubernetes >= 1.28), NAMESPACE (todo), RELEASE (todo-app),
 # SKIP_SMOKE=1, and the versions of scripts/lib/k8s-versions.sh.
 set -euo pipefail
 
@@ -86,8 +87,8 @@ stage "2/7 Minikube cluster '$PROFILE'"
 if $running; then
   info "reusing the running cluster"
 else
-  args=(start -p "$PROFILE" --cpus "$CPUS" --memory "$MEMORY" --kubernetes-version "$K8S_VERSION"
-    --addons metrics-server --wait all)
+  args=(start -p "$PROFILE" --cpus "$CPUS" --memory "$MEMORY" --addons metrics-server --wait all)
+  [[ -z "${MINIKUBE_KUBERNETES_VERSION:-}" ]] || args+=(--kubernetes-version "$MINIKUBE_KUBERNETES_VERSION")
   [[ -z "${MINIKUBE_DRIVER:-}" ]] || args+=(--driver "$MINIKUBE_DRIVER")
   minikube "${args[@]}" || die "minikube start failed"
 fi
@@ -174,12 +175,21 @@ if [[ -n "${SKIP_SMOKE:-}" ]]; then
 fi
 gateway="$RELEASE"
 [[ "$RELEASE" == *todo-app* ]] || gateway="$RELEASE-todo-app"
-k -n "$NAMESPACE" wait gateway/"$gateway" --for=condition=Programmed --timeout=5m >/dev/null ||
-  die "Gateway $gateway is not programmed (kubectl -n $NAMESPACE describe gateway $gateway)"
-svc="$(k -n envoy-gateway-system get service \
-  -l "gateway.envoyproxy.io/owning-gateway-name=$gateway,gateway.envoyproxy.io/owning-gateway-namespace=$NAMESPACE" \
-  -o jsonpath='{.items[0].metadata.name}')"
-[[ -n "$svc" ]] || die "no Envoy service for Gateway $gateway"
+k -n "$NAMESPACE" wait gateway/"$gateway" --for=condition=Accepted --timeout=5m >/dev/null ||
+  die "Gateway $gateway was not accepted (kubectl -n $NAMESPACE describe gateway $gateway)"
+# Envoy Gateway runs one Envoy Deployment and Service per Gateway. Its Service is a
+# LoadBalancer without an address on Minikube (unless `minikube tunnel` runs), so the smoke
+# test goes through a port-forward to it instead of waiting for Programmed.
+selector="gateway.envoyproxy.io/owning-gateway-name=$gateway,gateway.envoyproxy.io/owning-gateway-namespace=$NAMESPACE"
+svc=""
+for _ in $(seq 1 150); do
+  svc="$(k -n envoy-gateway-system get service -l "$selector" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)"
+  [[ -z "$svc" ]] || break
+  sleep 2
+done
+[[ -n "$svc" ]] || die "Envoy Gateway created no Service for Gateway $gateway (kubectl -n envoy-gateway-system get all)"
+k -n envoy-gateway-system wait deployment -l "$selector" --for=condition=Available --timeout=5m >/dev/null ||
+  die "the Envoy proxy of Gateway $gateway is not available (kubectl -n envoy-gateway-system get pods)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 k -n envoy-gateway-system port-forward "service/$svc" "$port:80" >/dev/null 2>&1 &
 PF_PID=$!
