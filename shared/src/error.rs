@@ -61,6 +61,14 @@ impl ApiError {
         }
     }
 
+    /// A query parameter that is not acceptable: 400 naming it.
+    pub fn bad_query(e: crate::domain::Invalid) -> Self {
+        ApiError::BadRequest {
+            field: Some(e.field),
+            message: e.message,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -164,6 +172,17 @@ impl IntoResponse for ApiError {
                 .insert("retry-after", axum::http::HeaderValue::from_static("5"));
         }
         response
+    }
+}
+
+/// A body field that is not acceptable: 422 naming it. (A query parameter is a 400:
+/// `ApiError::bad_query`.)
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(e: crate::domain::Invalid) -> Self {
+        ApiError::Validation {
+            field: e.field,
+            message: e.message,
+        }
     }
 }
 

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::Invalid;
 use super::{forbidden_control, parse_timestamp, Controls, Priority, TagName};
-use crate::error::ApiError;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -94,9 +94,7 @@ impl Default for ListQuery {
 impl ListQuery {
     /// Parses decoded `key=value` pairs. Unknown keys and repeated keys are refused so a
     /// typo never silently widens the result.
-    pub fn parse<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, ApiError> {
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Invalid> {
         let mut q = ListQuery::default();
         let mut sort_order = None;
         let mut seen = std::collections::HashSet::new();
@@ -239,19 +237,19 @@ fn canonical(key: &str) -> &str {
     }
 }
 
-fn bad(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request(Some(field), message)
+fn bad(field: &str, message: impl Into<String>) -> Invalid {
+    Invalid::new(field, message)
 }
 
 fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    parse_timestamp(key, value).map_err(|e| bad(key, e.to_string()))
+fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, Invalid> {
+    parse_timestamp(key, value)
 }
 
-fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
+fn boolean(key: &str, value: &str) -> Result<bool, Invalid> {
     match value {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -354,10 +352,7 @@ mod tests {
             ("count", "all"),
         ] {
             let err = ListQuery::parse([(k, v)]).unwrap_err();
-            assert!(
-                matches!(&err, ApiError::BadRequest { field: Some(f), .. } if f == k),
-                "{k}={v}: {err:?}"
-            );
+            assert!(err.field == k, "{k}={v}: {err:?}");
         }
     }
 

@@ -3,11 +3,13 @@
 //! Everything that reaches the store has been through a `parse` here, so the store
 //! never sees an empty title, an unknown priority or an invalid time zone.
 
+mod invalid;
 pub mod list;
 mod recurrence;
 mod task;
 pub mod text;
 
+pub use invalid::Invalid;
 pub use list::{Count, ListQuery, Page, SortBy, SortOrder, Status, Total, COUNT_CAP};
 pub use recurrence::Recurrence;
 pub use task::{

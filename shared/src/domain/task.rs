@@ -3,8 +3,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::text::{forbidden_control, is_bidi_control, normalize_tag, Controls};
+use super::Invalid;
 use super::Recurrence;
-use crate::error::ApiError;
 
 pub const MAX_TITLE_CHARS: usize = 500;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -70,19 +70,19 @@ impl<'de> Deserialize<'de> for Priority {
 pub struct Title(String);
 
 impl Title {
-    pub fn parse(input: &str) -> Result<Self, ApiError> {
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
         let t = input.trim();
         if t.is_empty() {
-            return Err(ApiError::validation("title", "title must not be empty"));
+            return Err(Invalid::new("title", "title must not be empty"));
         }
         if let Some(c) = forbidden_control(t, Controls::None) {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 "title",
                 format!("title must not contain control characters (found {c:?})"),
             ));
         }
         if t.chars().count() > MAX_TITLE_CHARS {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 "title",
                 format!("title must be at most {MAX_TITLE_CHARS} characters"),
             ));
@@ -101,9 +101,9 @@ impl Title {
 pub struct Description(String);
 
 impl Description {
-    pub fn parse(input: &str) -> Result<Self, ApiError> {
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
         if let Some(c) = forbidden_control(input, Controls::LineBreaks) {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 "description",
                 format!(
                     "description must not contain control characters other than line breaks and tabs (found {c:?})"
@@ -111,7 +111,7 @@ impl Description {
             ));
         }
         if input.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 "description",
                 format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
             ));
@@ -153,16 +153,16 @@ impl TagName {
     }
 
     /// Parses, de-duplicates and sorts a task's tags, at most 20.
-    pub fn parse_list(inputs: &[String]) -> Result<Vec<TagName>, ApiError> {
+    pub fn parse_list(inputs: &[String]) -> Result<Vec<TagName>, Invalid> {
         let mut tags = inputs
             .iter()
             .map(|s| TagName::parse(s))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| ApiError::validation("tags", m))?;
+            .map_err(|m| Invalid::new("tags", m))?;
         tags.sort();
         tags.dedup();
         if tags.len() > MAX_TAGS_PER_TASK {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 "tags",
                 format!("a task has at most {MAX_TAGS_PER_TASK} tags"),
             ));
@@ -182,13 +182,13 @@ pub struct Timezone(chrono_tz::Tz);
 impl Timezone {
     pub const UTC: Timezone = Timezone(chrono_tz::UTC);
 
-    pub fn parse(input: &str) -> Result<Self, ApiError> {
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
         input
             .trim()
             .parse::<chrono_tz::Tz>()
             .map(Timezone)
             .map_err(|_| {
-                ApiError::validation(
+                Invalid::new(
                     "timezone",
                     format!("unknown time zone {input:?}: use an IANA name such as Europe/Berlin"),
                 )
@@ -205,20 +205,20 @@ impl Timezone {
 }
 
 /// Parses an RFC 3339 timestamp (`2026-12-01T09:00:00Z`, any offset) for `field`.
-pub fn parse_timestamp(field: &str, input: &str) -> Result<DateTime<Utc>, ApiError> {
+pub fn parse_timestamp(field: &str, input: &str) -> Result<DateTime<Utc>, Invalid> {
     DateTime::parse_from_rfc3339(input.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
-            ApiError::validation(
+            Invalid::new(
                 field,
                 format!("{field} must be an RFC 3339 timestamp such as 2026-12-01T09:00:00Z"),
             )
         })
 }
 
-pub fn parse_reminder_minutes(minutes: i64) -> Result<i32, ApiError> {
+pub fn parse_reminder_minutes(minutes: i64) -> Result<i32, Invalid> {
     if !(0..=MAX_REMINDER_MINUTES as i64).contains(&minutes) {
-        return Err(ApiError::validation(
+        return Err(Invalid::new(
             "reminder_minutes",
             format!("reminder_minutes must be between 0 and {MAX_REMINDER_MINUTES}"),
         ));

@@ -27,6 +27,7 @@ async fn handler(
     user: AuthUser,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<Page<Task>>, ApiError> {
-    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(ApiError::bad_query)?;
     Ok(Json(state.store.list_tasks(&user.0, &query).await?))
 }
