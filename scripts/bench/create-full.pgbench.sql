@@ -13,11 +13,18 @@
 \set k random(1, 6)
 begin;
 insert into tasks (id, user_id, title, description, priority, tags, due_at,
-                   reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth, recurrence_anchor)
+                   reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth,
+                   recurrence_anchor, created_at, updated_at, search)
 values (gen_random_uuid(), 'user-' || lpad(:u::text, 5, '0'), 'Load test task ' || :u || ' ' || :d,
         'created by scripts/bench', :p,
         (array['{work}', '{errands,home}', '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[],
-        date_trunc('second', now()) + :d * interval '1 second', null, null, 'UTC', null, 0, null)
+        date_trunc('second', now()) + :d * interval '1 second', null, null, 'UTC', null, 0, null,
+        now(), now(),
+        task_user_keyed('user-' || lpad(:u::text, 5, '0'), (
+            setweight(to_tsvector('english', 'Load test task ' || :u || ' ' || :d), 'A') ||
+            setweight(to_tsvector('english', array_to_string((array['{work}', '{errands,home}',
+                '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[], ' ')), 'B') ||
+            setweight(to_tsvector('english', 'created by scripts/bench'), 'C'))::text)::tsvector)
 on conflict (recurrence_parent_id) do nothing
 returning id, user_id, title, description, completed, completed_at, priority, tags,
     due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone,

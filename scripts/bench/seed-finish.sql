@@ -16,6 +16,12 @@ cross join unnest(t.tags) as n(name)
 join tags g on g.user_id = t.user_id and g.name = n.name
 on conflict do nothing;
 
+-- The armed reminders (Task::armed_reminder), as the store queues them.
+insert into reminder_queue (task_id, remind_at)
+select id, remind_at from tasks
+where remind_at is not null and reminder_sent_at is null and not completed
+on conflict (task_id) do nothing;
+
 vacuum analyze tasks;
 vacuum analyze tags;
 vacuum analyze task_tags;

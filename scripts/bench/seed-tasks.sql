@@ -10,26 +10,34 @@
 -- Text: titles of 2-6 words and descriptions of 0-12 words drawn from the vocabulary with
 -- a skewed distribution (word rank r is drawn with probability ~ 1/sqrt(r)), so search terms
 -- range from ~50% of a user's tasks (the first words) to ~2% (the last ones).
--- Inserted through the normal columns: the tasks_before_write trigger computes `search`,
--- `remind_at` and `completed_at` exactly as it does for the application.
+-- The derived columns are written here as the store writes them from the domain's rules
+-- (shared/src/domain/change.rs: remind_at = due_at - reminder_minutes, completed_at, and
+-- the search vector of store/postgres/tasks.rs); seed-finish.sql queues the armed reminders.
 \set ON_ERROR_STOP on
 
-insert into tasks (id, user_id, title, description, completed, priority, tags, due_at,
-                   reminder_minutes, reminder_sent_at, created_at, updated_at)
+insert into tasks (id, user_id, title, description, completed, completed_at, priority, tags,
+                   due_at, reminder_minutes, remind_at, reminder_sent_at, created_at,
+                   updated_at, search)
 select gen_random_uuid(),
        s.user_id,
        upper(left(s.title, 1)) || substr(s.title, 2),
        s.description,
        s.r_done < 0.3,
+       case when s.r_done < 0.3 then s.created_at + (now() - s.created_at) * s.r_upd end,
        case when s.r_prio < 0.10 then 1 when s.r_prio < 0.35 then 2 when s.r_prio < 0.80 then 3 else 4 end,
        s.tags,
        s.due_at,
        case when s.due_at is not null then s.rem end,  -- a reminder needs a due date
+       s.due_at - make_interval(mins => s.rem),
        -- reminders whose time has passed were sent back then (a fresh server must not
        -- fire tens of thousands of them on its first tick)
        case when s.due_at - make_interval(mins => s.rem) < now() then s.due_at - make_interval(mins => s.rem) end,
        s.created_at,
-       s.created_at + (now() - s.created_at) * s.r_upd
+       s.created_at + (now() - s.created_at) * s.r_upd,
+       task_user_keyed(s.user_id, (
+           setweight(to_tsvector('english', upper(left(s.title, 1)) || substr(s.title, 2)), 'A') ||
+           setweight(to_tsvector('english', array_to_string(s.tags, ' ')), 'B') ||
+           setweight(to_tsvector('english', s.description), 'C'))::text)::tsvector
 from (
     select g,
            case when g % 10 = 0 then 'bench-user'

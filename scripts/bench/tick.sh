@@ -81,12 +81,13 @@ sql "create unlogged table if not exists bench_tick_state (k text primary key, v
 sql "create unlogged table if not exists bench_tick_armed (id uuid primary key, due_at timestamptz,
      reminder_minutes integer, remind_at timestamptz, reminder_sent_at timestamptz, updated_at timestamptz)"
 
-# Armed tasks back to their original columns (trigger off: remind_at, reminder_sent_at and
-# updated_at exactly as they were), and the reminder outbox rows written since t0 deleted.
+# Armed tasks back to their original columns (remind_at, reminder_sent_at and updated_at
+# exactly as they were) and out of the reminder queue, and the reminder outbox rows written
+# since t0 deleted.
 disarm() {
     psql -tA <<'SQL'
 begin;
-set local session_replication_role = replica;
+delete from reminder_queue where task_id in (select id from bench_tick_armed);
 update tasks t set due_at = a.due_at, reminder_minutes = a.reminder_minutes, remind_at = a.remind_at,
                    reminder_sent_at = a.reminder_sent_at, updated_at = a.updated_at
 from bench_tick_armed a where t.id = a.id;
@@ -242,6 +243,12 @@ set due_at = date_trunc('minute', now()) - random() * interval '2 hours',
     reminder_minutes = (array[0, 10, 30, 60])[1 + floor(random() * 4)::int],
     reminder_sent_at = null
 from bench_tick_armed a where t.id = a.id;
+-- As the store writes an armed reminder (domain rule: remind_at = due_at - reminder_minutes).
+update tasks t set remind_at = t.due_at - make_interval(mins => t.reminder_minutes)
+from bench_tick_armed a where t.id = a.id;
+insert into reminder_queue (task_id, remind_at)
+select t.id, t.remind_at from tasks t join bench_tick_armed a using (id)
+on conflict (task_id) do update set remind_at = excluded.remind_at;
 SQL
 }
 
@@ -305,14 +312,15 @@ for mode in $MODES; do
 done
 
 # --- the claim statement's plan, idle and with DUE armed (rolled back) ---------------------
-# The statement of PgStore::claim_due_reminders (shared/src/store/postgres.rs); keep in step.
+# The statement of PgStore::claim_due_reminders (shared/src/store/postgres/reminders.rs,
+# with now() for its bound claim time); keep in step.
 CLAIM="with due as (delete from reminder_queue where task_id in (
                         select task_id from reminder_queue where remind_at <= now()
                         order by remind_at limit 1000 for update skip locked)
                     returning task_id)
        update tasks t set reminder_sent_at = now() from due
        where t.id = due.task_id and t.reminder_sent_at is null and not t.completed
-       returning t.id, t.user_id, t.title, t.due_at, t.remind_at"
+       returning t.*"
 explain() { # title
     raw "== explain (analyze, buffers), $1"
     psql -c "begin" -c "explain (analyze, buffers) $CLAIM" -c "rollback" >>"$RAW" 2>&1

@@ -21,10 +21,10 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, SidecarAccess, Transport};
 use crate::dapr::Sidecar;
 use crate::events::bus::InProcessBus;
+use crate::events::hub::Hub;
 use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
-use crate::functions::realtime::Hub;
-use crate::functions::Function;
+use crate::http::Function;
 use crate::http::{self, AppState, Authenticator};
 use crate::store::Store;
 use crate::webhooks::Webhooks;
@@ -109,10 +109,8 @@ pub fn local(
     auth: Authenticator,
     configure: impl FnOnce(&mut AppState),
 ) -> Local {
-    let functions = crate::functions::ALL;
-    let bus = Arc::new(InProcessBus::new(crate::functions::subscriptions(
-        functions,
-    )));
+    let functions = crate::handlers::ALL;
+    let bus = Arc::new(InProcessBus::new(crate::http::subscriptions(functions)));
     let mut state = state(store, auth, bus.clone(), "pubsub");
     configure(&mut state);
     let sidecar = http::sidecar_app(functions, state.clone());

@@ -1,17 +1,26 @@
-//! The shared core of the todo functions: domain types, the store boundary, the HTTP API
-//! (auth, extractors, one module per function), webhook delivery and the harness every
-//! binary runs on.
+//! The shared core of the todo functions, in layers that import only downwards:
+//!
+//! - `domain`: validated types and every rule of a task (no I/O, no HTTP, no SQL);
+//! - `store`: the persistence traits, speaking domain types, and one module per backend;
+//! - `events`: every event built in one place, the outbox relay, publishers, the in-process
+//!   bus and hub, and Dapr's subscription contract;
+//! - `webhooks`: which webhook targets are allowed, signing and delivery;
+//! - `dapr`: the sidecar's HTTP API (readiness, jobs);
+//! - `http`: errors as JSON, extractors, auth, input, the router every function serves;
+//! - `handlers`: one module per function binary, its handlers, routes and subscriptions;
+//! - `harness`: what every binary's `main` runs, and `todo-local`'s in-process wiring.
+//!
+//! `config` (settings from the environment) and `telemetry` (logging) serve every layer.
 
 pub mod config;
 pub mod dapr;
 pub mod domain;
-pub mod error;
 pub mod events;
-pub mod functions;
+pub mod handlers;
 pub mod harness;
 pub mod http;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;
 
-pub use error::ApiError;
+pub use http::ApiError;

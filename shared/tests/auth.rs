@@ -348,8 +348,8 @@ async fn sidecar_call(
 
 /// Every function, `reminder-jobs` too, with `access` to their sidecar routes.
 fn app_with(access: SidecarAccess, pool: sqlx::PgPool) -> TestApp {
-    let mut functions = shared::functions::ALL.to_vec();
-    functions.push(&shared::functions::reminder_jobs::FUNCTION);
+    let mut functions = shared::handlers::ALL.to_vec();
+    functions.push(&shared::handlers::reminder_jobs::FUNCTION);
     TestApp::with_state(
         shared::store::PgStore::new(pool),
         std::sync::Arc::new(shared::events::publisher::NoPublisher),

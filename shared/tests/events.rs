@@ -14,7 +14,7 @@ use common::TestApp;
 use serde_json::{json, Value};
 use shared::events::publisher::Publisher;
 use shared::events::subscription::cloud_event;
-use shared::events::OutboxMessage;
+use shared::store::OutboxMessage;
 use shared::store::{OutboxStore, PgStore};
 use sqlx::PgPool;
 

@@ -243,14 +243,11 @@ async fn pagination_reports_totals_and_past_the_end_pages() {
 async fn total_count_is_capped_unless_exact_is_asked_for() {
     let app = TestApp::spawn().await;
     let user = TestApp::user();
-    sqlx::query(
-        "insert into tasks (id, user_id, title, priority) \
-         select gen_random_uuid(), $1, 'bulk task ' || i, 1 + i % 4 from generate_series(1, 1005) as i",
-    )
-    .bind(&user)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    app.seed(&user, 1005, |i| shared::domain::NewTask {
+        priority: shared::domain::Priority::from_level(1 + (i % 4) as i16).unwrap(),
+        ..common::new_task(&format!("bulk task {i}"))
+    })
+    .await;
     let totals = |page: &Value| {
         (
             page["items"].as_array().unwrap().len(),

@@ -19,7 +19,7 @@ async fn app() -> TestApp {
     TestApp::with_state(
         PgStore::new(common::migrated_pool(4).await),
         Arc::new(NoPublisher),
-        shared::functions::ALL,
+        shared::handlers::ALL,
         |state| state.webhooks = Arc::new(Webhooks::new(["127.0.0.1".to_owned()])),
     )
 }

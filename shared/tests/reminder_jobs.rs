@@ -16,7 +16,7 @@ use common::TestApp;
 use serde_json::{json, Value};
 use shared::dapr::Sidecar;
 use shared::events::publisher::NoPublisher;
-use shared::functions::{reminder_jobs, reminder_tick};
+use shared::handlers::{reminder_jobs, reminder_tick};
 use shared::store::PgStore;
 
 fn app(pool: &sqlx::PgPool, sidecar_port: Option<u16>) -> TestApp {
@@ -26,7 +26,7 @@ fn app(pool: &sqlx::PgPool, sidecar_port: Option<u16>) -> TestApp {
         &[
             &reminder_jobs::FUNCTION,
             &reminder_tick::FUNCTION,
-            &shared::functions::create_task::FUNCTION,
+            &shared::handlers::create_task::FUNCTION,
         ],
         |state| {
             if let Some(port) = sidecar_port {

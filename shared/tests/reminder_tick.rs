@@ -131,16 +131,17 @@ async fn concurrent_ticks_never_send_a_reminder_twice() {
     let app = TestApp::spawn_with_pool_size(12).await;
     let user = TestApp::user();
     // 2,500 due reminders: more than two batches, so the ticks overlap on several.
-    let ids: Vec<String> = sqlx::query_scalar(
-        "insert into tasks (id, user_id, title, due_at, reminder_minutes) \
-         select gen_random_uuid(), $1, 'task ' || g, now() - interval '1 minute', 0 \
-         from generate_series(1, 2500) g returning id::text",
-    )
-    .bind(&user)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-
+    let due = shared::domain::now() - chrono::Duration::minutes(1);
+    let ids: Vec<String> = app
+        .seed(&user, 2500, |i| shared::domain::NewTask {
+            due_at: Some(due),
+            reminder_minutes: Some(0),
+            ..common::new_task(&format!("task {i}"))
+        })
+        .await
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
     let reports = futures::future::join_all((0..4).map(|_| tick(&app))).await;
     let claimed: u64 = reports
         .iter()

@@ -113,7 +113,7 @@ async fn tick(app: axum::Router, every: Duration) {
     loop {
         interval.tick().await;
         let request =
-            axum::http::Request::post(format!("/{}", shared::functions::reminder_tick::BINDING))
+            axum::http::Request::post(format!("/{}", shared::handlers::reminder_tick::BINDING))
                 .body(axum::body::Body::empty())
                 .expect("static request");
         match app.clone().oneshot(request).await {

@@ -1,7 +1,7 @@
 //! `on-completed` — pub/sub subscription on `task-events`: creates the next occurrence of a
-//! completed recurring task. The handler lives in `shared::functions::on_completed`.
+//! completed recurring task. The handler lives in `shared::handlers::on_completed`.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::harness::run(&shared::functions::on_completed::FUNCTION).await
+    shared::harness::run(&shared::handlers::on_completed::FUNCTION).await
 }

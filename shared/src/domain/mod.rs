@@ -3,12 +3,14 @@
 //! Everything that reaches the store has been through a `parse` here, so the store
 //! never sees an empty title, an unknown priority or an invalid time zone.
 
+mod change;
 mod invalid;
 pub mod list;
 mod recurrence;
 mod task;
 pub mod text;
 
+pub use change::{now, truncate, SearchDocument, TaskChange, MAX_RECURRENCE_DEPTH};
 pub use invalid::Invalid;
 pub use list::{Count, ListQuery, Page, SortBy, SortOrder, Status, Total, COUNT_CAP};
 pub use recurrence::Recurrence;

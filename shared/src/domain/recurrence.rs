@@ -32,6 +32,34 @@ pub struct Recurrence {
     rule: RRule<Unvalidated>,
 }
 
+impl serde::Serialize for Recurrence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl Recurrence {
+    /// A rule as stored. One stored under older, looser rules that no longer parses is no
+    /// rule: its series ends (with a warning), rather than the task failing to load.
+    pub fn from_stored(text: &str) -> Option<Recurrence> {
+        match Recurrence::parse(text) {
+            Ok(rule) => Some(rule),
+            Err(why) => {
+                tracing::warn!(rule = %text, %why, "a stored recurrence rule no longer parses; its series ends");
+                None
+            }
+        }
+    }
+
+    /// Reads an optional stored rule (`from_stored`), for a task's serde.
+    pub fn deserialize_stored<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Recurrence>, D::Error> {
+        let text: Option<String> = serde::Deserialize::deserialize(d)?;
+        Ok(text.as_deref().and_then(Recurrence::from_stored))
+    }
+}
+
 impl PartialEq for Recurrence {
     fn eq(&self, other: &Self) -> bool {
         self.source == other.source

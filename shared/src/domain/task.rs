@@ -207,7 +207,7 @@ impl Timezone {
 /// Parses an RFC 3339 timestamp (`2026-12-01T09:00:00Z`, any offset) for `field`.
 pub fn parse_timestamp(field: &str, input: &str) -> Result<DateTime<Utc>, Invalid> {
     DateTime::parse_from_rfc3339(input.trim())
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| super::truncate(t.with_timezone(&Utc)))
         .map_err(|_| {
             Invalid::new(
                 field,
@@ -272,23 +272,28 @@ impl TaskPatch {
     }
 }
 
-/// A stored task, as the API returns it and as events carry it.
+/// A stored task, as the API returns it and as events carry it. Its fields stay typed from
+/// the request to the store to the event, so no consumer parses them again.
+///
+/// The derived fields (`completed_at`, `remind_at`, `reminder_sent_at`, `updated_at`) are
+/// set only by the rules in `domain::change`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Task {
     pub id: Uuid,
     pub user_id: String,
-    pub title: String,
-    pub description: String,
+    pub title: Title,
+    pub description: Description,
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
     pub priority: Priority,
-    pub tags: Vec<String>,
+    pub tags: Vec<TagName>,
     pub due_at: Option<DateTime<Utc>>,
     pub reminder_minutes: Option<i32>,
     pub remind_at: Option<DateTime<Utc>>,
     pub reminder_sent_at: Option<DateTime<Utc>>,
-    pub recurrence: Option<String>,
-    pub timezone: String,
+    #[serde(deserialize_with = "Recurrence::deserialize_stored")]
+    pub recurrence: Option<Recurrence>,
+    pub timezone: Timezone,
     pub recurrence_parent_id: Option<Uuid>,
     pub recurrence_depth: i32,
     /// Start of the recurring series this task belongs to (see `Recurrence::next_due`).
@@ -296,6 +301,47 @@ pub struct Task {
     pub recurrence_anchor: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Text that was validated when it came in: written out as a string, and read back (from
+/// the store, or from an event this service wrote) as it is. Rules for input may tighten
+/// over time; what was stored under older rules still loads.
+macro_rules! stored_text {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// A value as stored: validated when it came in.
+            pub fn from_stored(text: String) -> Self {
+                $name(text)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map($name)
+            }
+        }
+    )*};
+}
+
+stored_text!(Title, Description, TagName);
+
+impl Serialize for Timezone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timezone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Timezone::parse(&name).map_err(|e| serde::de::Error::custom(e.message))
+    }
 }
 
 #[cfg(test)]

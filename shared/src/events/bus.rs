@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 use super::publisher::Publisher;
 use super::subscription::{cloud_event, Delivery, Subscription};
-use super::OutboxMessage;
+use crate::store::OutboxMessage;
 
 const ATTEMPTS: u32 = 3;
 

@@ -1,8 +1,10 @@
-//! Events: what every task change publishes (see docs/events.md), how it leaves the
-//! process (the outbox relay and its publishers) and how consumers receive it (Dapr's
+//! Events: what every task change publishes (see docs/events.md), built here and nowhere
+//! else (`announce`, `reminder_due`, `TaskEvent::audit_record`); how it leaves the process
+//! (the outbox relay and its publishers); and how consumers receive it (Dapr's
 //! subscription contract).
 
 pub mod bus;
+pub mod hub;
 pub mod publisher;
 pub mod relay;
 pub mod subscription;
@@ -11,7 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::Task;
+use crate::domain::{Task, TaskChange};
+use crate::store::{AuditRecord, OutboxRecord};
 
 /// Every task change, for the audit trail and the recurring-task consumer.
 pub const TASK_EVENTS: &str = "task-events";
@@ -65,36 +68,83 @@ pub struct TaskEvent {
 }
 
 impl TaskEvent {
-    pub fn new(event_type: EventType, task: &Task) -> Self {
+    pub fn new(event_type: EventType, task: &Task, occurred_at: DateTime<Utc>) -> Self {
         TaskEvent {
             event_id: Uuid::new_v4(),
             event_type,
             schema_version: SCHEMA_VERSION.into(),
             user_id: task.user_id.clone(),
             task_id: task.id,
-            occurred_at: Utc::now(),
+            occurred_at,
             task: task.clone(),
+        }
+    }
+
+    /// The event as the audit trail keeps it.
+    pub fn audit_record(&self) -> AuditRecord {
+        AuditRecord {
+            event_id: self.event_id,
+            event_type: self.event_type.as_str(),
+            user_id: self.user_id.clone(),
+            task_id: self.task_id,
+            occurred_at: self.occurred_at,
+            task: serde_json::to_value(&self.task).expect("a task serialises"),
         }
     }
 }
 
-/// A row of the outbox: one event bound for one topic.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMessage {
-    pub id: i64,
-    pub event_id: Uuid,
-    pub topic: String,
-    /// The Kafka partition key: the user id, so one user's events stay in order.
-    pub partition_key: String,
-    pub payload: serde_json::Value,
+/// The events a task change publishes: one `TaskEvent` (`task.completed` when the change
+/// completed the task, else created, updated or deleted), on each of its topics, keyed by
+/// the user. The store writes them in the change's transaction (`store::Announce`).
+pub fn announce(change: TaskChange<'_>) -> Vec<OutboxRecord> {
+    let (event_type, task, at) = match change {
+        TaskChange::Created(task) => (EventType::Created, task, task.created_at),
+        TaskChange::Updated { before, after } if after.completed && !before.completed => {
+            (EventType::Completed, after, after.updated_at)
+        }
+        TaskChange::Updated { after, .. } => (EventType::Updated, after, after.updated_at),
+        TaskChange::Deleted(task) => (EventType::Deleted, task, crate::domain::now()),
+    };
+    let event = TaskEvent::new(event_type, task, at);
+    records(event.event_id, event_type.topics(), &event.user_id, &event)
 }
 
-/// The result of a committed change: the value, and the outbox rows written with it that
-/// the relay should publish now.
-#[derive(Debug)]
-pub struct Changed<T> {
-    pub value: T,
-    pub outbox: Vec<OutboxMessage>,
+/// The `reminder.due` event of `task`, whose reminder was claimed at `now`.
+pub fn reminder_due(task: &Task, now: DateTime<Utc>) -> Vec<OutboxRecord> {
+    let (Some(due_at), Some(remind_at)) = (task.due_at, task.remind_at) else {
+        return Vec::new(); // not reached: only an armed reminder is claimed
+    };
+    let event = ReminderEvent {
+        event_id: Uuid::new_v4(),
+        event_type: ReminderEventType::Due,
+        schema_version: SCHEMA_VERSION.into(),
+        user_id: task.user_id.clone(),
+        task_id: task.id,
+        title: task.title.as_str().to_owned(),
+        due_at,
+        remind_at,
+        occurred_at: now,
+    };
+    records(event.event_id, &[REMINDERS], &event.user_id, &event)
+}
+
+/// One outbox record of `event` per topic.
+fn records(
+    event_id: Uuid,
+    topics: &[&'static str],
+    user_id: &str,
+    event: &impl Serialize,
+) -> Vec<OutboxRecord> {
+    let payload = serde_json::to_value(event).expect("an event serialises");
+    topics
+        .iter()
+        .map(|&topic| OutboxRecord {
+            event_id,
+            topic,
+            partition_key: user_id.to_owned(),
+            payload: payload.clone(),
+        })
+        .collect()
 }
 
 /// The type tag of a reminder event (`reminder.due`, on the `reminders` topic).

@@ -7,8 +7,8 @@
 use anyhow::{bail, Context};
 use async_trait::async_trait;
 
-use super::OutboxMessage;
 use crate::dapr::Sidecar;
+use crate::store::OutboxMessage;
 
 #[async_trait]
 pub trait Publisher: Send + Sync + 'static {
@@ -89,7 +89,7 @@ mod direct_kafka {
 
     use super::Publisher;
     use crate::events::subscription::cloud_event;
-    use crate::events::OutboxMessage;
+    use crate::store::OutboxMessage;
 
     /// The CloudEvent `source` of events written straight to Kafka.
     pub const KAFKA_SOURCE: &str = "todo-functions";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::publisher::Publisher;
-use super::OutboxMessage;
+use crate::store::OutboxMessage;
 use crate::store::{OutboxStore, StoreError};
 
 /// How long one publish may take before the relay gives up on it for now.

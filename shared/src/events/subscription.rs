@@ -71,7 +71,7 @@ pub enum ConsumeError {
 impl From<StoreError> for ConsumeError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid { .. } => ConsumeError::Drop(e.to_string()),
+            StoreError::Invalid(_) => ConsumeError::Drop(e.to_string()),
             other => ConsumeError::Retry(other.into()),
         }
     }
@@ -156,7 +156,7 @@ pub fn parse_cloud_event<T: DeserializeOwned>(body: &Bytes) -> Result<T, String>
 
 /// Wraps a message in the CloudEvent envelope daprd would deliver (used by the in-process
 /// bus and by the direct Kafka transport, so subscribers see one format).
-pub fn cloud_event(message: &super::OutboxMessage, source: &str) -> serde_json::Value {
+pub fn cloud_event(message: &crate::store::OutboxMessage, source: &str) -> serde_json::Value {
     serde_json::json!({
         "specversion": "1.0",
         "id": message.event_id.to_string(),
@@ -203,7 +203,10 @@ mod tests {
     fn parses_a_dapr_cloud_event() {
         let e: TaskEvent = parse_cloud_event(&envelope(event())).unwrap();
         assert_eq!(e.event_type, EventType::Completed);
-        assert_eq!(e.task.recurrence.as_deref(), Some("weekly"));
+        assert_eq!(
+            e.task.recurrence.map(|r| r.as_str().to_owned()).as_deref(),
+            Some("weekly")
+        );
     }
 
     #[test]

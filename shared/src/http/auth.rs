@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::path_param;
 use crate::domain::check_user_id;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// The claims `todo-local token` and the tests issue.
 #[derive(Debug, Serialize)]

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// A JSON body: `Content-Type: application/json`, within the body-size limit, parsed
 /// strictly. Syntax errors are 400; a wrong type, a missing or an unknown field is 422

@@ -8,7 +8,7 @@ use crate::domain::{
     parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority, Recurrence, TagName,
     TaskPatch, Timezone, Title,
 };
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

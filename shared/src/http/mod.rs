@@ -2,6 +2,7 @@
 //! the common middleware (`app`).
 
 pub mod auth;
+mod error;
 pub mod extract;
 pub mod input;
 
@@ -19,16 +20,16 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{AuthUser, Authenticator, StreamUser};
+pub use error::ApiError;
 pub use extract::{JsonBody, PathId, QueryPairs};
 
 use crate::config::SidecarAccess;
 use crate::dapr::Sidecar;
-use crate::error::ApiError;
+use crate::events::hub::Hub;
 use crate::events::relay::Relay;
 use crate::events::subscription::subscribe_document;
-use crate::events::Changed;
-use crate::functions::realtime::Hub;
-use crate::functions::Function;
+use crate::events::subscription::Subscription;
+use crate::store::Changed;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
 
@@ -42,6 +43,32 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub const MAX_HEADERS: usize = 100;
 /// A request body must arrive within this time, else 408.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A function: its binary name, its routes (before the shared middleware) and the pub/sub
+/// subscriptions daprd delivers to its sidecar routes.
+pub struct Function {
+    pub name: &'static str,
+    /// The public API (`/api/...`): each request carries the user's token.
+    pub api: fn() -> Router<AppState>,
+    /// What only the Dapr sidecar may call: subscription deliveries, bindings, jobs. A
+    /// function binary serves them behind the app API token (`app`); `todo-local` never
+    /// serves them, its bus and tick call them in-process (`sidecar_app`).
+    pub sidecar: fn() -> Router<AppState>,
+    pub subscriptions: &'static [Subscription],
+}
+
+/// The routes of a function that has none of one kind.
+pub fn no_routes() -> Router<AppState> {
+    Router::new()
+}
+
+/// The subscriptions of `functions`, in order (for `/dapr/subscribe` and the in-process bus).
+pub fn subscriptions(functions: &[&Function]) -> Vec<Subscription> {
+    functions
+        .iter()
+        .flat_map(|f| f.subscriptions.iter().copied())
+        .collect()
+}
 
 /// What every function's handlers can reach.
 #[derive(Clone, FromRef)]
@@ -96,7 +123,7 @@ fn api_routes(functions: &[&Function]) -> Router<AppState> {
 }
 
 fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
-    let subscriptions = crate::functions::subscriptions(functions);
+    let subscriptions = subscriptions(functions);
     functions
         .iter()
         .fold(Router::new(), |app, f| app.merge((f.sidecar)()))

@@ -1,7 +1,10 @@
-//! Task persistence behind one trait, so the functions never name a database.
+//! Task persistence behind traits that speak domain types, so the functions never name a
+//! database. A backend only runs SQL: the task's derived fields come from the domain's
+//! rules (`domain::change`) and the events it writes to the outbox from the events module
+//! (the `Announce` a caller passes), both in the change's transaction.
 //!
 //! `postgres` is the production backend. A second backend (SQLite for the embedded
-//! default) implements the same trait and is picked in `store::connect` by URL scheme.
+//! default) implements the same traits and is picked in `store::connect` by URL scheme.
 
 pub mod postgres;
 
@@ -12,8 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::{ListQuery, NewTask, Page, Task, TaskPatch};
-use crate::events::{Changed, OutboxMessage, TaskEvent};
+use crate::domain::{Invalid, ListQuery, Page, Task, TaskChange};
 
 pub use postgres::PgStore;
 
@@ -22,54 +24,95 @@ pub enum StoreError {
     /// The database cannot be reached (connection refused, pool timeout, shutdown).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
-    /// The change breaks a rule the database enforces for one field.
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    /// The change breaks a rule of the domain or of the database for one field.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error(transparent)]
     Other(anyhow::Error),
 }
 
+/// An event to write to the outbox: bound for one topic, keyed (partitioned) by its user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    pub event_id: Uuid,
+    pub topic: &'static str,
+    pub partition_key: String,
+    pub payload: serde_json::Value,
+}
+
+/// A row of the outbox: one event bound for one topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub event_id: Uuid,
+    pub topic: String,
+    /// The Kafka partition key: the user id, so one user's events stay in order.
+    pub partition_key: String,
+    pub payload: serde_json::Value,
+}
+
+/// The result of a committed change: the value, and the outbox rows written with it that
+/// the relay should publish now.
+#[derive(Debug)]
+pub struct Changed<T> {
+    pub value: T,
+    pub outbox: Vec<OutboxMessage>,
+}
+
+/// What a task change publishes (`events::announce`): written to the outbox in the
+/// change's transaction.
+pub type Announce<'a> = &'a (dyn Fn(TaskChange<'_>) -> Vec<OutboxRecord> + Send + Sync);
+
+/// A change to a task as it is now (locked until the change commits): the task after it,
+/// `None` for no change, or why it cannot be made.
+pub type Modify<'a> = &'a (dyn Fn(&Task) -> Result<Option<Task>, Invalid> + Send + Sync);
+
+/// What a reminder that is due publishes (`events::reminder_due`), given the task and the
+/// time it was claimed.
+pub type AnnounceReminder<'a> =
+    &'a (dyn Fn(&Task, DateTime<Utc>) -> Vec<OutboxRecord> + Send + Sync);
+
 /// Every method is scoped to one user: a task of another user is `None`, exactly as if it
-/// did not exist. Every change writes its events to the outbox in the same transaction and
-/// returns them (`Changed::outbox`) for the relay.
+/// did not exist. Every change writes its events (built by `announce`) to the outbox in the
+/// same transaction and returns them (`Changed::outbox`) for the relay.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    async fn create_task(&self, user_id: &str, task: NewTask) -> Result<Changed<Task>, StoreError>;
+    /// Stores a new task (`Task::create`). `Conflict` when its `recurrence_parent_id`
+    /// already has its next occurrence.
+    async fn create_task(
+        &self,
+        task: &Task,
+        announce: Announce<'_>,
+    ) -> Result<Changed<Task>, StoreError>;
     async fn get_task(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError>;
-    async fn update_task(
+    /// Changes the task by `modify` (`Task::apply`, `Task::set_completed`); when that
+    /// changes nothing, the task as it is with no event. `None` when there is no such task.
+    async fn modify_task(
         &self,
         user_id: &str,
         id: Uuid,
-        patch: TaskPatch,
-    ) -> Result<Option<Changed<Task>>, StoreError>;
-    /// Sets `completed` (`Some`) or toggles it (`None`).
-    async fn set_completed(
-        &self,
-        user_id: &str,
-        id: Uuid,
-        completed: Option<bool>,
+        modify: Modify<'_>,
+        announce: Announce<'_>,
     ) -> Result<Option<Changed<Task>>, StoreError>;
     /// Deletes the task; the value is the task as it was.
     async fn delete_task(
         &self,
         user_id: &str,
         id: Uuid,
+        announce: Announce<'_>,
     ) -> Result<Option<Changed<Task>>, StoreError>;
-    /// Creates `task` as the effect of event `event_id` seen by `consumer`, at most once:
+    /// Stores `task` as the effect of event `event_id` seen by `consumer`, at most once:
     /// `None` when that event was already processed, or when the task's
     /// `recurrence_parent_id` already has its next occurrence.
     async fn create_task_once(
         &self,
         consumer: &str,
         event_id: Uuid,
-        user_id: &str,
-        task: NewTask,
+        task: &Task,
+        announce: Announce<'_>,
     ) -> Result<Option<Changed<Task>>, StoreError>;
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -103,11 +146,23 @@ pub struct AuditEntry {
     pub task: serde_json::Value,
 }
 
+/// An event as the audit trail keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub event_id: Uuid,
+    pub event_type: &'static str,
+    pub user_id: String,
+    pub task_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// The task the event carries.
+    pub task: serde_json::Value,
+}
+
 /// The audit trail.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
-    /// Records `event` once (by event id); `false` when it was already recorded.
-    async fn record_event(&self, event: &TaskEvent) -> Result<bool, StoreError>;
+    /// Records the event once (by event id); `false` when it was already recorded.
+    async fn record_event(&self, record: &AuditRecord) -> Result<bool, StoreError>;
     /// The task's events in order; empty when there are none (or the task is another user's).
     async fn task_history(
         &self,
@@ -119,15 +174,17 @@ pub trait AuditStore: Send + Sync + 'static {
 /// Reminders whose time has come.
 #[async_trait]
 pub trait ReminderStore: Send + Sync + 'static {
-    /// In one transaction: claims up to `limit` due reminders (remind_at reached, not yet
-    /// sent, task not completed) that no concurrent claimer holds (`for update skip
-    /// locked`), marks them sent and writes their `reminder.due` events to the outbox.
-    /// `task` restricts the claim to one task (its reminder job), which may then fire up to
-    /// `JOB_EARLINESS` before remind_at. The value is the number claimed.
+    /// In one transaction: claims up to `limit` reminders due at `now` (`Task::armed_reminder`
+    /// reached) that no concurrent claimer holds, marks them sent (`Task::reminded`) and
+    /// writes the events `announce` builds for each to the outbox. `task` restricts the
+    /// claim to one task (its reminder job), which may then fire up to `JOB_EARLINESS`
+    /// before its time. The value is the number claimed.
     async fn claim_due_reminders(
         &self,
         limit: usize,
         task: Option<Uuid>,
+        now: DateTime<Utc>,
+        announce: AnnounceReminder<'_>,
     ) -> Result<Changed<usize>, StoreError>;
 }
 

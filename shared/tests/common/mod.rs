@@ -1,5 +1,5 @@
 //! The integration tests' one helper: `TestApp::spawn()` builds every function's router
-//! (`shared::http::app(shared::functions::ALL, ..)`) on the real PostgreSQL named by
+//! (`shared::http::app(shared::handlers::ALL, ..)`) on the real PostgreSQL named by
 //! `DATABASE_URL`, and drives it in-process with `tower::ServiceExt::oneshot`.
 //!
 //! Tests isolate themselves with a fresh random user id each (`TestApp::user()`), so test
@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::config::{Secret, SidecarAccess};
 use shared::events::publisher::{NoPublisher, Publisher};
-use shared::functions::Function;
+use shared::http::Function;
 use shared::http::{AppState, Authenticator};
 use shared::store::{PgStore, Store};
 use sqlx::postgres::PgPoolOptions;
@@ -37,6 +37,8 @@ pub struct TestApp {
     /// Where the sidecar's calls go: the same router for a function binary (with the app
     /// API token), the in-process sidecar routes for `todo-local`.
     pub sidecar: Router,
+    /// The store behind the app, for seeding data without going through the API.
+    pub store: Arc<dyn Store>,
     pub pool: PgPool,
     pub auth: Arc<Authenticator>,
 }
@@ -98,7 +100,7 @@ impl TestApp {
 
     /// The app on `store`, publishing its events with `publisher`.
     pub fn with_publisher(store: PgStore, publisher: Arc<dyn Publisher>) -> Self {
-        Self::with_state(store, publisher, shared::functions::ALL, |_| {})
+        Self::with_state(store, publisher, shared::handlers::ALL, |_| {})
     }
 
     /// `functions` on `store` and `publisher`, their sidecar routes behind `SIDECAR_TOKEN`,
@@ -116,10 +118,12 @@ impl TestApp {
             shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
         state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
+        let store = state.store.clone();
         let router = shared::http::app(functions, state);
         TestApp {
             sidecar: router.clone(),
             router,
+            store,
             pool,
             auth,
         }
@@ -130,13 +134,38 @@ impl TestApp {
     pub async fn local(configure: impl FnOnce(&mut AppState)) -> Self {
         let pool = migrated_pool(4).await;
         let store: Arc<dyn Store> = Arc::new(PgStore::new(pool.clone()));
-        let local = shared::harness::local(store, Authenticator::hs256(SECRET), configure);
+        let local = shared::harness::local(store.clone(), Authenticator::hs256(SECRET), configure);
         TestApp {
             router: local.api,
             sidecar: local.sidecar,
+            store,
             pool,
             auth: Arc::new(Authenticator::hs256(SECRET)),
         }
+    }
+
+    /// Stores `n` tasks of `user` made by `task(i)` (i from 1), straight through the store
+    /// with no events: bulk data for tests of lists and ticks. Answers their ids, in order.
+    pub async fn seed(
+        &self,
+        user: &str,
+        n: usize,
+        task: impl Fn(usize) -> shared::domain::NewTask,
+    ) -> Vec<uuid::Uuid> {
+        let now = shared::domain::now();
+        let tasks: Vec<shared::domain::Task> = (1..=n)
+            .map(|i| shared::domain::Task::create(uuid::Uuid::new_v4(), user, task(i), now))
+            .collect();
+        for chunk in tasks.chunks(16) {
+            futures::future::try_join_all(
+                chunk
+                    .iter()
+                    .map(|t| self.store.create_task(t, &|_| Vec::new())),
+            )
+            .await
+            .expect("seed tasks");
+        }
+        tasks.iter().map(|t| t.id).collect()
     }
 
     /// A fresh user id no other test uses.
@@ -257,6 +286,23 @@ impl TestApp {
     }
 }
 
+/// A plain new task titled `title`, for `TestApp::seed`.
+pub fn new_task(title: &str) -> shared::domain::NewTask {
+    shared::domain::NewTask {
+        title: shared::domain::Title::parse(title).unwrap(),
+        description: Default::default(),
+        priority: shared::domain::Priority::DEFAULT,
+        tags: vec![],
+        due_at: None,
+        reminder_minutes: None,
+        recurrence: None,
+        timezone: shared::domain::Timezone::UTC,
+        recurrence_parent_id: None,
+        recurrence_depth: 0,
+        recurrence_anchor: None,
+    }
+}
+
 /// Asserts the API's one error shape, `{"error":{"code","message"[,"field"]}}`, and nothing else.
 pub fn assert_error(body: &Value, code: &str, field: Option<&str>) {
     let obj = body
@@ -320,7 +366,7 @@ impl TestApp {
 /// The CloudEvent daprd would deliver for `payload` (an event with `event_id` and
 /// `user_id`) published on `topic`.
 pub fn envelope(topic: &str, payload: Value) -> Value {
-    let message = shared::events::OutboxMessage {
+    let message = shared::store::OutboxMessage {
         id: 1,
         event_id: payload["event_id"].as_str().unwrap().parse().unwrap(),
         topic: topic.into(),

@@ -5,14 +5,15 @@ use axum::http::StatusCode;
 use axum::routing::delete;
 use axum::Router;
 
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::events;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "delete-task",
     api,
-    sidecar: super::no_routes,
+    sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
@@ -28,7 +29,7 @@ async fn handler(
 ) -> Result<StatusCode, ApiError> {
     let changed = state
         .store
-        .delete_task(&user.0, id)
+        .delete_task(&user.0, id, &events::announce)
         .await?
         .ok_or(ApiError::NotFound)?;
     state.publish(changed).await;

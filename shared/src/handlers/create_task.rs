@@ -4,17 +4,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use uuid::Uuid;
 
-use crate::domain::Task;
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::domain::{self, Task};
+use crate::events;
 use crate::http::input::TaskInput;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, JsonBody};
 
 pub const FUNCTION: Function = Function {
     name: "create-task",
     api,
-    sidecar: super::no_routes,
+    sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
@@ -28,10 +30,13 @@ async fn handler(
     user: AuthUser,
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
-    let changed = state
-        .store
-        .create_task(&user.0, input.into_new_task()?)
-        .await?;
+    let task = Task::create(
+        Uuid::new_v4(),
+        &user.0,
+        input.into_new_task()?,
+        domain::now(),
+    );
+    let changed = state.store.create_task(&task, &events::announce).await?;
     let task = state.publish(changed).await;
     tracing::info!(task_id = %task.id, "task created");
     Ok((StatusCode::CREATED, Json(task)))

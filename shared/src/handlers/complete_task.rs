@@ -8,16 +8,17 @@ use axum::routing::patch;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::domain::Task;
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::domain::{self, Task};
+use crate::events;
 use crate::http::extract::{body_rejection, parse_json};
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "complete-task",
     api,
-    sidecar: super::no_routes,
+    sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
@@ -47,9 +48,15 @@ async fn handler(
     } else {
         parse_json::<CompleteInput>(&body)?.completed
     };
+    let now = domain::now();
     let changed = state
         .store
-        .set_completed(&user.0, id, completed)
+        .modify_task(
+            &user.0,
+            id,
+            &|task| Ok(task.set_completed(completed, now)),
+            &events::announce,
+        )
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(state.publish(changed).await))

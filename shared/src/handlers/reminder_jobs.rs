@@ -20,18 +20,19 @@ use axum::{Json, Router};
 use uuid::Uuid;
 
 use crate::dapr::Refused;
-use crate::error::ApiError;
+use crate::domain;
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
-use crate::events::{EventType, TaskEvent, TASK_EVENTS};
-use crate::functions::Function;
+use crate::events::{self, EventType, TaskEvent, TASK_EVENTS};
+use crate::http::ApiError;
 use crate::http::AppState;
+use crate::http::Function;
 
 const ROUTE: &str = "/events/reminder-jobs";
 const JOB_PREFIX: &str = "reminder-";
 
 pub const FUNCTION: Function = Function {
     name: "reminder-jobs",
-    api: super::no_routes,
+    api: crate::http::no_routes,
     sidecar,
     subscriptions: &[Subscription {
         topic: TASK_EVENTS,
@@ -56,10 +57,10 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     subscription::consume(&body, |event: TaskEvent| async move {
         let task = &event.task;
         let name = job_name(task.id);
-        let armed = event.event_type != EventType::Deleted
-            && !task.completed
-            && task.reminder_sent_at.is_none();
-        match task.remind_at.filter(|_| armed) {
+        let armed = task
+            .armed_reminder()
+            .filter(|_| event.event_type != EventType::Deleted);
+        match armed {
             Some(remind_at) => {
                 let data = serde_json::json!({ "task_id": task.id, "user_id": task.user_id });
                 match state.sidecar.schedule_job(&name, remind_at, &data).await {
@@ -94,7 +95,10 @@ async fn fire(
         .strip_prefix(JOB_PREFIX)
         .and_then(|id| Uuid::parse_str(id).ok())
         .ok_or(ApiError::NotFound)?;
-    let claimed = state.store.claim_due_reminders(1, Some(task_id)).await?;
+    let claimed = state
+        .store
+        .claim_due_reminders(1, Some(task_id), domain::now(), &events::reminder_due)
+        .await?;
     let reminders = claimed.value;
     state.publish(claimed).await;
     tracing::info!(%task_id, reminders, "reminder job fired");

@@ -5,14 +5,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::domain::Task;
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "get-task",
     api,
-    sidecar: super::no_routes,
+    sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 

@@ -191,7 +191,7 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match err {
             StoreError::Unavailable(e) => ApiError::Unavailable(e),
-            StoreError::Invalid { field, message } => ApiError::validation(field, message),
+            StoreError::Invalid(e) => e.into(),
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
             StoreError::Other(e) => ApiError::Internal(e),
         }

@@ -6,14 +6,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::domain::{ListQuery, Page, Task};
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, QueryPairs};
 
 pub const FUNCTION: Function = Function {
     name: "list-tasks",
     api,
-    sidecar: super::no_routes,
+    sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 

@@ -20,10 +20,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{forbidden_control, Controls};
-use crate::error::ApiError;
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{ReminderEvent, REMINDERS};
-use crate::functions::Function;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, JsonBody, PathId};
 use crate::store::{DeliveryRecord, Webhook};
 

@@ -17,9 +17,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::domain;
+use crate::events;
+use crate::http::ApiError;
 use crate::http::AppState;
+use crate::http::Function;
 
 pub const BINDING: &str = "reminder-cron";
 /// Published outbox rows are kept this long (for inspection), then deleted.
@@ -31,7 +33,7 @@ const MAX_REMINDER_BATCHES: usize = 100;
 
 pub const FUNCTION: Function = Function {
     name: "reminder-tick",
-    api: super::no_routes,
+    api: crate::http::no_routes,
     sidecar,
     subscriptions: &[],
 };
@@ -56,7 +58,7 @@ async fn handler(State(state): State<AppState>) -> Result<Json<TickReport>, ApiE
     for _ in 0..MAX_REMINDER_BATCHES {
         let claimed = state
             .store
-            .claim_due_reminders(REMINDER_BATCH, None)
+            .claim_due_reminders(REMINDER_BATCH, None, domain::now(), &events::reminder_due)
             .await?;
         let n = claimed.value;
         report.reminders += n;

@@ -5,16 +5,17 @@ use axum::extract::State;
 use axum::routing::put;
 use axum::{Json, Router};
 
-use crate::domain::Task;
-use crate::error::ApiError;
-use crate::functions::Function;
+use crate::domain::{self, Task};
+use crate::events;
 use crate::http::input::TaskInput;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, JsonBody, PathId};
 
 pub const FUNCTION: Function = Function {
     name: "update-task",
     api,
-    sidecar: super::no_routes,
+    sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
@@ -30,9 +31,15 @@ async fn handler(
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.into_patch()?;
+    let now = domain::now();
     let changed = state
         .store
-        .update_task(&user.0, id, patch)
+        .modify_task(
+            &user.0,
+            id,
+            &|task| task.apply(&patch, now),
+            &events::announce,
+        )
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(state.publish(changed).await))

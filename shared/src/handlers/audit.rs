@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::error::ApiError;
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{TaskEvent, TASK_EVENTS};
-use crate::functions::Function;
+use crate::http::ApiError;
+use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
 use crate::store::AuditEntry;
 
@@ -40,7 +40,7 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     subscription::consume(&body, |event: TaskEvent| async move {
         state
             .store
-            .record_event(&event)
+            .record_event(&event.audit_record())
             .await
             .map(drop)
             .map_err(ConsumeError::from)

@@ -1,0 +1,34 @@
+//! The handlers: one module per function binary (`functions/<name>/`), each holding that
+//! operation's handlers and its `FUNCTION` (routes and subscriptions). The binary's
+//! `main.rs` hands it to `harness::run`; `todo-local` hosts them all (`ALL`).
+
+pub mod audit;
+pub mod complete_task;
+pub mod create_task;
+pub mod delete_task;
+pub mod get_task;
+pub mod list_tasks;
+pub mod notify;
+pub mod on_completed;
+pub mod realtime;
+pub mod reminder_jobs;
+pub mod reminder_tick;
+pub mod update_task;
+
+use crate::http::Function;
+
+/// Every function `todo-local` hosts: all but `reminder_jobs`, which needs the Dapr
+/// scheduler (locally the tick alone fires reminders).
+pub const ALL: &[&Function] = &[
+    &create_task::FUNCTION,
+    &list_tasks::FUNCTION,
+    &get_task::FUNCTION,
+    &update_task::FUNCTION,
+    &complete_task::FUNCTION,
+    &delete_task::FUNCTION,
+    &on_completed::FUNCTION,
+    &audit::FUNCTION,
+    &reminder_tick::FUNCTION,
+    &notify::FUNCTION,
+    &realtime::FUNCTION,
+];

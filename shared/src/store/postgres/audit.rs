@@ -1,0 +1,54 @@
+//! The audit trail: each event once, a task's history in order.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{classify, PgStore};
+use crate::store::{AuditEntry, AuditRecord, AuditStore, StoreError};
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn record_event(&self, record: &AuditRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "insert into audit_log (event_id, event_type, user_id, task_id, occurred_at, payload) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (event_id) do nothing",
+        )
+        .bind(record.event_id)
+        .bind(record.event_type)
+        .bind(&record.user_id)
+        .bind(record.task_id)
+        .bind(record.occurred_at)
+        .bind(&record.task)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn task_history(
+        &self,
+        user_id: &str,
+        task_id: Uuid,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "select event_id, event_type, occurred_at, payload from audit_log \
+             where user_id = $1 and task_id = $2 order by occurred_at, id",
+        )
+        .bind(user_id)
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    event_id: r.try_get("event_id").map_err(classify)?,
+                    event_type: r.try_get("event_type").map_err(classify)?,
+                    occurred_at: r.try_get("occurred_at").map_err(classify)?,
+                    task: r.try_get("payload").map_err(classify)?,
+                })
+            })
+            .collect()
+    }
+}

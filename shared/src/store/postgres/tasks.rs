@@ -1,0 +1,360 @@
+//! Writing tasks: each change stores the task the domain computed (`domain::change`), keeps
+//! its tags, search vector and reminder queue row in step with it, and writes the events the
+//! caller's `announce` builds, all in one transaction.
+
+use async_trait::async_trait;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::outbox::insert_outbox;
+use super::{classify, task_from_row, PgStore, MIGRATOR, TASK_COLUMNS};
+use crate::domain::{ListQuery, Page, Task, TaskChange};
+use crate::store::{Announce, Changed, Modify, StoreError, TaskStore};
+
+#[async_trait]
+impl TaskStore for PgStore {
+    #[tracing::instrument(skip_all, fields(user_id = %task.user_id))]
+    async fn create_task(
+        &self,
+        task: &Task,
+        announce: Announce<'_>,
+    ) -> Result<Changed<Task>, StoreError> {
+        let mut tx = self.begin().await?;
+        if !insert_task(&mut tx, task).await? {
+            return Err(StoreError::Conflict(
+                "this occurrence of the series exists already".into(),
+            ));
+        }
+        let outbox = insert_outbox(&mut tx, &announce(TaskChange::Created(task))).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Changed {
+            value: task.clone(),
+            outbox,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(consumer, %event_id))]
+    async fn create_task_once(
+        &self,
+        consumer: &str,
+        event_id: Uuid,
+        task: &Task,
+        announce: Announce<'_>,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        let mut tx = self.begin().await?;
+        // A concurrent delivery of the same event waits here on the primary key, then sees
+        // it processed.
+        let fresh = sqlx::query(
+            "insert into processed_events (consumer, event_id) values ($1, $2) on conflict do nothing",
+        )
+        .bind(consumer)
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(None);
+        }
+        if !insert_task(&mut tx, task).await? {
+            // The parent already has its next occurrence (an earlier completion did it).
+            tx.commit().await.map_err(classify)?;
+            return Ok(None);
+        }
+        let outbox = insert_outbox(&mut tx, &announce(TaskChange::Created(task))).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(Changed {
+            value: task.clone(),
+            outbox,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn get_task(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
+        sqlx::query(&format!(
+            "select {TASK_COLUMNS} from tasks where user_id = $1 and id = $2"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?
+        .as_ref()
+        .map(task_from_row)
+        .transpose()
+    }
+
+    async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError> {
+        self.list(user_id, query).await
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn modify_task(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        modify: Modify<'_>,
+        announce: Announce<'_>,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some(row) = sqlx::query(&format!(
+            "select {TASK_COLUMNS} from tasks where user_id = $1 and id = $2 for update"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(classify)?
+        else {
+            return Ok(None);
+        };
+        let before = task_from_row(&row)?;
+        let Some(after) = modify(&before)? else {
+            // Nothing changes: nothing to write, no event.
+            tx.rollback().await.map_err(classify)?;
+            return Ok(Some(Changed {
+                value: before,
+                outbox: Vec::new(),
+            }));
+        };
+        update_task(&mut tx, &before, &after).await?;
+        let change = TaskChange::Updated {
+            before: &before,
+            after: &after,
+        };
+        let outbox = insert_outbox(&mut tx, &announce(change)).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(Changed {
+            value: after,
+            outbox,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn delete_task(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        announce: Announce<'_>,
+    ) -> Result<Option<Changed<Task>>, StoreError> {
+        let mut tx = self.begin().await?;
+        // Its tag links and reminder queue row go with it (on delete cascade).
+        let row = sqlx::query(&format!(
+            "delete from tasks where user_id = $1 and id = $2 returning {TASK_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let Some(row) = row else { return Ok(None) };
+        let task = task_from_row(&row)?;
+        let outbox = insert_outbox(&mut tx, &announce(TaskChange::Deleted(&task))).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(Changed {
+            value: task,
+            outbox,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Other(e.into()))
+    }
+}
+
+/// The search vector of a task, from its search document (`Task::search_document`) bound at
+/// `$first` (user id), `$first + 1` (title), `+ 2` (tags), `+ 3` (description): English
+/// stemming, weights A, B, C, and every lexeme keyed by its user (migration 6).
+fn search_vector(first: usize) -> String {
+    let (user, title, tags, description) = (first, first + 1, first + 2, first + 3);
+    format!(
+        "task_user_keyed(${user}, (setweight(to_tsvector('english', ${title}), 'A') || \
+         setweight(to_tsvector('english', ${tags}), 'B') || \
+         setweight(to_tsvector('english', ${description}), 'C'))::text)::tsvector"
+    )
+}
+
+/// Inserts `task` with its tags, search vector and reminder; `false` when a task with the
+/// same `recurrence_parent_id` exists already (one next occurrence per parent).
+async fn insert_task(
+    tx: &mut Transaction<'static, Postgres>,
+    task: &Task,
+) -> Result<bool, StoreError> {
+    let document = task.search_document();
+    let inserted = sqlx::query(&format!(
+        "insert into tasks ({TASK_COLUMNS}, search) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18, $19, {}) \
+         on conflict (recurrence_parent_id) do nothing",
+        search_vector(20)
+    ))
+    .bind(task.id)
+    .bind(&task.user_id)
+    .bind(task.title.as_str())
+    .bind(task.description.as_str())
+    .bind(task.completed)
+    .bind(task.completed_at)
+    .bind(task.priority.level())
+    .bind(tag_names(task))
+    .bind(task.due_at)
+    .bind(task.reminder_minutes)
+    .bind(task.remind_at)
+    .bind(task.reminder_sent_at)
+    .bind(task.recurrence.as_ref().map(|r| r.as_str()))
+    .bind(task.timezone.name())
+    .bind(task.recurrence_parent_id)
+    .bind(task.recurrence_depth)
+    .bind(task.recurrence_anchor)
+    .bind(task.created_at)
+    .bind(task.updated_at)
+    .bind(&task.user_id)
+    .bind(document.title)
+    .bind(&document.tags)
+    .bind(document.description)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?
+    .rows_affected()
+        == 1;
+    if inserted {
+        link_tags(tx, &task.user_id, task.id, &tag_names(task)).await?;
+        queue_reminder(tx, None, task).await?;
+    }
+    Ok(inserted)
+}
+
+/// Writes `after` over `before` (the same task, locked): its fields, and its tags, search
+/// vector and reminder queue row where they change.
+async fn update_task(
+    tx: &mut Transaction<'static, Postgres>,
+    before: &Task,
+    after: &Task,
+) -> Result<(), StoreError> {
+    let document = after.search_document();
+    let search = if document == before.search_document() {
+        String::new()
+    } else {
+        format!(", search = {}", search_vector(16))
+    };
+    let sql = format!(
+        "update tasks set title = $3, description = $4, completed = $5, completed_at = $6, \
+             priority = $7, tags = $8, due_at = $9, reminder_minutes = $10, remind_at = $11, \
+             reminder_sent_at = $12, recurrence = $13, timezone = $14, updated_at = $15{search} \
+         where user_id = $1 and id = $2"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(&after.user_id)
+        .bind(after.id)
+        .bind(after.title.as_str())
+        .bind(after.description.as_str())
+        .bind(after.completed)
+        .bind(after.completed_at)
+        .bind(after.priority.level())
+        .bind(tag_names(after))
+        .bind(after.due_at)
+        .bind(after.reminder_minutes)
+        .bind(after.remind_at)
+        .bind(after.reminder_sent_at)
+        .bind(after.recurrence.as_ref().map(|r| r.as_str()))
+        .bind(after.timezone.name())
+        .bind(after.updated_at);
+    if !search.is_empty() {
+        query = query
+            .bind(&after.user_id)
+            .bind(document.title)
+            .bind(document.tags.clone())
+            .bind(document.description);
+    }
+    query.execute(&mut **tx).await.map_err(classify)?;
+    if after.tags != before.tags {
+        sqlx::query("delete from task_tags where task_id = $1")
+            .bind(after.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(classify)?;
+        link_tags(tx, &after.user_id, after.id, &tag_names(after)).await?;
+    }
+    queue_reminder(tx, Some(before), after).await
+}
+
+/// Keeps the task's row of `reminder_queue` (the armed reminders the tick claims) in step
+/// with `Task::armed_reminder`: added or moved when it is armed, removed when it is not.
+async fn queue_reminder(
+    tx: &mut Transaction<'static, Postgres>,
+    before: Option<&Task>,
+    after: &Task,
+) -> Result<(), StoreError> {
+    let was = before.and_then(Task::armed_reminder);
+    match after.armed_reminder() {
+        Some(at) if was != Some(at) => {
+            sqlx::query(
+                "insert into reminder_queue (task_id, remind_at) values ($1, $2) \
+                 on conflict (task_id) do update set remind_at = excluded.remind_at",
+            )
+            .bind(after.id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(classify)?;
+        }
+        None if was.is_some() => {
+            sqlx::query("delete from reminder_queue where task_id = $1")
+                .bind(after.id)
+                .execute(&mut **tx)
+                .await
+                .map_err(classify)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn tag_names(task: &Task) -> Vec<String> {
+    task.tags.iter().map(|t| t.as_str().to_owned()).collect()
+}
+
+/// Creates the user's tags on first use and links them to the task. Names arrive sorted, so
+/// concurrent transactions take the unique-index locks in one order and cannot deadlock.
+async fn link_tags(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: &str,
+    task_id: Uuid,
+    names: &[String],
+) -> Result<(), StoreError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into tags (user_id, name) \
+         select $1, name from unnest($2::text[]) as name order by name \
+         on conflict (user_id, name) do nothing",
+    )
+    .bind(user_id)
+    .bind(names)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    sqlx::query(
+        "insert into task_tags (task_id, tag_id) \
+         select $1, id from tags where user_id = $2 and name = any($3)",
+    )
+    .bind(task_id)
+    .bind(user_id)
+    .bind(names)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! The users' webhooks and their delivery log.
+
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{classify, PgStore};
+use crate::domain::Invalid;
+use crate::store::{
+    DeliveryAttempt, DeliveryRecord, StoreError, Webhook, WebhookStore, WebhookTarget,
+    DELIVERY_BACKOFF_BASE, DELIVERY_BACKOFF_MAX, MAX_DELIVERY_ATTEMPTS, MAX_WEBHOOKS_PER_USER,
+};
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn create_webhook(
+        &self,
+        user_id: &str,
+        url: &str,
+        secret: &str,
+    ) -> Result<Webhook, StoreError> {
+        let mut tx = self.begin().await?;
+        // One writer per user at a time, so the per-user limit holds under concurrency.
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended('webhooks:' || $1, 0))")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let count: i64 = sqlx::query("select count(*) from webhooks where user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?
+            .get(0);
+        if count >= MAX_WEBHOOKS_PER_USER {
+            return Err(StoreError::Invalid(Invalid::new(
+                "url",
+                format!("at most {MAX_WEBHOOKS_PER_USER} webhooks per user"),
+            )));
+        }
+        let row = sqlx::query(
+            "insert into webhooks (id, user_id, url, secret) values ($1, $2, $3, $4) \
+             returning id, url, created_at",
+        )
+        .bind(Uuid::new_v4())
+        .bind(user_id)
+        .bind(url)
+        .bind(secret)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match classify(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("this webhook URL is registered already".into())
+            }
+            other => other,
+        })?;
+        tx.commit().await.map_err(classify)?;
+        webhook_from_row(&row)
+    }
+
+    async fn list_webhooks(&self, user_id: &str) -> Result<Vec<Webhook>, StoreError> {
+        let rows = sqlx::query(
+            "select id, url, created_at from webhooks where user_id = $1 order by created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter().map(webhook_from_row).collect()
+    }
+
+    async fn delete_webhook(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from webhooks where user_id = $1 and id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError> {
+        let exists = sqlx::query("select 1 from webhooks where user_id = $1 and id = $2")
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "select event_id, attempts, last_attempt_at, last_status, last_error, delivered_at \
+             from webhook_deliveries where webhook_id = $1 \
+             order by last_attempt_at desc nulls last, event_id limit 100",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRecord {
+                    event_id: r.try_get("event_id").map_err(classify)?,
+                    attempts: r.try_get("attempts").map_err(classify)?,
+                    last_attempt_at: r.try_get("last_attempt_at").map_err(classify)?,
+                    last_status: r.try_get("last_status").map_err(classify)?,
+                    last_error: r.try_get("last_error").map_err(classify)?,
+                    delivered_at: r.try_get("delivered_at").map_err(classify)?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    async fn pending_deliveries(
+        &self,
+        user_id: &str,
+        event_id: Uuid,
+    ) -> Result<Vec<WebhookTarget>, StoreError> {
+        let rows = sqlx::query(
+            "select w.id, w.url, w.secret, \
+                 d.last_attempt_at is null or d.last_attempt_at \
+                     + make_interval(secs => least($4 * power(2, d.attempts - 1), $5)) <= now() as due \
+             from webhooks w \
+             left join webhook_deliveries d on d.webhook_id = w.id and d.event_id = $2 \
+             where w.user_id = $1 and d.delivered_at is null and coalesce(d.attempts, 0) < $3 \
+             order by w.created_at, w.id",
+        )
+        .bind(user_id)
+        .bind(event_id)
+        .bind(MAX_DELIVERY_ATTEMPTS)
+        .bind(DELIVERY_BACKOFF_BASE)
+        .bind(DELIVERY_BACKOFF_MAX)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(WebhookTarget {
+                    id: r.try_get("id").map_err(classify)?,
+                    url: r.try_get("url").map_err(classify)?,
+                    secret: crate::config::Secret::new(
+                        r.try_get::<String, _>("secret").map_err(classify)?,
+                    ),
+                    due: r.try_get("due").map_err(classify)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_delivery(
+        &self,
+        event_id: Uuid,
+        webhook_id: Uuid,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        // A webhook deleted meanwhile has nothing left to record (the foreign key).
+        sqlx::query(
+            "insert into webhook_deliveries \
+                 (event_id, webhook_id, attempts, last_attempt_at, last_status, last_error, delivered_at) \
+             select $1, $2, 1, now(), $3, left($4, 2000), case when $4 is null then now() end \
+             where exists (select 1 from webhooks where id = $2) \
+             on conflict (event_id, webhook_id) do update set \
+                 attempts = webhook_deliveries.attempts + 1, last_attempt_at = now(), \
+                 last_status = excluded.last_status, last_error = excluded.last_error, \
+                 delivered_at = coalesce(webhook_deliveries.delivered_at, excluded.delivered_at)",
+        )
+        .bind(event_id)
+        .bind(webhook_id)
+        .bind(attempt.status.map(i32::from))
+        .bind(attempt.error.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn webhook_from_row(row: &PgRow) -> Result<Webhook, StoreError> {
+    Ok(Webhook {
+        id: row.try_get("id").map_err(classify)?,
+        url: row.try_get("url").map_err(classify)?,
+        created_at: row.try_get("created_at").map_err(classify)?,
+    })
+}
