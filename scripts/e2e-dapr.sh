@@ -50,17 +50,22 @@ SCENARIOS=(recurring recurring-restart stream reminders jobs)
 # jobs scenario, so that the reminders scenario proves the cron binding alone.
 FUNCTIONS=(create-task list-tasks get-task update-task complete-task delete-task
   on-completed audit reminder-tick notify realtime)
-# Consumers and the subscriptions daprd must load for each: "pubsub topic route
-# dead-letter", several separated by ';'.
-declare -A CONSUMERS=(
-  [on-completed]="pubsub task-events /events/on-completed task-events-dlq"
-  [audit]="pubsub task-events /events/audit task-events-dlq"
-  [notify]="pubsub reminders /events/notify reminders-dlq"
-  [realtime]="pubsub-realtime reminders /events/realtime reminders-dlq;pubsub-realtime task-updates /events/realtime task-updates-dlq"
-)
+# The subscriptions daprd must load for each consumer ("pubsub topic route dead-letter",
+# several separated by ';'), as the functions declare them (`todo-local subscriptions
+# --table`, read after the build): DECLARED for every function, CONSUMERS for those running.
+declare -A DECLARED=() CONSUMERS=()
+load_subscriptions() {
+  local app pubsub topic route dlq f
+  while read -r app pubsub topic route dlq; do
+    DECLARED[$app]="${DECLARED[$app]:+${DECLARED[$app]};}$pubsub $topic $route $dlq"
+  done < <(JWT_SECRET="$STACK_JWT_SECRET" LOG_LEVEL=warn "$STACK_BIN/todo-local" subscriptions --table)
+  for f in "${FUNCTIONS[@]}"; do
+    if [[ -n "${DECLARED[$f]:-}" ]]; then CONSUMERS[$f]="${DECLARED[$f]}"; fi
+  done
+  ((${#CONSUMERS[@]})) || fail "todo-local subscriptions --table declared no consumer"
+}
 # The Jobs API needs the scheduler; every daprd is pointed at it.
 STACK_SCHEDULER=1
-STACK_FUNCTION_ENV[realtime]="PUBSUB_NAME=pubsub-realtime"
 STACK_FUNCTION_ENV[notify]="WEBHOOK_ALLOWED_HOSTS=127.0.0.1"
 E2E_RESTART_TASKS="${E2E_RESTART_TASKS:-200}"
 E2E_RESTART_PACE="${E2E_RESTART_PACE:-0.1}"
@@ -483,7 +488,7 @@ scenario_reminders() {
 scenario_jobs() {
   local user=e2e-jobs secret="e2e-jobs-secret-$RANDOM$RANDOM" late
   [[ -n "${STACK_PID[app:reminder-jobs]:-}" ]] || stack_start_function reminder-jobs
-  CONSUMERS[reminder-jobs]="pubsub task-events /events/reminder-jobs task-events-dlq"
+  CONSUMERS[reminder-jobs]="${DECLARED[reminder-jobs]}"
   check_subscription reminder-jobs
   TOKEN="$(stack_token "$user")"
   start_receiver jobs
@@ -523,6 +528,7 @@ done
 ((${#selected[@]})) || selected=("${SCENARIOS[@]}")
 
 stack_init
+load_subscriptions
 stack_start_pg
 stack_start_kafka
 t0=$SECONDS

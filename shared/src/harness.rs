@@ -64,7 +64,7 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
     };
     let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes())
         .with_audience(config.jwt_audience.as_deref());
-    let mut state = state(store, auth, publisher, &config.pubsub_name);
+    let mut state = state(store, auth, publisher);
     state.sidecar = sidecar;
     state.webhooks = Arc::new(Webhooks::new(config.webhook_allowed_hosts.clone()));
     state.sidecar_access = Arc::new(config.sidecar_access.clone());
@@ -78,13 +78,11 @@ pub fn state(
     store: Arc<dyn Store>,
     auth: Authenticator,
     publisher: Arc<dyn Publisher>,
-    pubsub: &str,
 ) -> AppState {
     AppState {
         relay: Arc::new(Relay::new(store.clone(), publisher)),
         store,
         auth: Arc::new(auth),
-        pubsub: pubsub.into(),
         sidecar: Arc::new(Sidecar::new(3500)),
         webhooks: Arc::new(Webhooks::default()),
         hub: Arc::new(Hub::default()),
@@ -109,9 +107,9 @@ pub fn local(
     auth: Authenticator,
     configure: impl FnOnce(&mut AppState),
 ) -> Local {
-    let functions = crate::handlers::ALL;
+    let functions = &crate::handlers::local();
     let bus = Arc::new(InProcessBus::new(crate::http::subscriptions(functions)));
-    let mut state = state(store, auth, bus.clone(), "pubsub");
+    let mut state = state(store, auth, bus.clone());
     configure(&mut state);
     let sidecar = http::sidecar_app(functions, state.clone());
     bus.attach(sidecar.clone());

@@ -346,14 +346,12 @@ async fn sidecar_call(
     (status, body)
 }
 
-/// Every function, `reminder-jobs` too, with `access` to their sidecar routes.
+/// Every function with `access` to their sidecar routes.
 fn app_with(access: SidecarAccess, pool: sqlx::PgPool) -> TestApp {
-    let mut functions = shared::handlers::ALL.to_vec();
-    functions.push(&shared::handlers::reminder_jobs::FUNCTION);
     TestApp::with_state(
         shared::store::PgStore::new(pool),
         std::sync::Arc::new(shared::events::publisher::NoPublisher),
-        &functions,
+        shared::handlers::ALL,
         |state| state.sidecar_access = std::sync::Arc::new(access),
     )
 }

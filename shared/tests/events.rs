@@ -435,12 +435,15 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
         routes.contains(&"/events/on-completed") && routes.contains(&"/events/audit"),
         "{subs}"
     );
-    assert!(subs
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["pubsubname"] == "pubsub"
-            && s["deadLetterTopic"] == format!("{}-dlq", s["topic"].as_str().unwrap())));
+    assert!(subs.as_array().unwrap().iter().all(|s| {
+        let pubsub = if s["route"] == "/events/realtime" {
+            "pubsub-realtime"
+        } else {
+            "pubsub"
+        };
+        s["pubsubname"] == pubsub
+            && s["deadLetterTopic"] == format!("{}-dlq", s["topic"].as_str().unwrap())
+    }));
 
     for route in ["/events/on-completed", "/events/audit"] {
         assert_eq!(

@@ -10,6 +10,8 @@
 //!   process can deliver an event or fire the tick.
 //! - `todo-local migrate` runs migrations only.
 //! - `todo-local token <user_id>` prints a 24 h HS256 JWT for that user.
+//! - `todo-local subscriptions [--table]` prints the functions' subscriptions as declared in
+//!   the code (the source of components/subscriptions.yaml and the end-to-end checks).
 //!
 //! Reads `DATABASE_URL`, `JWT_SECRET` (a fixed development secret when unset, with a
 //! warning: never use it beyond your laptop) and `WEBHOOK_ALLOWED_HOSTS` (e.g. `127.0.0.1`
@@ -55,6 +57,13 @@ enum Command {
     Migrate,
     /// Print a 24-hour HS256 token whose subject is USER_ID.
     Token { user_id: String },
+    /// Print every function's pub/sub subscriptions as declared in the code: the Dapr
+    /// Subscription resources (components/subscriptions.yaml), or with --table one line per
+    /// subscription: app pubsub topic route dead-letter-topic.
+    Subscriptions {
+        #[arg(long)]
+        table: bool,
+    },
 }
 
 #[tokio::main]
@@ -73,6 +82,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Token { user_id } => {
             shared::domain::check_user_id(&user_id).map_err(anyhow::Error::msg)?;
             println!("{}", auth.issue(&user_id, chrono::Duration::hours(24)));
+            Ok(())
+        }
+        Command::Subscriptions { table: false } => {
+            print!("{}", shared::handlers::subscriptions_yaml());
+            Ok(())
+        }
+        Command::Subscriptions { table: true } => {
+            for (app, s) in shared::handlers::subscriptions() {
+                let dlq = s.dead_letter_topic();
+                println!("{app} {} {} {} {dlq}", s.pubsub, s.topic, s.route);
+            }
             Ok(())
         }
         Command::Migrate => {

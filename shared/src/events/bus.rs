@@ -89,7 +89,7 @@ impl Publisher for InProcessBus {
                 match self.deliver(app, sub.route, &event).await? {
                     Delivery::Success => break,
                     Delivery::Drop => {
-                        tracing::warn!(route = sub.route, dead_letter = sub.dead_letter_topic,
+                        tracing::warn!(route = sub.route, dead_letter = %sub.dead_letter_topic(),
                             event_id = %message.event_id, "event dropped by its subscriber");
                         break;
                     }

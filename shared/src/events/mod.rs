@@ -16,6 +16,12 @@ use uuid::Uuid;
 use crate::domain::{Task, TaskChange};
 use crate::store::{AuditRecord, OutboxRecord};
 
+/// The Dapr pub/sub component every function publishes and subscribes through.
+pub const PUBSUB: &str = "pubsub";
+/// `realtime`'s own view of the same topics: a consumer group per process, so every
+/// replica sees every event (components/pubsub-realtime.yaml).
+pub const PUBSUB_REALTIME: &str = "pubsub-realtime";
+
 /// Every task change, for the audit trail and the recurring-task consumer.
 pub const TASK_EVENTS: &str = "task-events";
 /// The same changes, for real-time clients.

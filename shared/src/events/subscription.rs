@@ -17,29 +17,75 @@ use serde::{Deserialize, Serialize};
 use super::SCHEMA_VERSION;
 use crate::store::StoreError;
 
-/// One declarative subscription of a function.
-#[derive(Debug, Clone, Copy)]
+/// One subscription of a function, declared once (in its `FUNCTION`): `GET /dapr/subscribe`,
+/// the in-process bus, `components/subscriptions.yaml` (`declarative_yaml`, checked by a
+/// test) and the end-to-end run's expectations all come from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscription {
+    /// The Dapr pub/sub component it reads through.
+    pub pubsub: &'static str,
     pub topic: &'static str,
     pub route: &'static str,
-    pub dead_letter_topic: &'static str,
 }
 
-/// What `GET /dapr/subscribe` answers for `subscriptions` on pub/sub component `pubsub`.
-pub fn subscribe_document(pubsub: &str, subscriptions: &[Subscription]) -> serde_json::Value {
+impl Subscription {
+    /// Where a DROPped event goes: the topic's dead-letter topic.
+    pub fn dead_letter_topic(&self) -> String {
+        format!("{}-dlq", self.topic)
+    }
+}
+
+/// What `GET /dapr/subscribe` answers for `subscriptions`.
+pub fn subscribe_document(subscriptions: &[Subscription]) -> serde_json::Value {
     serde_json::Value::Array(
         subscriptions
             .iter()
             .map(|s| {
                 serde_json::json!({
-                    "pubsubname": pubsub,
+                    "pubsubname": s.pubsub,
                     "topic": s.topic,
                     "route": s.route,
-                    "deadLetterTopic": s.dead_letter_topic,
+                    "deadLetterTopic": s.dead_letter_topic(),
                 })
             })
             .collect(),
     )
+}
+
+/// The declarative Dapr `Subscription` resources of each app's subscriptions (what
+/// `components/subscriptions.yaml` holds), scoped to the app.
+pub fn declarative_yaml<'a>(apps: impl IntoIterator<Item = (&'a str, &'a Subscription)>) -> String {
+    let mut out = String::from(
+        "# Generated from the functions' declarations (`todo-local subscriptions`); a test\n\
+         # fails when this file and the code differ.\n\
+         #\n\
+         # Declarative subscriptions (the same ones the functions answer on GET /dapr/subscribe).\n\
+         # A DROPped event goes to the dead-letter topic; a failed delivery is retried\n\
+         # (resiliency.yaml) and never dead-lettered. Declaring a subscription here AND answering\n\
+         # it on GET /dapr/subscribe is safe: daprd keeps one subscription per (pubsub, topic)\n\
+         # for an app, the app's own replacing the declarative one (scripts/e2e-dapr.sh checks\n\
+         # that each consumer's sidecar loaded exactly one). A Subscription applies only to the\n\
+         # app ids in its scopes. realtime reads through its own component, pubsub-realtime\n\
+         # (a consumer group per process: every replica sees every event).\n",
+    );
+    for (i, (app, s)) in apps.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&format!(
+            "apiVersion: dapr.io/v2alpha1\n\
+             kind: Subscription\n\
+             metadata:\n  name: {app}-{topic}\n\
+             spec:\n  pubsubname: {pubsub}\n  topic: {topic}\n  routes:\n    default: {route}\n  \
+             deadLetterTopic: {dlq}\n\
+             scopes:\n  - {app}\n",
+            topic = s.topic,
+            pubsub = s.pubsub,
+            route = s.route,
+            dlq = s.dead_letter_topic(),
+        ));
+    }
+    out
 }
 
 /// The consumer's answer to daprd.

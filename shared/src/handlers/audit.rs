@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
-use crate::events::{TaskEvent, TASK_EVENTS};
+use crate::events::{self, TaskEvent, TASK_EVENTS};
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
@@ -21,9 +21,9 @@ pub const FUNCTION: Function = Function {
     api,
     sidecar,
     subscriptions: &[Subscription {
+        pubsub: events::PUBSUB,
         topic: TASK_EVENTS,
         route: ROUTE,
-        dead_letter_topic: "task-events-dlq",
     }],
 };
 

@@ -15,10 +15,10 @@ pub mod reminder_jobs;
 pub mod reminder_tick;
 pub mod update_task;
 
+use crate::events::subscription::{declarative_yaml, Subscription};
 use crate::http::Function;
 
-/// Every function `todo-local` hosts: all but `reminder_jobs`, which needs the Dapr
-/// scheduler (locally the tick alone fires reminders).
+/// Every function binary.
 pub const ALL: &[&Function] = &[
     &create_task::FUNCTION,
     &list_tasks::FUNCTION,
@@ -31,4 +31,26 @@ pub const ALL: &[&Function] = &[
     &reminder_tick::FUNCTION,
     &notify::FUNCTION,
     &realtime::FUNCTION,
+    &reminder_jobs::FUNCTION,
 ];
+
+/// The functions `todo-local` hosts: all but `reminder-jobs`, which needs the Dapr
+/// scheduler (locally the tick alone fires reminders).
+pub fn local() -> Vec<&'static Function> {
+    ALL.iter()
+        .copied()
+        .filter(|f| f.name != reminder_jobs::FUNCTION.name)
+        .collect()
+}
+
+/// Every function's subscriptions, with the function (its Dapr app id).
+pub fn subscriptions() -> impl Iterator<Item = (&'static str, &'static Subscription)> {
+    ALL.iter()
+        .flat_map(|f| f.subscriptions.iter().map(move |s| (f.name, s)))
+}
+
+/// The declarative Dapr subscriptions of every function: what
+/// `components/subscriptions.yaml` holds.
+pub fn subscriptions_yaml() -> String {
+    declarative_yaml(subscriptions())
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{forbidden_control, Controls};
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
-use crate::events::{ReminderEvent, REMINDERS};
+use crate::events::{self, ReminderEvent, REMINDERS};
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, JsonBody, PathId};
@@ -35,9 +35,9 @@ pub const FUNCTION: Function = Function {
     api,
     sidecar,
     subscriptions: &[Subscription {
+        pubsub: events::PUBSUB,
         topic: REMINDERS,
         route: ROUTE,
-        dead_letter_topic: "reminders-dlq",
     }],
 };
 

@@ -27,9 +27,9 @@ pub const FUNCTION: Function = Function {
     api: crate::http::no_routes,
     sidecar,
     subscriptions: &[Subscription {
+        pubsub: events::PUBSUB,
         topic: TASK_EVENTS,
         route: ROUTE,
-        dead_letter_topic: "task-events-dlq",
     }],
 };
 

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
 use crate::events::subscription::{self, Delivery, Subscription};
-use crate::events::{UserEvent, REMINDERS, TASK_UPDATES};
+use crate::events::{self, UserEvent, REMINDERS, TASK_UPDATES};
 use crate::http::{AppState, Function, StreamUser};
 
 const ROUTE: &str = "/events/realtime";
@@ -35,14 +35,14 @@ pub const FUNCTION: Function = Function {
     sidecar,
     subscriptions: &[
         Subscription {
+            pubsub: events::PUBSUB_REALTIME,
             topic: TASK_UPDATES,
             route: ROUTE,
-            dead_letter_topic: "task-updates-dlq",
         },
         Subscription {
+            pubsub: events::PUBSUB_REALTIME,
             topic: REMINDERS,
             route: ROUTE,
-            dead_letter_topic: "reminders-dlq",
         },
     ],
 };

@@ -76,8 +76,6 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
     pub relay: Arc<Relay>,
-    /// The Dapr pub/sub component name (`PUBSUB_NAME`).
-    pub pubsub: Arc<str>,
     /// The Dapr sidecar (jobs).
     pub sidecar: Arc<Sidecar>,
     /// Webhook targets and delivery (`WEBHOOK_ALLOWED_HOSTS`).
@@ -129,9 +127,7 @@ fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
         .fold(Router::new(), |app, f| app.merge((f.sidecar)()))
         .route(
             "/dapr/subscribe",
-            get(move |State(pubsub): State<Arc<str>>| async move {
-                Json(subscribe_document(&pubsub, &subscriptions))
-            }),
+            get(move || async move { Json(subscribe_document(&subscriptions)) }),
         )
 }
 

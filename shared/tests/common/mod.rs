@@ -114,8 +114,7 @@ impl TestApp {
         let pool = store.pool().clone();
         let auth = Arc::new(Authenticator::hs256(SECRET));
         let store: Arc<dyn Store> = Arc::new(store);
-        let mut state =
-            shared::harness::state(store, Authenticator::hs256(SECRET), publisher, "pubsub");
+        let mut state = shared::harness::state(store, Authenticator::hs256(SECRET), publisher);
         state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
         let store = state.store.clone();
