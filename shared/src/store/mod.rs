@@ -7,6 +7,7 @@
 //! default) implements the same traits and is picked in `store::connect` by URL scheme.
 
 pub mod postgres;
+pub mod sqlite;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use uuid::Uuid;
 use crate::domain::{Invalid, ListQuery, Page, Task, TaskChange};
 
 pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -294,7 +296,15 @@ pub fn connect(
             database_url,
             max_connections,
         )?))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::connect_lazy(
+            database_url,
+            max_connections,
+        )?))
     } else {
-        anyhow::bail!("DATABASE_URL must be a postgres:// or postgresql:// URL")
+        anyhow::bail!(
+            "DATABASE_URL must be a postgres:// or postgresql:// URL, or a sqlite: one \
+             (sqlite://todo.db, sqlite:///absolute/path.db, sqlite::memory:)"
+        )
     }
 }

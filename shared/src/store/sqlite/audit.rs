@@ -1,0 +1,98 @@
+//! The audit trail: each event once, a task's history in order.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{classify, micros, now_micros, time, SqliteStore};
+use crate::store::{AuditEntry, AuditRecord, AuditStore, StoreError};
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn record_event(&self, record: &AuditRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "insert into audit_log \
+                 (event_id, event_type, user_id, task_id, occurred_at, payload, recorded_at) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (event_id) do nothing",
+        )
+        .bind(record.event_id)
+        .bind(record.event_type)
+        .bind(&record.user_id)
+        .bind(record.task_id)
+        .bind(micros(record.occurred_at))
+        .bind(record.task.to_string())
+        .bind(now_micros())
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn task_history(
+        &self,
+        user_id: &str,
+        task_id: Uuid,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "select event_id, event_type, occurred_at, payload from audit_log \
+             where user_id = ?1 and task_id = ?2 order by occurred_at, id",
+        )
+        .bind(user_id)
+        .bind(task_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    event_id: r.try_get("event_id").map_err(classify)?,
+                    event_type: r.try_get("event_type").map_err(classify)?,
+                    occurred_at: time(r, "occurred_at")?,
+                    task: serde_json::from_str(r.try_get("payload").map_err(classify)?)
+                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored payload: {e}")))?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use uuid::Uuid;
+
+    use super::super::test_support::TempDb;
+    use crate::store::{AuditRecord, AuditStore};
+
+    #[tokio::test]
+    async fn each_event_is_recorded_once_and_history_is_in_order_for_its_user() {
+        let db = TempDb::new().await;
+        let task_id = Uuid::new_v4();
+        let now = crate::domain::now();
+        let record = |event_type, occurred_at| AuditRecord {
+            event_id: Uuid::new_v4(),
+            event_type,
+            user_id: "alice".into(),
+            task_id,
+            occurred_at,
+            task: serde_json::json!({"id": task_id, "title": "t"}),
+        };
+        let updated = record("task.updated", now);
+        let created = record("task.created", now - Duration::microseconds(1));
+        assert!(db.store.record_event(&updated).await.unwrap());
+        assert!(!db.store.record_event(&updated).await.unwrap(), "once");
+        assert!(db.store.record_event(&created).await.unwrap());
+        let history = db.store.task_history("alice", task_id).await.unwrap();
+        let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["task.created", "task.updated"]);
+        assert_eq!(history[1].occurred_at, now);
+        assert_eq!(history[1].event_id, updated.event_id);
+        assert_eq!(history[1].task, updated.task);
+        assert!(db
+            .store
+            .task_history("bob", task_id)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
