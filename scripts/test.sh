@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (the README's second line). Starts what the tests need,
-# then runs every test in the workspace.
+# then runs every test in the workspace twice: on the embedded SQLite, then on PostgreSQL
+# (one suite, the backend chosen by DATABASE_URL's scheme; shared/tests/common/db.rs).
+# `cargo test` alone runs the SQLite half of the library's tests, with nothing installed.
 #
 # - PostgreSQL: reuses $DATABASE_URL when set, else starts a throwaway cluster under
 #   target/pg (scripts/pg.sh; installs Debian's postgresql package when missing).
@@ -63,4 +65,9 @@ if [[ -z ${KAFKA_BROKERS:-} ]]; then
 fi
 echo "test: KAFKA_BROKERS=$KAFKA_BROKERS" >&2
 
+echo "test: the suite on SQLite" >&2
+# `sqlite:` picks the backend; each test process keeps its own database file in the temp
+# directory (shared/tests/common/db.rs).
+DATABASE_URL=sqlite: cargo test --workspace --locked "$@"
+echo "test: the suite on PostgreSQL" >&2
 cargo test --workspace --locked "$@"

@@ -51,7 +51,7 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 
 if [[ " $TRANSPORTS " == *" kafka "* && -z "${STACK_CARGO_FEATURES:-}" ]]; then
-  STACK_CARGO_FEATURES=todo-shared/kafka # a no-op where it is already a default feature
+  STACK_CARGO_FEATURES=todo-shared/kafka # a no-op: the function binaries turn it on
 fi
 
 # seed RUN: N weekly tasks due tomorrow 09:00 UTC for users RUN-u0..; writes "user id" lines

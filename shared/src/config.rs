@@ -131,17 +131,49 @@ impl SidecarAccess {
     }
 }
 
+/// What a setting is when the environment leaves it out. A function binary in a pod must be
+/// given its database and secret, and listens on every interface (`Defaults::function`);
+/// `todo-local` on a laptop has a database file of its own, a development secret, and
+/// listens on loopback only.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub database_url: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub app_host: IpAddr,
+}
+
+impl Defaults {
+    pub fn function() -> Self {
+        Defaults {
+            database_url: None,
+            jwt_secret: None,
+            app_host: IpAddr::from([0, 0, 0, 0]),
+        }
+    }
+}
+
 impl Config {
+    /// A function binary's settings.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        Self::with_defaults(get, &Defaults::function())
+    }
+
+    /// The settings in `get`, with `defaults` for those it leaves out.
+    pub fn with_defaults(
+        get: impl Fn(&str) -> Option<String>,
+        defaults: &Defaults,
+    ) -> anyhow::Result<Self> {
         let database_url = get("DATABASE_URL")
             .filter(|v| !v.is_empty())
+            .or_else(|| defaults.database_url.clone())
             .context("DATABASE_URL is not set")?;
         let jwt_secret = get("JWT_SECRET")
             .filter(|v| !v.is_empty())
+            .or_else(|| defaults.jwt_secret.clone())
             .context("JWT_SECRET is not set")?;
         let app_port = match get("APP_PORT") {
             Some(p) => p
@@ -153,7 +185,7 @@ impl Config {
             Some(h) => h
                 .parse()
                 .with_context(|| format!("APP_HOST={h:?} is not an IP address"))?,
-            None => IpAddr::from([0, 0, 0, 0]),
+            None => defaults.app_host,
         };
         let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
             Some(n) => n.parse().ok().filter(|n| *n > 0).with_context(|| {

@@ -99,6 +99,9 @@ mod tests {
             .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            // Tests on other threads may have met these callsites first, with no
+            // subscriber to want them: ask again, now that this one is in place.
+            tracing::callsite::rebuild_interest_cache();
             let user_id = "alice\nINFO forged: admin logged in\u{1b}[2J";
             let span = tracing::info_span!("request", user_id = %user_id);
             let _entered = span.enter();

@@ -347,9 +347,9 @@ async fn sidecar_call(
 }
 
 /// Every function with `access` to their sidecar routes.
-fn app_with(access: SidecarAccess, pool: sqlx::PgPool) -> TestApp {
+fn app_with(access: SidecarAccess, db: common::Db) -> TestApp {
     TestApp::with_state(
-        shared::store::PgStore::new(pool),
+        db,
         std::sync::Arc::new(shared::events::publisher::NoPublisher),
         shared::handlers::ALL,
         |state| state.sidecar_access = std::sync::Arc::new(access),
@@ -361,7 +361,7 @@ async fn with_an_app_api_token_only_the_sidecar_reaches_its_routes() {
     let _turn = common::global_turn().await; // it ticks
     let app = app_with(
         SidecarAccess::Token(Secret::new("sidecar-token")),
-        common::migrated_pool(2).await,
+        common::Db::open(2).await,
     );
     for (method, path) in SIDECAR_ROUTES {
         for token in [None, Some("wrong"), Some("sidecar-tokens"), Some("")] {
@@ -393,9 +393,9 @@ async fn with_an_app_api_token_only_the_sidecar_reaches_its_routes() {
 #[tokio::test]
 async fn without_a_token_the_sidecar_routes_are_closed_unless_opened_explicitly() {
     let _turn = common::global_turn().await; // it ticks
-    let pool = common::migrated_pool(2).await;
-    let closed = app_with(SidecarAccess::Closed, pool.clone());
-    let open = app_with(SidecarAccess::Open, pool);
+    let db = common::Db::open(2).await;
+    let closed = app_with(SidecarAccess::Closed, db.clone());
+    let open = app_with(SidecarAccess::Open, db);
     for (method, path) in SIDECAR_ROUTES {
         for token in [None, Some("anything")] {
             let (status, body) = sidecar_call(&closed, method, path, token).await;

@@ -159,13 +159,13 @@ async fn tags_are_trimmed_lowercased_deduplicated_and_capped_at_20() {
     }
 
     // One tags row per distinct name for this user, whatever the spelling.
-    let names: Vec<String> = sqlx::query_scalar(
-        "select name from tags where user_id = $1 and name in ('home', 'work') order by name",
-    )
-    .bind(&user)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let names: Vec<String> = app
+        .db
+        .tag_names(&user)
+        .await
+        .into_iter()
+        .filter(|n| n == "home" || n == "work")
+        .collect();
     assert_eq!(names, ["home", "work"]);
 }
 
@@ -284,21 +284,16 @@ async fn concurrent_creates_sharing_new_tags_create_each_tag_once() {
         ids.push(uuid::Uuid::parse_str(task["id"].as_str().unwrap()).unwrap());
     }
 
-    let tags: i64 = sqlx::query_scalar("select count(*) from tags where user_id = $1")
-        .bind(&user)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(tags, 3, "one tags row per (user, name)");
-    let links: i64 = sqlx::query_scalar(
-        "select count(*) from task_tags tt join tags t on t.id = tt.tag_id \
-         where tt.task_id = any($1) and t.user_id = $2",
-    )
-    .bind(&ids)
-    .bind(&user)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let tags = app.db.tag_names(&user).await;
+    assert_eq!(
+        tags,
+        ["alpha", "beta", "gamma"],
+        "one tags row per (user, name)"
+    );
+    let mut links = 0;
+    for id in &ids {
+        links += app.db.tag_links(&id.to_string()).await;
+    }
     assert_eq!(links, 150, "each task linked to its three tags");
 
     let page = app.list(&user, "tag=beta&page_size=100").await;

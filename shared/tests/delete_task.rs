@@ -36,11 +36,7 @@ async fn delete_then_get_and_delete_again_are_404() {
     // The other task is untouched; the deleted task's tag links are gone.
     let (status, got) = app.get(&user, keep["id"].as_str().unwrap()).await;
     assert_eq!((status, got), (StatusCode::OK, keep));
-    let links: i64 = sqlx::query_scalar("select count(*) from task_tags where task_id = $1")
-        .bind(uuid::Uuid::parse_str(id).unwrap())
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let links = app.db.tag_links(id).await;
     assert_eq!(links, 0);
     let page = app.list(&user, "").await;
     assert_eq!(page["total_count"], 1);

@@ -15,8 +15,6 @@ use serde_json::{json, Value};
 use shared::events::publisher::Publisher;
 use shared::events::subscription::cloud_event;
 use shared::store::OutboxMessage;
-use shared::store::{OutboxStore, PgStore};
-use sqlx::PgPool;
 
 /// Records what it is asked to publish; fails while `down` is set.
 #[derive(Default)]
@@ -36,35 +34,33 @@ impl Publisher for Recorder {
     }
 }
 
-async fn pool() -> PgPool {
-    common::migrated_pool(8).await
+/// The test database (`common::Db`).
+async fn pool() -> common::Db {
+    common::Db::open(8).await
 }
 
 /// The whole app (every function) with `publisher` as its transport.
-fn app_with(pool: &PgPool, publisher: Arc<dyn Publisher>) -> TestApp {
-    TestApp::with_publisher(PgStore::new(pool.clone()), publisher)
+fn app_with(db: &common::Db, publisher: Arc<dyn Publisher>) -> TestApp {
+    TestApp::with_publisher(db.clone(), publisher)
 }
 
-async fn outbox_types(pool: &PgPool, task_id: &str) -> Vec<(String, String, bool)> {
-    sqlx::query_as::<_, (String, String, bool)>(
-        "select payload->>'event_type', topic, published_at is not null from outbox \
-         where payload->>'task_id' = $1 order by id",
-    )
-    .bind(task_id)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+/// (event type, topic, published) of each outbox row of `task_id`, in order.
+async fn outbox_types(db: &common::Db, task_id: &str) -> Vec<(String, String, bool)> {
+    db.outbox(task_id)
+        .await
+        .into_iter()
+        .map(|row| (row.event_type, row.topic, row.published))
+        .collect()
 }
 
-async fn children(pool: &PgPool, parent: &str) -> Vec<Value> {
-    let rows: Vec<(Value,)> = sqlx::query_as(
-        "select to_jsonb(t) - 'search' from tasks t where recurrence_parent_id = $1::uuid",
-    )
-    .bind(parent)
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    rows.into_iter().map(|r| r.0).collect()
+/// The next occurrences of `parent`, as the API shows them.
+async fn children(app: &TestApp, user: &str, parent: &str) -> Vec<Value> {
+    let mut tasks = Vec::new();
+    for id in app.db.children(parent).await {
+        let task = app.db.store.get_task(user, id).await.unwrap().unwrap();
+        tasks.push(serde_json::to_value(task).unwrap());
+    }
+    tasks
 }
 
 #[tokio::test]
@@ -165,11 +161,8 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
     );
 
     // The sweep leaves fresh rows to the inline relay for a grace period; end it.
-    sqlx::query("update outbox set next_attempt_at = now() where payload->>'task_id' = $1")
-        .bind(&id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    pool.make_outbox_due(Some(&id), chrono::Duration::zero())
+        .await;
     recorder.down.store(false, Ordering::SeqCst);
     for _ in 0..500 {
         let (s, _, _) = app
@@ -203,7 +196,7 @@ async fn a_failing_sweep_backs_off() {
     // expects to fail.
     let _turn = common::global_turn().await;
     let pool = pool().await;
-    let store = PgStore::new(pool.clone());
+    let store = pool.store.clone();
     let recorder = Arc::new(Recorder::default());
     recorder.down.store(true, Ordering::SeqCst);
     let app = app_with(&pool, recorder.clone());
@@ -217,11 +210,8 @@ async fn a_failing_sweep_backs_off() {
         )
         .await;
     let id = task["id"].as_str().unwrap().to_owned();
-    sqlx::query("update outbox set next_attempt_at = now() - interval '1 second' where payload->>'task_id' = $1")
-        .bind(&id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    pool.make_outbox_due(Some(&id), chrono::Duration::seconds(1))
+        .await;
     // Other tests leave pending rows in the shared outbox; sweep until ours is attempted.
     let mut row: (i32, f64, Option<String>) = (0, 0.0, None);
     for _ in 0..500 {
@@ -231,14 +221,8 @@ async fn a_failing_sweep_backs_off() {
                 .unwrap(),
         )
         .await;
-        row = sqlx::query_as(
-            "select attempts, extract(epoch from next_attempt_at - now())::float8, last_error from outbox \
-             where payload->>'task_id' = $1 order by id limit 1",
-        )
-        .bind(&id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let first = pool.outbox(&id).await.remove(0);
+        row = (first.attempts, first.wait_secs, first.last_error);
         if row.0 >= 1 {
             break;
         }
@@ -253,7 +237,6 @@ async fn a_failing_sweep_backs_off() {
 #[tokio::test]
 async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_history() {
     let app = TestApp::local(|_| {}).await;
-    let pool = app.pool.clone();
     let user = TestApp::user();
     let body = json!({"title": "Water plants", "description": "balcony", "priority": "high", "tags": ["home"],
         "due_at": "2026-12-01T09:00:00Z", "reminder_minutes": 30, "recurrence": "weekly", "timezone": "Europe/Berlin"});
@@ -326,7 +309,7 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
         None,
     )
     .await;
-    assert_eq!(children(&pool, id).await.len(), 1);
+    assert_eq!(children(&app, &user, id).await.len(), 1);
 
     // History answers like every other endpoint: another user gets 404 or 403.
     let other = TestApp::user();
@@ -392,10 +375,10 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
         "SUCCESS",
         "a redelivery is a no-op"
     );
-    let kids = children(&pool, &id).await;
+    let kids = children(&app, &user, &id).await;
     assert_eq!(kids.len(), 1);
     assert_eq!(
-        kids[0]["due_at"], "2026-12-02T09:00:00+00:00",
+        kids[0]["due_at"], "2026-12-02T09:00:00Z",
         "Tuesday after Monday 1 Dec"
     );
 
@@ -409,7 +392,7 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
             .await,
         "SUCCESS"
     );
-    assert_eq!(children(&pool, &id).await.len(), 1);
+    assert_eq!(children(&app, &user, &id).await.len(), 1);
 }
 
 #[tokio::test]
@@ -485,8 +468,7 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
     );
 
     // The database is down: RETRY, not DROP.
-    let dead = PgStore::connect_lazy("postgres://postgres@127.0.0.1:1/x", 1).unwrap();
-    let dead_app = TestApp::with_publisher(dead, recorder);
+    let dead_app = TestApp::with_publisher(common::Db::dead(), recorder);
     let mut completed = created.clone();
     completed.payload["event_type"] = json!("task.completed");
     completed.payload["task"]["completed"] = json!(true);

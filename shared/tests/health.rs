@@ -7,13 +7,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::{assert_error, TestApp};
 use serde_json::json;
-use shared::store::PgStore;
 
 /// The app on a store whose database is a closed port.
 fn dead_app() -> TestApp {
-    TestApp::with_store(
-        PgStore::connect_lazy("postgres://postgres:hunter2@127.0.0.1:1/x", 1).unwrap(),
-    )
+    TestApp::on(common::Db::dead())
 }
 
 #[tokio::test]

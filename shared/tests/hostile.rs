@@ -14,14 +14,13 @@ use axum::http::{header, Request, StatusCode};
 use common::{assert_error, TestApp};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use shared::store::PgStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The app on a store whose database is a closed port: for requests that must be answered
 /// before any query.
 fn dead_app() -> TestApp {
-    TestApp::with_store(PgStore::connect_lazy("postgres://postgres@127.0.0.1:1/x", 1).unwrap())
+    TestApp::on(common::Db::dead())
 }
 
 fn sign(claims: Value) -> String {
@@ -39,14 +38,13 @@ fn now() -> i64 {
 
 /// The events a task's changes recorded (on `task-events`), by type, in order.
 async fn events_of(app: &TestApp, task_id: &str) -> Vec<String> {
-    sqlx::query_scalar(
-        "select payload->>'event_type' from outbox \
-         where payload->>'task_id' = $1 and topic = 'task-events' order by id",
-    )
-    .bind(task_id)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap()
+    app.db
+        .outbox(task_id)
+        .await
+        .into_iter()
+        .filter(|row| row.topic == "task-events")
+        .map(|row| row.event_type)
+        .collect()
 }
 
 // --- 1. the sidecar routes --------------------------------------------------------------

@@ -11,13 +11,12 @@ use chrono::Utc;
 use common::{assert_error, Receiver, TestApp};
 use serde_json::{json, Value};
 use shared::events::publisher::NoPublisher;
-use shared::store::PgStore;
 use shared::webhooks::{self, Webhooks};
 
 /// The app with loopback webhooks allowed (as WEBHOOK_ALLOWED_HOSTS=127.0.0.1 would).
 async fn app() -> TestApp {
     TestApp::with_state(
-        PgStore::new(common::migrated_pool(4).await),
+        common::Db::open(4).await,
         Arc::new(NoPublisher),
         shared::handlers::ALL,
         |state| state.webhooks = Arc::new(Webhooks::new(["127.0.0.1".to_owned()])),
@@ -38,13 +37,7 @@ fn reminder(user: &str) -> (String, Value) {
 
 /// Moves every logged attempt an hour into the past, as if the backoff had passed.
 async fn end_backoff(app: &TestApp) {
-    sqlx::query(
-        "update webhook_deliveries set last_attempt_at = last_attempt_at - interval '1 hour' \
-         where delivered_at is null",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    app.db.backdate_deliveries(chrono::Duration::hours(1)).await;
 }
 
 async fn register(app: &TestApp, user: &str, url: &str, secret: &str) -> String {

@@ -17,11 +17,10 @@ use serde_json::{json, Value};
 use shared::dapr::Sidecar;
 use shared::events::publisher::NoPublisher;
 use shared::handlers::{reminder_jobs, reminder_tick};
-use shared::store::PgStore;
 
-fn app(pool: &sqlx::PgPool, sidecar_port: Option<u16>) -> TestApp {
+fn app(db: &common::Db, sidecar_port: Option<u16>) -> TestApp {
     TestApp::with_state(
-        PgStore::new(pool.clone()),
+        db.clone(),
         Arc::new(NoPublisher),
         &[
             &reminder_jobs::FUNCTION,
@@ -45,20 +44,18 @@ async fn post(app: &TestApp, path: &str, body: Option<&Value>) -> (StatusCode, V
     (status, json)
 }
 
-async fn reminder_count(pool: &sqlx::PgPool, task_id: &str) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from outbox where topic = 'reminders' and payload->>'task_id' = $1",
-    )
-    .bind(task_id)
-    .fetch_one(pool)
-    .await
-    .unwrap()
+async fn reminder_count(db: &common::Db, task_id: &str) -> i64 {
+    db.outbox(task_id)
+        .await
+        .iter()
+        .filter(|row| row.topic == "reminders")
+        .count() as i64
 }
 
 #[tokio::test]
 async fn a_due_job_fires_its_reminder_once() {
     let _turn = common::global_turn().await;
-    let pool = common::migrated_pool(4).await;
+    let pool = common::Db::open(4).await;
     let app = app(&pool, None);
     let user = TestApp::user();
     let soon = app
@@ -160,7 +157,7 @@ fn task_event(event_type: &str, task: &Value) -> Value {
 
 #[tokio::test]
 async fn task_events_schedule_and_delete_reminder_jobs() {
-    let pool = common::migrated_pool(4).await;
+    let pool = common::Db::open(4).await;
     let (port, calls) = fake_sidecar(StatusCode::NO_CONTENT).await;
     let app = app(&pool, Some(port));
     let user = TestApp::user();
@@ -230,7 +227,7 @@ async fn task_events_schedule_and_delete_reminder_jobs() {
 
 #[tokio::test]
 async fn a_sidecar_that_cannot_schedule_asks_for_redelivery() {
-    let pool = common::migrated_pool(2).await;
+    let pool = common::Db::open(2).await;
     // Nothing listens on this port: the sidecar is down.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -259,7 +256,7 @@ async fn a_sidecar_that_cannot_schedule_asks_for_redelivery() {
 
 #[tokio::test]
 async fn a_job_the_scheduler_refuses_is_left_to_the_tick_and_one_it_fails_is_retried() {
-    let pool = common::migrated_pool(2).await;
+    let pool = common::Db::open(2).await;
     let user = TestApp::user();
     for (answer, want) in [
         (StatusCode::BAD_REQUEST, "SUCCESS"),

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use common::TestApp;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 
 async fn tick(app: &TestApp) -> Value {
     let (status, _, report) = app
@@ -25,22 +24,21 @@ async fn tick(app: &TestApp) -> Value {
 }
 
 /// The `reminder.due` payloads written for `task_id`.
-async fn reminders(pool: &PgPool, task_id: &str) -> Vec<Value> {
-    sqlx::query_scalar(
-        "select payload from outbox where topic = 'reminders' and payload->>'task_id' = $1 order by id",
-    )
-    .bind(task_id)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+async fn reminders(app: &TestApp, task_id: &str) -> Vec<Value> {
+    app.db
+        .outbox(task_id)
+        .await
+        .into_iter()
+        .filter(|row| row.topic == "reminders")
+        .map(|row| row.payload)
+        .collect()
 }
 
-async fn sent_at(pool: &PgPool, task_id: &str) -> Option<chrono::DateTime<Utc>> {
-    sqlx::query_scalar("select reminder_sent_at from tasks where id = $1::uuid")
-        .bind(task_id)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+/// When the task's reminder was sent (`user`'s task).
+async fn sent_at(app: &TestApp, user: &str, task_id: &str) -> Option<chrono::DateTime<Utc>> {
+    let id = uuid::Uuid::parse_str(task_id).unwrap();
+    let task = app.db.store.get_task(user, id).await.unwrap().unwrap();
+    task.reminder_sent_at
 }
 
 fn at(offset: Duration) -> String {
@@ -88,7 +86,7 @@ async fn a_due_reminder_is_claimed_once_with_its_event() {
     let report = tick(&app).await;
     assert!(report["reminders"].as_u64().unwrap() >= 1, "{report}");
 
-    let rows = reminders(&app.pool, &id(&due)).await;
+    let rows = reminders(&app, &id(&due)).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let event = &rows[0];
     assert_eq!(event["event_type"], "reminder.due");
@@ -100,26 +98,23 @@ async fn a_due_reminder_is_claimed_once_with_its_event() {
         common::time(&event["remind_at"]),
         common::time(&due["remind_at"])
     );
-    assert!(sent_at(&app.pool, &id(&due)).await.is_some());
+    assert!(sent_at(&app, &user, &id(&due)).await.is_some());
     let after = app.get(&user, &id(&due)).await.1;
     assert_eq!(
         after["updated_at"], before["updated_at"],
         "marking a reminder sent is not a change of the task"
     );
 
+    assert!(reminders(&app, &id(&later)).await.is_empty(), "not due yet");
+    assert!(sent_at(&app, &user, &id(&later)).await.is_none());
     assert!(
-        reminders(&app.pool, &id(&later)).await.is_empty(),
-        "not due yet"
-    );
-    assert!(sent_at(&app.pool, &id(&later)).await.is_none());
-    assert!(
-        reminders(&app.pool, &id(&done)).await.is_empty(),
+        reminders(&app, &id(&done)).await.is_empty(),
         "completed tasks never remind"
     );
 
     tick(&app).await;
     assert_eq!(
-        reminders(&app.pool, &id(&due)).await.len(),
+        reminders(&app, &id(&due)).await.len(),
         1,
         "a second tick sends nothing again"
     );
@@ -149,26 +144,18 @@ async fn concurrent_ticks_never_send_a_reminder_twice() {
         .sum();
     assert!(claimed >= 2500, "{reports:?}");
 
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "select payload->>'task_id', count(*) from outbox \
-         where topic = 'reminders' and partition_key = $1 group by 1",
-    )
-    .bind(&user)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for payload in app.db.outbox_of_user(&user, "reminders").await {
+        *counts
+            .entry(payload["task_id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
     assert_eq!(counts.len(), ids.len(), "every reminder was sent");
     assert!(
-        counts.iter().all(|(_, n)| *n == 1),
+        counts.values().all(|n| *n == 1),
         "no reminder was sent twice"
     );
-    let unsent: i64 = sqlx::query_scalar(
-        "select count(*) from tasks where user_id = $1 and reminder_sent_at is null",
-    )
-    .bind(&user)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let unsent = app.db.unsent_reminders(&user).await;
     assert_eq!(unsent, 0);
 }
 
@@ -185,7 +172,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         .await;
     let path = format!("/api/{user}/tasks/{}", id(&task));
     tick(&app).await;
-    assert_eq!(reminders(&app.pool, &id(&task)).await.len(), 1);
+    assert_eq!(reminders(&app, &id(&task)).await.len(), 1);
 
     // A new due date re-arms the reminder; it fires again when due.
     let (s, patched) = app
@@ -197,19 +184,19 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{patched}");
-    assert!(sent_at(&app.pool, &id(&task)).await.is_none(), "re-armed");
+    assert!(sent_at(&app, &user, &id(&task)).await.is_none(), "re-armed");
     tick(&app).await;
-    assert_eq!(reminders(&app.pool, &id(&task)).await.len(), 2);
+    assert_eq!(reminders(&app, &id(&task)).await.len(), 2);
 
     // A new offset re-arms it too; moved into the future it waits.
     let (s, _) = app
         .call(&user, "PATCH", &path, Some(json!({"reminder_minutes": 1})))
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(sent_at(&app.pool, &id(&task)).await.is_none(), "re-armed");
+    assert!(sent_at(&app, &user, &id(&task)).await.is_none(), "re-armed");
     tick(&app).await;
     assert_eq!(
-        reminders(&app.pool, &id(&task)).await.len(),
+        reminders(&app, &id(&task)).await.len(),
         2,
         "remind_at is 3 minutes ahead now"
     );
@@ -224,7 +211,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         .await;
     assert_eq!(s, StatusCode::OK);
     tick(&app).await;
-    assert_eq!(reminders(&app.pool, &id(&task)).await.len(), 2);
+    assert_eq!(reminders(&app, &id(&task)).await.len(), 2);
 
     // Clearing the reminder disarms it.
     let other = app
@@ -260,15 +247,13 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     tick(&app).await;
-    assert!(reminders(&app.pool, &id(&other)).await.is_empty());
-    assert!(reminders(&app.pool, &id(&gone)).await.is_empty());
+    assert!(reminders(&app, &id(&other)).await.is_empty());
+    assert!(reminders(&app, &id(&gone)).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_tick_on_a_database_that_is_down_answers_503() {
-    let store =
-        shared::store::PgStore::connect_lazy("postgres://todo@127.0.0.1:1/none", 1).unwrap();
-    let app = TestApp::with_store(store);
+    let app = TestApp::on(common::Db::dead());
     let (status, _, body) = app
         .send(
             common::sidecar_post("/reminder-cron")

@@ -359,17 +359,9 @@ async fn invalid_updates_are_refused_and_change_nothing() {
 }
 
 async fn links(app: &TestApp, id: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from task_tags where task_id = $1")
-        .bind(uuid::Uuid::parse_str(id).unwrap())
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    app.db.tag_links(id).await
 }
 
 async fn mark_reminder_sent(app: &TestApp, id: &str) {
-    sqlx::query("update tasks set reminder_sent_at = now() where id = $1")
-        .bind(uuid::Uuid::parse_str(id).unwrap())
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.db.mark_reminder_sent(id).await
 }

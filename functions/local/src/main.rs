@@ -1,6 +1,6 @@
 //! `todo-local`: the whole system in one process, for a laptop.
 //!
-//! - `todo-local serve [--host 127.0.0.1] [--port 8080] [--tick-interval 60]` runs
+//! - `todo-local [serve] [--host 127.0.0.1] [--port 8080] [--tick-interval 60]` runs
 //!   migrations, then serves every function's API on one port (loopback only unless
 //!   `--host`/`APP_HOST` says otherwise). It plays the Dapr sidecar's part in-process:
 //!   events go through an in-process bus to the subscribed handlers (so completing a
@@ -13,18 +13,22 @@
 //! - `todo-local subscriptions [--table]` prints the functions' subscriptions as declared in
 //!   the code (the source of components/subscriptions.yaml and the end-to-end checks).
 //!
-//! Reads `DATABASE_URL`, `JWT_SECRET` (a fixed development secret when unset, with a
-//! warning: never use it beyond your laptop) and `WEBHOOK_ALLOWED_HOSTS` (e.g. `127.0.0.1`
-//! to try reminders with a webhook receiver on this machine).
+//! Settings come through the same `Config` as every function, with a laptop's defaults:
+//! `DATABASE_URL` an embedded SQLite file in the user's data directory (printed at start;
+//! `sqlite://...` or `postgres://...` to choose), `JWT_SECRET` a fixed development secret
+//! (with a warning: never use it beyond your laptop), `APP_HOST` 127.0.0.1, and
+//! `WEBHOOK_ALLOWED_HOSTS` (e.g. `127.0.0.1` to try reminders with a webhook receiver on
+//! this machine).
 
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shared::config::LogFormat;
+use shared::config::{Config, Defaults};
 use shared::http::Authenticator;
-use shared::store::{PgStore, Store, TaskStore};
+use shared::store::Store;
 use shared::webhooks::Webhooks;
 
 const DEV_JWT_SECRET: &str = "todo-local-development-secret-do-not-deploy";
@@ -35,24 +39,33 @@ const DEV_JWT_SECRET: &str = "todo-local-development-secret-do-not-deploy";
     version,
     about = "Every todo function in one process"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
+    /// What to do; `serve` when none is given.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The address to listen on (default APP_HOST, else 127.0.0.1); 0.0.0.0 serves every
+    /// interface.
+    #[arg(long)]
+    host: Option<IpAddr>,
+    /// The port (default APP_PORT, else 8080).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Seconds between runs of the cron tick (`POST /reminder-cron`).
+    #[arg(long, env = "TICK_INTERVAL", default_value_t = 60)]
+    tick_interval: u64,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run migrations, then serve every function on one port.
-    Serve {
-        /// The address to listen on; 0.0.0.0 serves every interface.
-        #[arg(long, env = "APP_HOST", default_value = "127.0.0.1")]
-        host: std::net::IpAddr,
-        #[arg(long, env = "APP_PORT", default_value_t = 8080)]
-        port: u16,
-        /// Seconds between runs of the cron tick (`POST /reminder-cron`).
-        #[arg(long, env = "TICK_INTERVAL", default_value_t = 60)]
-        tick_interval: u64,
-    },
+    /// Run migrations, then serve every function on one port (the default).
+    Serve(ServeArgs),
     /// Run database migrations and exit.
     Migrate,
     /// Print a 24-hour HS256 token whose subject is USER_ID.
@@ -69,16 +82,25 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let log_level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
-    let log_format = match std::env::var("LOG_FORMAT").as_deref() {
-        Ok("json") => LogFormat::Json,
-        _ => LogFormat::Pretty,
+    let defaults = Defaults {
+        database_url: Some(default_database_url()),
+        jwt_secret: Some(DEV_JWT_SECRET.to_owned()),
+        app_host: IpAddr::from([127, 0, 0, 1]),
     };
-    shared::telemetry::init(log_format, &log_level);
-    let audience = std::env::var("JWT_AUDIENCE").ok().filter(|a| !a.is_empty());
-    let auth = Authenticator::hs256(jwt_secret().as_bytes()).with_audience(audience.as_deref());
+    let mut config = Config::with_defaults(|k| std::env::var(k).ok(), &defaults)?;
+    if std::env::var_os("LOG_FORMAT").is_none() {
+        config.log_format = shared::config::LogFormat::Pretty;
+    }
+    shared::telemetry::init(config.log_format, &config.log_level);
+    if config.jwt_secret.expose() == DEV_JWT_SECRET {
+        eprintln!(
+            "warning: JWT_SECRET is not set; using the development secret (never deploy this)"
+        );
+    }
+    let auth = Authenticator::hs256(config.jwt_secret.expose().as_bytes())
+        .with_audience(config.jwt_audience.as_deref());
 
-    match cli.command {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Token { user_id } => {
             shared::domain::check_user_id(&user_id).map_err(anyhow::Error::msg)?;
             println!("{}", auth.issue(&user_id, chrono::Duration::hours(24)));
@@ -96,32 +118,58 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            store()?.migrate().await.context("running migrations")?;
+            store(&config).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Serve {
+        Command::Serve(ServeArgs {
             host,
             port,
             tick_interval,
-        } => {
+        }) => {
             anyhow::ensure!(
                 tick_interval > 0,
                 "--tick-interval must be at least 1 second"
             );
-            let store = store()?;
-            store.migrate().await.context("running migrations")?;
-            let store: Arc<dyn Store> = Arc::new(store);
+            let store = store(&config).await?;
+            let webhooks = Webhooks::new(config.webhook_allowed_hosts.clone());
             let local = shared::harness::local(store, auth, |state| {
-                if let Ok(hosts) = std::env::var("WEBHOOK_ALLOWED_HOSTS") {
-                    state.webhooks = Arc::new(Webhooks::new(shared::config::host_list(&hosts)));
-                }
+                state.webhooks = std::sync::Arc::new(webhooks);
             });
             tokio::spawn(tick(local.sidecar, Duration::from_secs(tick_interval)));
-            let addr = std::net::SocketAddr::new(host, port);
-            shared::harness::serve("todo-local", local.api, addr, Default::default()).await
+            let addr = SocketAddr::new(
+                host.unwrap_or(config.app_host),
+                port.unwrap_or(config.app_port),
+            );
+            let limits = shared::harness::ServerLimits {
+                max_connections: config.max_connections,
+                ..Default::default()
+            };
+            shared::harness::serve("todo-local", local.api, addr, limits).await
         }
     }
+}
+
+/// The configured database, migrated; says which one it is (never its credentials).
+async fn store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let url = config.database_url.expose();
+    let store = shared::store::connect(url, config.database_max_connections)?;
+    store.migrate().await.context("running migrations")?;
+    match url.strip_prefix("sqlite://") {
+        Some(path) => tracing::info!(database = %path, "database: embedded SQLite"),
+        None => tracing::info!("database: PostgreSQL"),
+    }
+    Ok(store)
+}
+
+/// The embedded database in the user's data directory (`~/.local/share/todo-local/todo.db`
+/// on Linux, `~/Library/Application Support/todo-local/todo.db` on macOS), else in the
+/// current directory.
+fn default_database_url() -> String {
+    let dir = dirs::data_dir()
+        .map(|d| d.join("todo-local"))
+        .unwrap_or_else(|| PathBuf::from("."));
+    format!("sqlite://{}", dir.join("todo.db").display())
 }
 
 /// Calls the cron binding's route on an interval, in-process, as daprd's `reminder-cron`
@@ -140,24 +188,6 @@ async fn tick(app: axum::Router, every: Duration) {
             Ok(r) if r.status().is_success() => {}
             Ok(r) => tracing::warn!(status = %r.status(), "tick failed"),
             Err(e) => tracing::warn!(error = %e, "tick failed"),
-        }
-    }
-}
-
-fn store() -> anyhow::Result<PgStore> {
-    let url = std::env::var("DATABASE_URL")
-        .context("DATABASE_URL is not set (scripts/run.sh starts a local PostgreSQL for you)")?;
-    PgStore::connect_lazy(&url, 10)
-}
-
-fn jwt_secret() -> String {
-    match std::env::var("JWT_SECRET") {
-        Ok(s) if !s.is_empty() => s,
-        _ => {
-            eprintln!(
-                "warning: JWT_SECRET is not set; using the development secret (never deploy this)"
-            );
-            DEV_JWT_SECRET.to_owned()
         }
     }
 }

@@ -1,25 +1,30 @@
 //! The integration tests' one helper: `TestApp::spawn()` builds every function's router
-//! (`shared::http::app(shared::handlers::ALL, ..)`) on the real PostgreSQL named by
-//! `DATABASE_URL`, and drives it in-process with `tower::ServiceExt::oneshot`.
+//! (`shared::http::app(shared::handlers::ALL, ..)`) on a real database and drives it
+//! in-process with `tower::ServiceExt::oneshot`.
+//!
+//! The database is the backend under test (`Db`): PostgreSQL when `DATABASE_URL` is a
+//! `postgres://` URL, else the embedded SQLite, in a file of this test process.
+//! `scripts/test.sh` runs the whole suite once on each, from this one source.
 //!
 //! Tests isolate themselves with a fresh random user id each (`TestApp::user()`), so test
 //! binaries and tests run in parallel on one database without cleanup.
 #![allow(dead_code)] // each test binary uses a different part of this module
+
+mod db;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
+#[allow(unused_imports)] // each test binary uses some
+pub use db::{global_turn, Backend, Db, GlobalTurn};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::config::{Secret, SidecarAccess};
 use shared::events::publisher::{NoPublisher, Publisher};
 use shared::http::Function;
 use shared::http::{AppState, Authenticator};
-use shared::store::{PgStore, Store};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
 use tower::ServiceExt;
 
 pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!";
@@ -37,50 +42,10 @@ pub struct TestApp {
     /// Where the sidecar's calls go: the same router for a function binary (with the app
     /// API token), the in-process sidecar routes for `todo-local`.
     pub sidecar: Router,
-    /// The store behind the app, for seeding data without going through the API.
-    pub store: Arc<dyn Store>,
-    pub pool: PgPool,
+    /// The database behind the app: its store (for seeding data without the API) and what
+    /// the tests inspect.
+    pub db: Db,
     pub auth: Arc<Authenticator>,
-}
-
-pub fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "DATABASE_URL is not set: these tests need a real PostgreSQL. Run scripts/test.sh, \
-             or `eval \"export $(scripts/pg.sh start)\"` first."
-        )
-    })
-}
-
-/// A pool on the test database, migrated.
-pub async fn migrated_pool(max_connections: u32) -> PgPool {
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .connect(&database_url())
-        .await
-        .expect("connect to DATABASE_URL");
-    shared::store::postgres::MIGRATOR
-        .run(&pool)
-        .await
-        .expect("run migrations");
-    pool
-}
-
-/// Ticks and sweeps act on the whole database (every due reminder, every pending outbox
-/// row), so tests that run them, or that expect their own rows to stay untouched, take
-/// turns across all test binaries: a PostgreSQL advisory lock held on its own connection
-/// until the guard is dropped.
-pub struct GlobalTurn(#[allow(dead_code)] PgConnection);
-
-pub async fn global_turn() -> GlobalTurn {
-    let mut conn = PgConnection::connect(&database_url())
-        .await
-        .expect("connect to DATABASE_URL");
-    sqlx::query("select pg_advisory_lock(7246001)")
-        .execute(&mut conn)
-        .await
-        .expect("take the global test turn");
-    GlobalTurn(conn)
 }
 
 impl TestApp {
@@ -90,40 +55,37 @@ impl TestApp {
     }
 
     pub async fn spawn_with_pool_size(max_connections: u32) -> Self {
-        Self::with_store(PgStore::new(migrated_pool(max_connections).await))
+        Self::on(Db::open(max_connections).await)
     }
 
-    /// The app on any `PgStore` (e.g. one pointed at a closed port); runs no migrations.
-    pub fn with_store(store: PgStore) -> Self {
-        Self::with_publisher(store, Arc::new(NoPublisher))
+    /// The app on `db`.
+    pub fn on(db: Db) -> Self {
+        Self::with_publisher(db, Arc::new(NoPublisher))
     }
 
-    /// The app on `store`, publishing its events with `publisher`.
-    pub fn with_publisher(store: PgStore, publisher: Arc<dyn Publisher>) -> Self {
-        Self::with_state(store, publisher, shared::handlers::ALL, |_| {})
+    /// The app on `db`, publishing its events with `publisher`.
+    pub fn with_publisher(db: Db, publisher: Arc<dyn Publisher>) -> Self {
+        Self::with_state(db, publisher, shared::handlers::ALL, |_| {})
     }
 
-    /// `functions` on `store` and `publisher`, their sidecar routes behind `SIDECAR_TOKEN`,
+    /// `functions` on `db` and `publisher`, their sidecar routes behind `SIDECAR_TOKEN`,
     /// with the state adjusted by `configure` (e.g. a webhook allow-list, a sidecar port).
     pub fn with_state(
-        store: PgStore,
+        db: Db,
         publisher: Arc<dyn Publisher>,
         functions: &[&Function],
         configure: impl FnOnce(&mut AppState),
     ) -> Self {
-        let pool = store.pool().clone();
         let auth = Arc::new(Authenticator::hs256(SECRET));
-        let store: Arc<dyn Store> = Arc::new(store);
-        let mut state = shared::harness::state(store, Authenticator::hs256(SECRET), publisher);
+        let mut state =
+            shared::harness::state(db.store.clone(), Authenticator::hs256(SECRET), publisher);
         state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
-        let store = state.store.clone();
         let router = shared::http::app(functions, state);
         TestApp {
             sidecar: router.clone(),
             router,
-            store,
-            pool,
+            db,
             auth,
         }
     }
@@ -131,14 +93,13 @@ impl TestApp {
     /// The app wired like `todo-local` (`harness::local`): events go through the in-process
     /// bus; `router` serves the API only.
     pub async fn local(configure: impl FnOnce(&mut AppState)) -> Self {
-        let pool = migrated_pool(4).await;
-        let store: Arc<dyn Store> = Arc::new(PgStore::new(pool.clone()));
-        let local = shared::harness::local(store.clone(), Authenticator::hs256(SECRET), configure);
+        let db = Db::open(4).await;
+        let local =
+            shared::harness::local(db.store.clone(), Authenticator::hs256(SECRET), configure);
         TestApp {
             router: local.api,
             sidecar: local.sidecar,
-            store,
-            pool,
+            db,
             auth: Arc::new(Authenticator::hs256(SECRET)),
         }
     }
@@ -159,7 +120,7 @@ impl TestApp {
             futures::future::try_join_all(
                 chunk
                     .iter()
-                    .map(|t| self.store.create_task(t, &|_| Vec::new())),
+                    .map(|t| self.db.store.create_task(t, &|_| Vec::new())),
             )
             .await
             .expect("seed tasks");
