@@ -60,7 +60,9 @@ LABEL org.opencontainers.image.title="todo-app" \
       org.opencontainers.image.description="Todo backend: one binary per function (Dapr, Kafka, PostgreSQL)" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=builder /out/ /usr/local/bin/
+# APP_HOST: todo-local listens on loopback by default; in a container it must not.
 ENV LOG_FORMAT=json \
+    APP_HOST=0.0.0.0 \
     APP_PORT=8080
 # distroless's nonroot user; the chart also sets runAsNonRoot / runAsUser 65532.
 USER 65532:65532

@@ -98,6 +98,8 @@ ROUTES = [
     ("DELETE", "/api/alice/webhooks/9", "notify"),
     ("GET", "/api/alice/webhooks/9/deliveries", "notify"),
     ("GET", "/api/alice/stream", "realtime"),
+    ("POST", "/mcp", "mcp"),
+    ("GET", "/mcp", "mcp"),
     # Only the sidecar may call these: the gateway must not route them anywhere.
     ("POST", "/events/audit", None),
     ("POST", "/events/on-completed", None),

@@ -76,6 +76,9 @@ pub struct Config {
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
     /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
     pub webhook_allowed_hosts: Vec<String>,
+    /// `MCP_ALLOWED_HOSTS`: comma-separated `Host` names (or `host:port`) the MCP endpoint
+    /// answers, besides the defaults (`default_mcp_hosts`); `*` answers any.
+    pub mcp_allowed_hosts: Vec<String>,
     /// Who may call the routes only the sidecar should call (subscriptions, bindings,
     /// jobs): `APP_API_TOKEN` or `UNSAFE_OPEN_EVENT_ROUTES=true`; with neither, nobody.
     pub sidecar_access: SidecarAccess,
@@ -234,11 +237,28 @@ impl Config {
             log_format,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             sidecar_access: SidecarAccess::from_lookup(&get)?,
+            mcp_allowed_hosts: default_mcp_hosts()
+                .into_iter()
+                .chain(
+                    get("MCP_ALLOWED_HOSTS")
+                        .map(|v| host_list(&v))
+                        .unwrap_or_default(),
+                )
+                .collect(),
             webhook_allowed_hosts: get("WEBHOOK_ALLOWED_HOSTS")
                 .map(|v| host_list(&v))
                 .unwrap_or_default(),
         })
     }
+}
+
+/// The `Host` names the MCP endpoint always answers: loopback (a local client, or a Dapr
+/// sidecar invoking it) and the function's Service name, `mcp`.
+pub fn default_mcp_hosts() -> Vec<String> {
+    ["localhost", "127.0.0.1", "::1", "mcp"]
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 /// A comma-separated list of host names or IPs (`WEBHOOK_ALLOWED_HOSTS`).

@@ -68,6 +68,7 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
     state.sidecar = sidecar;
     state.webhooks = Arc::new(Webhooks::new(config.webhook_allowed_hosts.clone()));
     state.sidecar_access = Arc::new(config.sidecar_access.clone());
+    state.mcp_allowed_hosts = config.mcp_allowed_hosts.clone().into();
     Ok(state)
 }
 
@@ -87,6 +88,7 @@ pub fn state(
         webhooks: Arc::new(Webhooks::default()),
         hub: Arc::new(Hub::default()),
         sidecar_access: Arc::new(SidecarAccess::Closed),
+        mcp_allowed_hosts: crate::config::default_mcp_hosts().into(),
     }
 }
 
@@ -97,6 +99,8 @@ pub struct Local {
     pub api: Router,
     /// The in-process bus's subscribers and the tick's binding; never served.
     pub sidecar: Router,
+    /// The state both run on (for in-process callers such as the chat's MCP client).
+    pub state: AppState,
 }
 
 /// Wires `todo-local`: the in-process bus is the publisher and delivers to the sidecar
@@ -114,8 +118,9 @@ pub fn local(
     let sidecar = http::sidecar_app(functions, state.clone());
     bus.attach(sidecar.clone());
     Local {
-        api: http::api_app(functions, state),
+        api: http::api_app(functions, state.clone()),
         sidecar,
+        state,
     }
 }
 

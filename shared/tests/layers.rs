@@ -10,7 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("telemetry", 1),
     ("domain", 1),
     ("store", 2),
-    ("dapr", 2),
+    ("dapr", 1),
     ("events", 3),
     ("webhooks", 3),
     ("http", 4),

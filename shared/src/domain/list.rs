@@ -258,7 +258,7 @@ fn boolean(key: &str, value: &str) -> Result<bool, Invalid> {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Every match when `total_count_exact`; otherwise a lower bound (there are more).

@@ -4,6 +4,7 @@
 //! never sees an empty title, an unknown priority or an invalid time zone.
 
 mod change;
+pub mod conversation;
 mod invalid;
 pub mod list;
 mod recurrence;

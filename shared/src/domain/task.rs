@@ -277,22 +277,30 @@ impl TaskPatch {
 ///
 /// The derived fields (`completed_at`, `remind_at`, `reminder_sent_at`, `updated_at`) are
 /// set only by the rules in `domain::change`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Task {
     pub id: Uuid,
     pub user_id: String,
+    #[schemars(with = "String")]
     pub title: Title,
+    #[schemars(with = "String")]
     pub description: Description,
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
+    /// "P1" (most urgent) to "P4".
+    #[schemars(with = "String")]
     pub priority: Priority,
+    #[schemars(with = "Vec<String>")]
     pub tags: Vec<TagName>,
     pub due_at: Option<DateTime<Utc>>,
     pub reminder_minutes: Option<i32>,
     pub remind_at: Option<DateTime<Utc>>,
     pub reminder_sent_at: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "Recurrence::deserialize_stored")]
+    #[schemars(with = "Option<String>")]
     pub recurrence: Option<Recurrence>,
+    /// An IANA time zone name.
+    #[schemars(with = "String")]
     pub timezone: Timezone,
     pub recurrence_parent_id: Option<Uuid>,
     pub recurrence_depth: i32,

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::routing::patch;
 use axum::{Json, Router};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::domain::{self, Task};
 use crate::events;
@@ -48,16 +49,27 @@ async fn handler(
     } else {
         parse_json::<CompleteInput>(&body)?.completed
     };
+    Ok(Json(complete(&state, &user.0, id, completed).await?))
+}
+
+/// Completes (`Some(true)`), reopens (`Some(false)`) or toggles (`None`) `user_id`'s task
+/// `id` (the REST call and the MCP tool `complete_task`).
+pub async fn complete(
+    state: &AppState,
+    user_id: &str,
+    id: Uuid,
+    completed: Option<bool>,
+) -> Result<Task, ApiError> {
     let now = domain::now();
     let changed = state
         .store
         .modify_task(
-            &user.0,
+            user_id,
             id,
             &|task| Ok(task.set_completed(completed, now)),
             &events::announce,
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(state.publish(changed).await))
+    Ok(state.publish(changed).await)
 }

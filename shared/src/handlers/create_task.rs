@@ -30,14 +30,20 @@ async fn handler(
     user: AuthUser,
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
+    let task = create(&state, &user.0, input).await?;
+    Ok((StatusCode::CREATED, Json(task)))
+}
+
+/// Creates `user_id`'s task from `input` (the REST call and the MCP tool `add_task`).
+pub async fn create(state: &AppState, user_id: &str, input: TaskInput) -> Result<Task, ApiError> {
     let task = Task::create(
         Uuid::new_v4(),
-        &user.0,
+        user_id,
         input.into_new_task()?,
         domain::now(),
     );
     let changed = state.store.create_task(&task, &events::announce).await?;
     let task = state.publish(changed).await;
     tracing::info!(task_id = %task.id, "task created");
-    Ok((StatusCode::CREATED, Json(task)))
+    Ok(task)
 }

@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::delete;
 use axum::Router;
+use uuid::Uuid;
 
+use crate::domain::Task;
 use crate::events;
 use crate::http::ApiError;
 use crate::http::Function;
@@ -27,11 +29,17 @@ async fn handler(
     user: AuthUser,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
+    remove(&state, &user.0, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes `user_id`'s task `id` (the REST call and the MCP tool `delete_task`); answers
+/// the task as it was.
+pub async fn remove(state: &AppState, user_id: &str, id: Uuid) -> Result<Task, ApiError> {
     let changed = state
         .store
-        .delete_task(&user.0, id, &events::announce)
+        .delete_task(user_id, id, &events::announce)
         .await?
         .ok_or(ApiError::NotFound)?;
-    state.publish(changed).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(state.publish(changed).await)
 }

@@ -27,7 +27,17 @@ async fn handler(
     user: AuthUser,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<Page<Task>>, ApiError> {
-    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(ApiError::bad_query)?;
-    Ok(Json(state.store.list_tasks(&user.0, &query).await?))
+    let pairs = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    Ok(Json(list(&state, &user.0, pairs).await?))
+}
+
+/// A page of `user_id`'s tasks for the list query `pairs` (the REST call and the MCP tool
+/// `list_tasks`); a bad parameter is a 400 naming it.
+pub async fn list<'a>(
+    state: &AppState,
+    user_id: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Page<Task>, ApiError> {
+    let query = ListQuery::parse(pairs).map_err(ApiError::bad_query)?;
+    Ok(state.store.list_tasks(user_id, &query).await?)
 }

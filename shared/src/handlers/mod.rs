@@ -8,6 +8,7 @@ pub mod create_task;
 pub mod delete_task;
 pub mod get_task;
 pub mod list_tasks;
+pub mod mcp;
 pub mod notify;
 pub mod on_completed;
 pub mod realtime;
@@ -32,6 +33,7 @@ pub const ALL: &[&Function] = &[
     &notify::FUNCTION,
     &realtime::FUNCTION,
     &reminder_jobs::FUNCTION,
+    &mcp::FUNCTION,
 ];
 
 /// The functions `todo-local` hosts: all but `reminder-jobs`, which needs the Dapr

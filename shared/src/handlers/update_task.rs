@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::routing::put;
 use axum::{Json, Router};
+use uuid::Uuid;
 
 use crate::domain::{self, Task};
 use crate::events;
@@ -30,17 +31,28 @@ async fn handler(
     PathId(id): PathId,
     JsonBody(input): JsonBody<TaskInput>,
 ) -> Result<Json<Task>, ApiError> {
+    Ok(Json(update(&state, &user.0, id, input).await?))
+}
+
+/// Changes `user_id`'s task `id` by `input` (the REST call and the MCP tool `update_task`);
+/// another user's or a missing task is `NotFound`.
+pub async fn update(
+    state: &AppState,
+    user_id: &str,
+    id: Uuid,
+    input: TaskInput,
+) -> Result<Task, ApiError> {
     let patch = input.into_patch()?;
     let now = domain::now();
     let changed = state
         .store
         .modify_task(
-            &user.0,
+            user_id,
             id,
             &|task| task.apply(&patch, now),
             &events::announce,
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(state.publish(changed).await))
+    Ok(state.publish(changed).await)
 }

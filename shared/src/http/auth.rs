@@ -144,6 +144,25 @@ where
     }
 }
 
+/// The user of a request that names no `{user_id}` (the MCP endpoint): whoever the valid
+/// bearer token's subject is (else 401).
+#[derive(Debug, Clone)]
+pub struct TokenUser(pub String);
+
+impl<S> FromRequestParts<S> for TokenUser
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        let verified = Arc::<Authenticator>::from_ref(state).verify(token)?;
+        Ok(TokenUser(verified.subject))
+    }
+}
+
 /// `AuthUser` for a browser's `EventSource`, which cannot set headers: the token may also
 /// come as the `access_token` query parameter (the header wins when both are sent). A
 /// stream lasts as long as its token (`expires_at`).

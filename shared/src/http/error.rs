@@ -142,24 +142,32 @@ struct Detail<'a> {
     field: Option<&'a str>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match &self {
+impl ApiError {
+    /// The error's JSON, `{"error":{"code","message","field"?}}`, as every answer carries
+    /// it (an MCP tool error too); internal causes are logged here, never put in it.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
             ApiError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "dependency unavailable")
             }
             _ => {}
         }
-        let status = self.status();
-        let body = Body {
+        serde_json::to_value(Body {
             error: Detail {
                 code: self.code(),
                 message: self.public_message(),
                 field: self.field(),
             },
-        };
-        let mut response = (status, axum::Json(body)).into_response();
+        })
+        .expect("the error body serialises")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, axum::Json(self.to_json())).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 "www-authenticate",

@@ -19,7 +19,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{AuthUser, Authenticator, StreamUser};
+pub use auth::{AuthUser, Authenticator, StreamUser, TokenUser};
 pub use error::ApiError;
 pub use extract::{JsonBody, PathId, QueryPairs};
 
@@ -84,6 +84,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Who may call the sidecar routes (`APP_API_TOKEN`).
     pub sidecar_access: Arc<SidecarAccess>,
+    /// The `Host` names the MCP endpoint answers (`MCP_ALLOWED_HOSTS`; `*` for any).
+    pub mcp_allowed_hosts: Arc<[String]>,
 }
 
 impl AppState {

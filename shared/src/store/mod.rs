@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::domain::conversation::{Conversation, ConversationSummary};
 use crate::domain::{Invalid, ListQuery, Page, Task, TaskChange};
 
 pub use postgres::PgStore;
@@ -279,6 +280,37 @@ pub trait WebhookStore: Send + Sync + 'static {
         webhook_id: Uuid,
         attempt: &DeliveryAttempt,
     ) -> Result<(), StoreError>;
+}
+
+/// A version of a stored conversation, for optimistic concurrency: a save names the
+/// version it started from and fails with `Conflict` when another save came first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Etag(pub String);
+
+/// The chat's conversations, each one user's: another user's is `None`, as a missing one.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + 'static {
+    /// The conversation and its current version.
+    async fn get_conversation(
+        &self,
+        user_id: &str,
+        id: Uuid,
+    ) -> Result<Option<(Conversation, Etag)>, StoreError>;
+    /// Stores `conversation` if it is still at `expected` (`None`: it must be new);
+    /// `Conflict` when another save changed it first. Answers the new version.
+    async fn save_conversation(
+        &self,
+        conversation: &Conversation,
+        expected: Option<&Etag>,
+    ) -> Result<Etag, StoreError>;
+    /// The user's conversations, most recently changed first, `page_size` from
+    /// `offset`, and how many there are.
+    async fn list_conversations(
+        &self,
+        user_id: &str,
+        offset: u64,
+        page_size: u32,
+    ) -> Result<(Vec<ConversationSummary>, u64), StoreError>;
 }
 
 /// Everything a backend provides.

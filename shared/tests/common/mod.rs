@@ -46,6 +46,8 @@ pub struct TestApp {
     /// the tests inspect.
     pub db: Db,
     pub auth: Arc<Authenticator>,
+    /// The state the routers run on.
+    pub state: Option<AppState>,
 }
 
 impl TestApp {
@@ -81,12 +83,13 @@ impl TestApp {
             shared::harness::state(db.store.clone(), Authenticator::hs256(SECRET), publisher);
         state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
-        let router = shared::http::app(functions, state);
+        let router = shared::http::app(functions, state.clone());
         TestApp {
             sidecar: router.clone(),
             router,
             db,
             auth,
+            state: Some(state),
         }
     }
 
@@ -101,6 +104,7 @@ impl TestApp {
             sidecar: local.sidecar,
             db,
             auth: Arc::new(Authenticator::hs256(SECRET)),
+            state: Some(local.state),
         }
     }
 

@@ -1,0 +1,147 @@
+//! A chat conversation: its messages in order, the user's time zone, and the tasks the
+//! assistant last listed (so "complete 2" means the second of them).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Invalid, Timezone};
+
+/// A message is at most this many characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One tool call the assistant made for a message, with its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub tool: String,
+    pub arguments: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub user_id: String,
+    /// The user's time zone, as last given (UTC until one is).
+    pub timezone: Timezone,
+    pub messages: Vec<Message>,
+    /// The ids of the tasks the assistant last showed, in the order shown.
+    #[serde(default)]
+    pub last_list: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Conversation {
+    /// A new, empty conversation of `user_id`.
+    pub fn start(id: Uuid, user_id: &str, timezone: Timezone, now: DateTime<Utc>) -> Self {
+        Conversation {
+            id,
+            user_id: user_id.to_owned(),
+            timezone,
+            messages: Vec::new(),
+            last_list: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// How the conversation shows in a list: its id, its first message, when it changed.
+    pub fn summary(&self) -> ConversationSummary {
+        ConversationSummary {
+            id: self.id,
+            title: self
+                .messages
+                .first()
+                .map(|m| m.content.chars().take(80).collect())
+                .unwrap_or_default(),
+            messages: self.messages.len(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// A conversation in the list of a user's conversations (newest first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: Uuid,
+    /// The start of its first message.
+    pub title: String,
+    pub messages: usize,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A message a user sends: 1 to `MAX_MESSAGE_CHARS` characters, trimmed, line breaks and
+/// tabs its only control characters.
+pub fn parse_message(input: &str) -> Result<String, Invalid> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Err(Invalid::new("message", "message must not be empty"));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Invalid::new(
+            "message",
+            format!("message must be at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    if super::forbidden_control(text, super::Controls::LineBreaks).is_some() {
+        return Err(Invalid::new(
+            "message",
+            "message must not contain control characters other than line breaks and tabs",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_bounded_and_trimmed() {
+        assert_eq!(parse_message("  add milk \n").unwrap(), "add milk");
+        assert!(parse_message("   ").is_err());
+        assert!(parse_message(&"x".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        let long = parse_message(&"é".repeat(MAX_MESSAGE_CHARS + 1)).unwrap_err();
+        assert_eq!(long.field, "message");
+        assert!(parse_message("a\u{0}b").is_err());
+        assert!(parse_message("line one\nline two").is_ok());
+    }
+
+    #[test]
+    fn a_summary_shows_the_first_message() {
+        let now = Utc::now();
+        let mut c = Conversation::start(Uuid::nil(), "alice", Timezone::UTC, now);
+        assert_eq!(c.summary().title, "");
+        c.messages.push(Message {
+            role: Role::User,
+            content: "add pay rent every month on the 1st".into(),
+            tool_calls: vec![],
+            at: now,
+        });
+        assert_eq!(c.summary().title, "add pay rent every month on the 1st");
+        assert_eq!(c.summary().messages, 1);
+    }
+}

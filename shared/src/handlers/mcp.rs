@@ -1,0 +1,412 @@
+//! `mcp` — the task operations as Model Context Protocol tools, over Streamable HTTP at
+//! `POST /mcp` (stateless: every request stands alone, so any replica answers it and the
+//! function can scale to zero).
+//!
+//! - Every request needs `Authorization: Bearer <JWT>`, as the REST API does; the token's
+//!   subject is the user every tool acts for. A tool's optional `user_id` (the hackathon's
+//!   Phase III tool spec) must equal it, or the call fails.
+//! - Tools: `add_task`, `list_tasks`, `update_task`, `complete_task`, `delete_task`. Each
+//!   runs the REST operation itself (`create_task::create`, ...): the same validation and
+//!   the same messages, the same events, outbox, recurrence and reminders.
+//! - Results are structured content (with the tools' output schemas). Bad arguments, a
+//!   missing task or an outage are tool errors (`isError: true`) carrying the REST API's
+//!   error JSON, never a protocol error.
+//! - The SDK checks the `Host` header against `MCP_ALLOWED_HOSTS` (see `Config`), so the
+//!   server answers under a Kubernetes Service name or a Dapr sidecar, not only on
+//!   localhost.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{complete_task, create_task, delete_task, list_tasks, update_task};
+use crate::domain::{Page, Task};
+use crate::http::extract::parse_json;
+use crate::http::input::TaskInput;
+use crate::http::{ApiError, AppState, Function, TokenUser};
+
+pub const ROUTE: &str = "/mcp";
+
+pub const FUNCTION: Function = Function {
+    name: "mcp",
+    api,
+    sidecar: crate::http::no_routes,
+    subscriptions: &[],
+};
+
+fn api() -> Router<AppState> {
+    Router::new().route(ROUTE, any(serve))
+}
+
+/// One MCP request, answered by the tools acting for the token's user.
+#[tracing::instrument(skip_all, fields(user_id = %user.0))]
+async fn serve(State(state): State<AppState>, user: TokenUser, request: Request) -> Response {
+    let hosts = &state.mcp_allowed_hosts;
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_max_request_body_bytes(crate::http::MAX_BODY_BYTES);
+    let config = if hosts.iter().any(|h| h == "*") {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(hosts.iter().cloned())
+    };
+    let user = user.0;
+    let service = StreamableHttpService::new(
+        move || Ok(Tools::new(state.clone(), user.clone())),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    match tower::ServiceExt::oneshot(service, request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+/// The tools, acting for one user.
+#[derive(Clone)]
+pub struct Tools {
+    state: AppState,
+    user: String,
+}
+
+impl Tools {
+    pub fn new(state: AppState, user: String) -> Self {
+        Tools { state, user }
+    }
+
+    /// Runs tool `name` with `arguments`: its structured result, or the API's error.
+    pub async fn call(
+        &self,
+        name: &str,
+        mut arguments: Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        match arguments.remove("user_id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(user)) if user == self.user => {}
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "user_id",
+                    "user_id must be the token's user (or be left out)",
+                ))
+            }
+        }
+        let state = &self.state;
+        let user = self.user.as_str();
+        match name {
+            "add_task" => {
+                let input: TaskInput =
+                    parse_json(&Value::Object(arguments).to_string().into_bytes())?;
+                to_value(create_task::create(state, user, input).await?)
+            }
+            "list_tasks" => {
+                let pairs = query_pairs(arguments)?;
+                let page = list_tasks::list(
+                    state,
+                    user,
+                    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+                .await?;
+                to_value(page)
+            }
+            "update_task" => {
+                let id = task_id(&mut arguments)?;
+                let input: TaskInput =
+                    parse_json(&Value::Object(arguments).to_string().into_bytes())?;
+                let task = update_task::update(state, user, id, input).await?;
+                outcome(&task, "updated", true)
+            }
+            "complete_task" => {
+                let id = task_id(&mut arguments)?;
+                let completed = match arguments.remove("completed") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Bool(b)) => Some(b),
+                    Some(_) => {
+                        return Err(ApiError::validation(
+                            "completed",
+                            "completed must be true or false",
+                        ))
+                    }
+                };
+                refuse_unknown(&arguments)?;
+                let task = complete_task::complete(state, user, id, completed).await?;
+                let status = if task.completed {
+                    "completed"
+                } else {
+                    "reopened"
+                };
+                outcome(&task, status, true)
+            }
+            "delete_task" => {
+                let id = task_id(&mut arguments)?;
+                refuse_unknown(&arguments)?;
+                let task = delete_task::remove(state, user, id).await?;
+                outcome(&task, "deleted", false)
+            }
+            other => Err(ApiError::validation(
+                "name",
+                format!("unknown tool {other:?}"),
+            )),
+        }
+    }
+}
+
+impl ServerHandler for Tools {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("todo-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Manage the signed-in user's todo tasks: add, list (search, filters, sort, \
+                 pages), update, complete and delete them. Times are RFC 3339; priorities P1 \
+                 (most urgent) to P4.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(definitions()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        if !definitions().iter().any(|t| t.name == request.name) {
+            return Err(McpError::invalid_params(
+                format!("unknown tool {:?}", request.name),
+                None,
+            ));
+        }
+        let arguments = request.arguments.unwrap_or_default();
+        let result = match self.call(&request.name, arguments).await {
+            Ok(value) => CallToolResult::structured(value),
+            Err(error) => CallToolResult::structured_error(error.to_json()),
+        };
+        Ok(result.into())
+    }
+}
+
+/// The five tools, with their input and output schemas.
+pub fn definitions() -> Vec<Tool> {
+    vec![
+        Tool::new(
+            "add_task",
+            "Create a task for the signed-in user.",
+            schema_for_type::<AddTask>(),
+        )
+        .with_raw_output_schema(schema_for_output::<Task>()),
+        Tool::new(
+            "list_tasks",
+            "List the user's tasks: search (web-search syntax), filters, sort and pages.",
+            schema_for_type::<ListTasks>(),
+        )
+        .with_raw_output_schema(schema_for_output::<Page<Task>>()),
+        Tool::new(
+            "update_task",
+            "Change fields of a task; absent fields are kept, null clears a nullable one.",
+            schema_for_type::<UpdateTask>(),
+        )
+        .with_raw_output_schema(schema_for_output::<Outcome>()),
+        Tool::new(
+            "complete_task",
+            "Complete a task (or reopen it with completed: false; toggle when left out).",
+            schema_for_type::<CompleteTask>(),
+        )
+        .with_raw_output_schema(schema_for_output::<Outcome>()),
+        Tool::new(
+            "delete_task",
+            "Delete a task.",
+            schema_for_type::<DeleteTask>(),
+        )
+        .with_raw_output_schema(schema_for_output::<Outcome>()),
+    ]
+}
+
+fn to_value(value: impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// `{task_id, status, title}`, plus the task where one remains.
+fn outcome(task: &Task, status: &'static str, remains: bool) -> Result<Value, ApiError> {
+    to_value(Outcome {
+        task_id: task.id,
+        status,
+        title: task.title.as_str().to_owned(),
+        task: remains.then(|| task.clone()),
+    })
+}
+
+/// The `task_id` argument: a task it does not name is as missing as another user's.
+fn task_id(arguments: &mut Map<String, Value>) -> Result<Uuid, ApiError> {
+    match arguments.remove("task_id") {
+        Some(Value::String(id)) => Uuid::parse_str(&id).map_err(|_| ApiError::NotFound),
+        _ => Err(ApiError::validation("task_id", "task_id is required")),
+    }
+}
+
+fn refuse_unknown(arguments: &Map<String, Value>) -> Result<(), ApiError> {
+    match arguments.keys().next() {
+        None => Ok(()),
+        Some(key) => Err(ApiError::validation(
+            key.clone(),
+            format!("unknown field `{key}`"),
+        )),
+    }
+}
+
+/// The list query as the REST API reads it, from the tool's arguments: each one a string,
+/// number or boolean.
+fn query_pairs(arguments: Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+    arguments
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            _ => Err(ApiError::bad_request(
+                Some(&k),
+                format!("{k} must be a string, a number or a boolean"),
+            )),
+        })
+        .collect()
+}
+
+/// What `update_task`, `complete_task` and `delete_task` answer.
+#[derive(Serialize, JsonSchema)]
+pub struct Outcome {
+    pub task_id: Uuid,
+    /// "updated", "completed", "reopened" or "deleted".
+    pub status: &'static str,
+    pub title: String,
+    /// The task as it is now (not for a deleted one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+}
+
+// The tools' arguments, as JSON Schemas. They are read as the REST API reads its bodies
+// and queries (`TaskInput`, `ListQuery`), so validation and messages are the same.
+
+/// The `user_id` a tool may name: the token's user.
+type UserId = Option<String>;
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AddTask {
+    title: String,
+    description: Option<String>,
+    /// "P1".."P4" or urgent, high, medium, low; default P3.
+    priority: Option<String>,
+    tags: Option<Vec<String>>,
+    /// RFC 3339, e.g. 2026-12-01T09:00:00Z.
+    due_at: Option<String>,
+    /// Minutes before due_at; needs a due date.
+    reminder_minutes: Option<u32>,
+    /// daily, weekly, monthly, yearly, "every N days|weeks|months|years", "every weekday",
+    /// "every monday,wednesday" or an RFC 5545 RRULE.
+    recurrence: Option<String>,
+    /// An IANA time zone name; recurrence is evaluated in it. Default UTC.
+    timezone: Option<String>,
+    user_id: UserId,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ListTasks {
+    /// Words, "quoted phrases", -exclusions, or.
+    search: Option<String>,
+    /// all, pending or completed.
+    status: Option<String>,
+    /// Any of these priorities, e.g. "P1,P2".
+    priority: Option<String>,
+    /// Any of these tags, e.g. "work,home".
+    tag: Option<String>,
+    due_before: Option<String>,
+    due_after: Option<String>,
+    overdue: Option<bool>,
+    /// due_at, priority, title, created_at or updated_at.
+    sort_by: Option<String>,
+    /// asc or desc.
+    sort_order: Option<String>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+    user_id: UserId,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct UpdateTask {
+    task_id: Uuid,
+    title: Option<String>,
+    description: Option<String>,
+    priority: Option<String>,
+    tags: Option<Vec<String>>,
+    due_at: Option<String>,
+    reminder_minutes: Option<u32>,
+    recurrence: Option<String>,
+    timezone: Option<String>,
+    completed: Option<bool>,
+    user_id: UserId,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CompleteTask {
+    task_id: Uuid,
+    /// true completes, false reopens; left out, it toggles.
+    completed: Option<bool>,
+    user_id: UserId,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct DeleteTask {
+    task_id: Uuid,
+    user_id: UserId,
+}
+
+/// An in-process MCP session with the tools acting for `user`: the client end of an MCP
+/// connection whose server end runs the tools in this process (`todo-local`, tests).
+pub async fn connect_in_process(
+    state: AppState,
+    user: String,
+) -> anyhow::Result<rmcp::service::RunningService<rmcp::RoleClient, ()>> {
+    use rmcp::ServiceExt;
+    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    let tools = Tools::new(state, user);
+    tokio::spawn(async move {
+        match tools.serve(server_end).await {
+            Ok(server) => {
+                let _ = server.waiting().await;
+            }
+            Err(e) => tracing::warn!(error = %e, "in-process MCP server failed to start"),
+        }
+    });
+    Ok(().serve(client_end).await?)
+}
