@@ -26,6 +26,11 @@
 #                      not running yet), and the user's stream shows it
 #   jobs               starts reminder-jobs (Dapr Jobs API on the scheduler): a reminder 30 s
 #                      ahead fires at its time through job reminder-<task_id>, once
+#   chat               starts mcp and chat: a chat message creates a weekly task through
+#                      Dapr service invocation of mcp's tools; the conversation is kept in
+#                      the state.postgresql state store (with the secret store); "done
+#                      with ..." in the same conversation completes it, and on-completed
+#                      creates the next occurrence
 # Always checked: daprd loaded exactly one subscription per consumer (the declarative YAML
 # and the app's GET /dapr/subscribe agree; the app's wins), and no event was dead-lettered.
 #
@@ -45,7 +50,7 @@ STACK_NAME=e2e
 # shellcheck source-path=SCRIPTDIR source=lib/stack.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/stack.sh"
 
-SCENARIOS=(recurring recurring-restart stream reminders jobs)
+SCENARIOS=(recurring recurring-restart stream reminders jobs chat)
 # Every function runs with its own sidecar, as in production. reminder-jobs starts in the
 # jobs scenario, so that the reminders scenario proves the cron binding alone.
 FUNCTIONS=(create-task list-tasks get-task update-task complete-task delete-task
@@ -67,6 +72,7 @@ load_subscriptions() {
 # The Jobs API needs the scheduler; every daprd is pointed at it.
 STACK_SCHEDULER=1
 STACK_FUNCTION_ENV[notify]="WEBHOOK_ALLOWED_HOSTS=127.0.0.1"
+STACK_FUNCTION_ENV[chat]="STATE_STORE=statestore"
 E2E_RESTART_TASKS="${E2E_RESTART_TASKS:-200}"
 E2E_RESTART_PACE="${E2E_RESTART_PACE:-0.1}"
 E2E_TIMEOUT="${E2E_TIMEOUT:-180}"
@@ -509,6 +515,51 @@ scenario_jobs() {
   log "one signed reminder ${late}s after remind_at, fired by the job; the tick sent nothing more"
 }
 
+
+
+scenario_chat() {
+  local user=e2e-chat conversation id check
+  TOKEN="$(stack_token "$user")"
+  [[ -n "${STACK_PID[app:mcp]:-}" ]] || stack_start_function mcp
+  [[ -n "${STACK_PID[app:chat]:-}" ]] || stack_start_function chat
+
+  stack_expect_http 200 POST "$(stack_url chat)/api/$user/chat" \
+    '{"message":"add water the ferns every week on monday at 9am #home p2","timezone":"Europe/Berlin"}'
+  conversation="$(stack_json 'j["conversation_id"]')"
+  for check in \
+    "[c['tool'] for c in j['tool_calls']] == ['add_task']" \
+    "j['tool_calls'][0]['result']['title'] == 'water the ferns'" \
+    "j['tool_calls'][0]['result']['recurrence'] is not None" \
+    "j['tool_calls'][0]['result']['tags'] == ['home'] and j['tool_calls'][0]['result']['priority'] == 'P2'" \
+    "j['response'].startswith('Added')"; do
+    [[ "$(stack_json "$check")" == true ]] || fail "chat add: expected $check, got $(cat "$HTTP_BODY_FILE")"
+  done
+  id="$(stack_json 'j["tool_calls"][0]["result"]["id"]')"
+  log "chat created weekly task $id through mcp (Dapr service invocation): $(stack_json 'j["response"]')"
+
+  # The conversation is in the Dapr state store (state.postgresql, its own table).
+  stack_expect_http 200 GET "$(stack_url chat)/api/$user/conversations/$conversation"
+  [[ "$(stack_json 'len(j["messages"])')" == 2 ]] || fail "the conversation has $(stack_json 'len(j["messages"])') messages, expected 2"
+  [[ "$(stack_sql "select count(*) from dapr_state where key like '%$conversation%'")" -ge 1 ]] ||
+    fail "no key of conversation $conversation in the state store's table"
+  log "conversation $conversation kept through the state.postgresql component"
+
+  stack_expect_http 200 POST "$(stack_url chat)/api/$user/chat" \
+    "{\"message\":\"done with water the ferns\",\"conversation_id\":\"$conversation\"}"
+  [[ "$(stack_json "[c['tool'] for c in j['tool_calls']][-1] == 'complete_task' and j['tool_calls'][-1]['result']['status'] == 'completed'")" == true ]] ||
+    fail "chat complete: $(cat "$HTTP_BODY_FILE")"
+  # mcp publishes its changes right after the commit, through its own sidecar.
+  if grep -q "publish failed" "$STACK_DIR/logs/mcp.log"; then
+    fail "mcp could not publish through its sidecar: $(grep -m1 "publish failed" "$STACK_DIR/logs/mcp.log")"
+  fi
+  log "completed it through chat; waiting for on-completed"
+  CHILD_FILE="$STACK_DIR/chat-child.json"
+  stack_wait_until 60 "the next occurrence of $id" next_occurrence_listed "$user" "$id"
+  log "next occurrence $(stack_json 'j[0]["id"]' "$CHILD_FILE") due $(stack_json 'j[0]["due_at"]' "$CHILD_FILE")"
+  stack_expect_http 200 GET "$(stack_url chat)/api/$user/conversations"
+  [[ "$(stack_json 'j["total_count"] == 1 and j["items"][0]["messages"] == 4')" == true ]] ||
+    fail "conversations: $(cat "$HTTP_BODY_FILE")"
+}
 # --- main ------------------------------------------------------------------------------------
 
 selected=()

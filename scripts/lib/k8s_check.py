@@ -99,6 +99,9 @@ ROUTES = [
     ("GET", "/api/alice/webhooks/9/deliveries", "notify"),
     ("GET", "/api/alice/stream", "realtime"),
     ("POST", "/mcp", "mcp"),
+    ("POST", "/api/alice/chat", "chat"),
+    ("GET", "/api/alice/conversations", "chat"),
+    ("GET", "/api/alice/conversations/5", "chat"),
     ("GET", "/mcp", "mcp"),
     # Only the sidecar may call these: the gateway must not route them anywhere.
     ("POST", "/events/audit", None),

@@ -16,7 +16,8 @@
 #
 # Everything lives under $STACK_DIR (default target/e2e): logs/<name>.log (the app),
 # logs/<name>.daprd.log, logs/kafka.log, pg/server.log, resources/ (the generated daprd
-# resources). On a non-zero exit the tail of every log is printed.
+# resources), secrets.json (the file of the local secret store: this run's DATABASE_URL).
+# On a non-zero exit the tail of every log is printed.
 #
 # Environment:
 #   STACK_DIR           state and logs (default <repo>/target/e2e); wiped at stack_init
@@ -126,7 +127,7 @@ stack_init() {
     "$STACK_ROOT/scripts/kafka.sh" stop >/dev/null 2>&1 || true
   stack_kill_leftovers
   rm -rf "$STACK_DIR/pg" "$STACK_DIR/kafka" "$STACK_DIR/logs" "$STACK_DIR/resources" \
-    "$STACK_DIR/scheduler" "$STACK_DIR/pids"
+    "$STACK_DIR/scheduler" "$STACK_DIR/pids" "$STACK_DIR/secrets.json"
   mkdir -p "$STACK_DIR/logs" "$STACK_DIR/resources"
 
   command -v curl >/dev/null 2>&1 || stack_fail "curl is needed"
@@ -292,16 +293,26 @@ stack_start_kafka() {
   stack_write_resources
 }
 
-# The shipped components/ with the brokers value pointed at this run's broker. Any other
+# The shipped components/ with the brokers value pointed at this run's broker and the
+# secret store's secretsFile at this run's secrets file, which holds this run's
+# DATABASE_URL as `database-url` (the state store's connection string). Any other
 # difference from the shipped files would make this test prove less, so nothing else changes.
 stack_write_resources() {
-  local res="$STACK_DIR/resources" f
+  local res="$STACK_DIR/resources" f secrets="$STACK_DIR/secrets.json" file
+  [[ -n "${DATABASE_URL:-}" ]] || stack_fail "stack_write_resources needs DATABASE_URL (stack_start_pg first)"
+  (umask 077 && stack_py -c 'import json, sys; json.dump({"database-url": sys.argv[1]}, open(sys.argv[2], "w"))' \
+    "$DATABASE_URL" "$secrets") || stack_fail "could not write $secrets"
+  # shellcheck disable=SC2001 # the path as a sed replacement: \, & and | escaped
+  file="$(sed -e 's/[\\&|]/\\&/g' <<<"$secrets")"
   for f in "$STACK_ROOT"/components/*.yaml; do
-    sed -E "/^[[:space:]]*- name: brokers[[:space:]]*\$/{n;s/(value:[[:space:]]*).*/\1\"$KAFKA_BROKERS\"/}" \
+    sed -E -e "/^[[:space:]]*- name: brokers[[:space:]]*\$/{n;s/(value:[[:space:]]*).*/\1\"$KAFKA_BROKERS\"/}" \
+      -e "/^[[:space:]]*- name: secretsFile[[:space:]]*\$/{n;s|(value:[[:space:]]*).*|\1\"$file\"|}" \
       "$f" >"$res/$(basename "$f")"
   done
   grep -q "\"$KAFKA_BROKERS\"" "$res/pubsub.yaml" ||
     stack_fail "could not rewrite the brokers value of components/pubsub.yaml"
+  grep -qF "\"$secrets\"" "$res/secretstore.yaml" ||
+    stack_fail "could not rewrite the secretsFile value of components/secretstore.yaml"
   if [[ -n "${STACK_SCHEDULER:-}" ]]; then stack_start_scheduler; fi
 }
 

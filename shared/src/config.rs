@@ -76,6 +76,15 @@ pub struct Config {
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
     /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
     pub webhook_allowed_hosts: Vec<String>,
+    /// `STATE_STORE`: the Dapr state store component the chat keeps its conversations in
+    /// (`statestore` in the chart); unset, they live in the database.
+    pub state_store: Option<String>,
+    /// `MCP_URL`: where the chat reaches the MCP tools; default the `mcp` app through the
+    /// Dapr sidecar (`/v1.0/invoke/mcp/method/mcp`).
+    pub mcp_url: Option<String>,
+    /// `DAPR_API_TOKEN`: what the sidecar's API requires in `dapr-api-token`, when it does
+    /// (the chart's `dapr.io/api-token-secret`).
+    pub dapr_api_token: Option<Secret>,
     /// `MCP_ALLOWED_HOSTS`: comma-separated `Host` names (or `host:port`) the MCP endpoint
     /// answers, besides the defaults (`default_mcp_hosts`); `*` answers any.
     pub mcp_allowed_hosts: Vec<String>,
@@ -237,6 +246,9 @@ impl Config {
             log_format,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             sidecar_access: SidecarAccess::from_lookup(&get)?,
+            state_store: get("STATE_STORE").filter(|v| !v.is_empty()),
+            mcp_url: get("MCP_URL").filter(|v| !v.is_empty()),
+            dapr_api_token: get("DAPR_API_TOKEN").filter(|v| !v.is_empty()).map(Secret),
             mcp_allowed_hosts: default_mcp_hosts()
                 .into_iter()
                 .chain(

@@ -1,12 +1,14 @@
 //! The Dapr sidecar's HTTP API on `127.0.0.1:DAPR_HTTP_PORT`, as the functions call it:
 //! readiness (`/v1.0/healthz/outbound`, awaited once before the first call), publish (see
-//! `events::publisher::DaprPublisher`) and the Jobs API (`/v1.0-alpha1/jobs`, which needs
-//! the Dapr scheduler).
+//! `events::publisher::DaprPublisher`), the Jobs API (`/v1.0-alpha1/jobs`, which needs
+//! the Dapr scheduler) and the state API (`/v1.0/state`: bulk get and transactions, see
+//! `store::dapr_state`).
 
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 pub struct Sidecar {
@@ -90,6 +92,132 @@ impl Sidecar {
     }
 }
 
+/// A key's value in a state store, and its ETag (its version, as the store gives it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub value: serde_json::Value,
+    pub etag: Option<String>,
+}
+
+/// One write of a state transaction: `value` under `key`, only if the key is still at
+/// `etag` (`None`: only if the key does not exist). Sent with `concurrency: first-write`,
+/// so of two writes from the same version (or two first writes) at most one succeeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upsert {
+    pub key: String,
+    pub value: serde_json::Value,
+    pub etag: Option<String>,
+}
+
+/// An item of a bulk get's answer: a key that does not exist has neither data nor ETag.
+#[derive(Deserialize)]
+struct BulkItem {
+    key: String,
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Operation<'a> {
+    operation: &'static str,
+    request: OperationRequest<'a>,
+}
+
+#[derive(Serialize)]
+struct OperationRequest<'a> {
+    key: &'a str,
+    value: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etag: Option<&'a str>,
+    options: OperationOptions,
+}
+
+#[derive(Serialize)]
+struct OperationOptions {
+    concurrency: &'static str,
+}
+
+impl Sidecar {
+    /// The state of `keys` in state store `store`, in the order of `keys` (`None` for a key
+    /// that does not exist). Through the bulk API (`POST /v1.0/state/<store>/bulk`), so the
+    /// keys travel in the body, never escaped into a path.
+    pub async fn get_bulk_state(
+        &self,
+        store: &str,
+        keys: &[String],
+    ) -> anyhow::Result<Vec<Option<State>>> {
+        let response = self
+            .client()
+            .await?
+            .post(self.url(&format!("/v1.0/state/{store}/bulk")))
+            .json(&serde_json::json!({ "keys": keys, "parallelism": keys.len().max(1) }))
+            .send()
+            .await
+            .context("get state through the Dapr sidecar")?;
+        let response = checked(response, "get state from", store).await?;
+        let items: Vec<BulkItem> = response
+            .json()
+            .await
+            .context("the Dapr sidecar's bulk state answer")?;
+        keys.iter()
+            .map(|key| {
+                let item = items
+                    .iter()
+                    .find(|item| &item.key == key)
+                    .with_context(|| format!("the Dapr sidecar answered no state for key {key}"))?;
+                if let Some(error) = &item.error {
+                    bail!("Dapr get state {key} from {store} failed: {error}");
+                }
+                Ok(item.data.clone().map(|value| State {
+                    value,
+                    etag: item.etag.clone(),
+                }))
+            })
+            .collect()
+    }
+
+    /// The state of `key` in state store `store` (see `get_bulk_state`).
+    pub async fn get_state(&self, store: &str, key: &str) -> anyhow::Result<Option<State>> {
+        let mut states = self.get_bulk_state(store, &[key.to_owned()]).await?;
+        Ok(states.pop().flatten())
+    }
+
+    /// Writes `upserts` in one transaction of state store `store`
+    /// (`POST /v1.0/state/<store>/transaction`): all of them or, when one key is no longer
+    /// at its ETag, none. The sidecar answers a transaction that failed for a changed ETag
+    /// as any other failure (PostgreSQL's store: 500), so a caller tells a lost race from
+    /// an outage by reading the keys again.
+    pub async fn transact_state(&self, store: &str, upserts: &[Upsert]) -> anyhow::Result<()> {
+        let operations: Vec<Operation<'_>> = upserts
+            .iter()
+            .map(|upsert| Operation {
+                operation: "upsert",
+                request: OperationRequest {
+                    key: &upsert.key,
+                    value: &upsert.value,
+                    etag: upsert.etag.as_deref(),
+                    options: OperationOptions {
+                        concurrency: "first-write",
+                    },
+                },
+            })
+            .collect();
+        let response = self
+            .client()
+            .await?
+            .post(self.url(&format!("/v1.0/state/{store}/transaction")))
+            .json(&serde_json::json!({ "operations": operations }))
+            .send()
+            .await
+            .context("write state through the Dapr sidecar")?;
+        check(response, "write state to", store).await
+    }
+}
+
 /// The sidecar answered, but not with success.
 #[derive(Debug, thiserror::Error)]
 #[error("Dapr {what} answered {status}: {body}")]
@@ -108,8 +236,17 @@ impl Refused {
 
 /// `Ok` for a 2xx answer, else a `Refused` error carrying the status and body.
 pub async fn check(response: reqwest::Response, what: &str, name: &str) -> anyhow::Result<()> {
+    checked(response, what, name).await.map(drop)
+}
+
+/// The answer if it is a 2xx, else a `Refused` error carrying the status and body.
+async fn checked(
+    response: reqwest::Response,
+    what: &str,
+    name: &str,
+) -> anyhow::Result<reqwest::Response> {
     if response.status().is_success() {
-        return Ok(());
+        return Ok(response);
     }
     let status = response.status();
     let body = response.text().await.unwrap_or_default();

@@ -18,14 +18,20 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use axum::Extension;
+
 use crate::config::{Config, SidecarAccess, Transport};
 use crate::dapr::Sidecar;
 use crate::events::bus::InProcessBus;
 use crate::events::hub::Hub;
 use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
+use crate::handlers::chat::tools::McpEndpoint;
+use crate::handlers::chat::{ChatState, ModelSettings, RateLimit};
 use crate::http::Function;
 use crate::http::{self, AppState, Authenticator};
+use crate::store::dapr_state::DaprConversations;
+use crate::store::ConversationStore;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
 
@@ -35,7 +41,8 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format, &config.log_level);
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
-    let app = http::app(&[function], state);
+    let chat = chat_state(&config, &state)?;
+    let app = http::app(&[function], state).layer(Extension(chat));
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         tracing::info!(function = function.name, "serving on the Lambda runtime");
         return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));
@@ -70,6 +77,28 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
     state.sidecar_access = Arc::new(config.sidecar_access.clone());
     state.mcp_allowed_hosts = config.mcp_allowed_hosts.clone().into();
     Ok(state)
+}
+
+/// The chat's state for a function binary: conversations in the Dapr state store when
+/// `STATE_STORE` names one (else the database), the MCP tools through the sidecar (or
+/// `MCP_URL`), and the configured model (`OPENAI_*`), else the built-in assistant.
+pub fn chat_state(config: &Config, state: &AppState) -> anyhow::Result<ChatState> {
+    let conversations: Arc<dyn ConversationStore> = match &config.state_store {
+        Some(name) => Arc::new(DaprConversations::new(state.sidecar.clone(), name.clone())),
+        None => state.store.clone(),
+    };
+    let mcp = McpEndpoint::Http {
+        url: config.mcp_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://127.0.0.1:{}/v1.0/invoke/mcp/method/mcp",
+                config.dapr_http_port
+            )
+        }),
+        sidecar_token: config.dapr_api_token.clone(),
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let model = ModelSettings::from_lookup(env)?;
+    Ok(ChatState::new(conversations, mcp, model).with_limit(RateLimit::from_lookup(env)?))
 }
 
 /// Assembles the state every handler sees (with the default sidecar port, no webhook
@@ -109,6 +138,8 @@ pub struct Local {
 pub fn local(
     store: Arc<dyn Store>,
     auth: Authenticator,
+    model: Option<ModelSettings>,
+    limit: RateLimit,
     configure: impl FnOnce(&mut AppState),
 ) -> Local {
     let functions = &crate::handlers::local();
@@ -117,8 +148,9 @@ pub fn local(
     configure(&mut state);
     let sidecar = http::sidecar_app(functions, state.clone());
     bus.attach(sidecar.clone());
+    let chat = ChatState::new(state.store.clone(), McpEndpoint::InProcess, model).with_limit(limit);
     Local {
-        api: http::api_app(functions, state.clone()),
+        api: http::api_app(functions, state.clone()).layer(Extension(chat)),
         sidecar,
         state,
     }

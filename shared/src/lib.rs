@@ -1,6 +1,8 @@
 //! The shared core of the todo functions, in layers that import only downwards:
 //!
 //! - `domain`: validated types and every rule of a task (no I/O, no HTTP, no SQL);
+//! - `assistant`: the built-in chat assistant's language, English sentences read into tool
+//!   calls (pure: it imports only `domain`);
 //! - `store`: the persistence traits, speaking domain types, and one module per backend;
 //! - `events`: every event built in one place, the outbox relay, publishers, the in-process
 //!   bus and hub, and Dapr's subscription contract;
@@ -12,6 +14,7 @@
 //!
 //! `config` (settings from the environment) and `telemetry` (logging) serve every layer.
 
+pub mod assistant;
 pub mod config;
 pub mod dapr;
 pub mod domain;

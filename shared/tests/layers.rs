@@ -9,6 +9,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("telemetry", 1),
     ("domain", 1),
+    ("assistant", 2),
     ("store", 2),
     ("dapr", 1),
     ("events", 3),

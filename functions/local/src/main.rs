@@ -133,7 +133,10 @@ async fn main() -> anyhow::Result<()> {
             );
             let store = store(&config).await?;
             let webhooks = Webhooks::new(config.webhook_allowed_hosts.clone());
-            let local = shared::harness::local(store, auth, |state| {
+            let model =
+                shared::handlers::chat::ModelSettings::from_lookup(|k| std::env::var(k).ok())?;
+            let limit = shared::handlers::chat::RateLimit::from_lookup(|k| std::env::var(k).ok())?;
+            let local = shared::harness::local(store, auth, model, limit, |state| {
                 state.webhooks = std::sync::Arc::new(webhooks);
             });
             tokio::spawn(tick(local.sidecar, Duration::from_secs(tick_interval)));

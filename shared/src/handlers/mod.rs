@@ -3,6 +3,7 @@
 //! `main.rs` hands it to `harness::run`; `todo-local` hosts them all (`ALL`).
 
 pub mod audit;
+pub mod chat;
 pub mod complete_task;
 pub mod create_task;
 pub mod delete_task;
@@ -34,6 +35,7 @@ pub const ALL: &[&Function] = &[
     &realtime::FUNCTION,
     &reminder_jobs::FUNCTION,
     &mcp::FUNCTION,
+    &chat::FUNCTION,
 ];
 
 /// The functions `todo-local` hosts: all but `reminder-jobs`, which needs the Dapr

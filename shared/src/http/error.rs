@@ -41,6 +41,15 @@ pub enum ApiError {
     /// A dependency (the database) is down; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Too many requests from this user; retry after this many seconds.
+    #[error("too many requests: retry in {0} s")]
+    TooManyRequests(u64),
+    /// A service this one depends on answered something unusable (the chat's model).
+    #[error("{0}")]
+    BadGateway(String),
+    /// A service this one depends on did not answer in time (the chat's model).
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// Anything else: logged with its cause, answered as a bare 500.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -84,6 +93,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +115,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::TooManyRequests(_) => "too_many_requests",
+            ApiError::BadGateway(_) => "bad_gateway",
+            ApiError::GatewayTimeout(_) => "gateway_timeout",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -173,6 +188,11 @@ impl IntoResponse for ApiError {
                 "www-authenticate",
                 axum::http::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let ApiError::TooManyRequests(seconds) = self {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from(seconds));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

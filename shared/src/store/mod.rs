@@ -6,6 +6,7 @@
 //! `postgres` is the production backend. A second backend (SQLite for the embedded
 //! default) implements the same traits and is picked in `store::connect` by URL scheme.
 
+pub mod dapr_state;
 pub mod postgres;
 pub mod sqlite;
 
@@ -314,8 +315,14 @@ pub trait ConversationStore: Send + Sync + 'static {
 }
 
 /// Everything a backend provides.
-pub trait Store: TaskStore + OutboxStore + AuditStore + ReminderStore + WebhookStore {}
-impl<T: TaskStore + OutboxStore + AuditStore + ReminderStore + WebhookStore> Store for T {}
+pub trait Store:
+    TaskStore + OutboxStore + AuditStore + ReminderStore + WebhookStore + ConversationStore
+{
+}
+impl<T> Store for T where
+    T: TaskStore + OutboxStore + AuditStore + ReminderStore + WebhookStore + ConversationStore
+{
+}
 
 /// Connects to the backend named by `database_url` (lazily: no connection is made until
 /// the first query, so a cold start does not wait for the database).

@@ -23,6 +23,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::config::{Secret, SidecarAccess};
 use shared::events::publisher::{NoPublisher, Publisher};
+use shared::handlers::chat::tools::McpEndpoint;
+use shared::handlers::chat::{ChatState, ModelSettings};
 use shared::http::Function;
 use shared::http::{AppState, Authenticator};
 use tower::ServiceExt;
@@ -78,12 +80,24 @@ impl TestApp {
         functions: &[&Function],
         configure: impl FnOnce(&mut AppState),
     ) -> Self {
+        Self::with_model(db, publisher, functions, None, configure)
+    }
+
+    /// `with_state`, with the chat's assistant the model of `model` (else the built-in one).
+    pub fn with_model(
+        db: Db,
+        publisher: Arc<dyn Publisher>,
+        functions: &[&Function],
+        model: Option<ModelSettings>,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let auth = Arc::new(Authenticator::hs256(SECRET));
         let mut state =
             shared::harness::state(db.store.clone(), Authenticator::hs256(SECRET), publisher);
         state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
-        let router = shared::http::app(functions, state.clone());
+        let chat = ChatState::new(db.store.clone(), McpEndpoint::InProcess, model);
+        let router = shared::http::app(functions, state.clone()).layer(axum::Extension(chat));
         TestApp {
             sidecar: router.clone(),
             router,
@@ -97,8 +111,13 @@ impl TestApp {
     /// bus; `router` serves the API only.
     pub async fn local(configure: impl FnOnce(&mut AppState)) -> Self {
         let db = Db::open(4).await;
-        let local =
-            shared::harness::local(db.store.clone(), Authenticator::hs256(SECRET), configure);
+        let local = shared::harness::local(
+            db.store.clone(),
+            Authenticator::hs256(SECRET),
+            None,
+            Default::default(),
+            configure,
+        );
         TestApp {
             router: local.api,
             sidecar: local.sidecar,

@@ -1,10 +1,11 @@
 //! The PostgreSQL backend (sqlx), by concern: `tasks` (writing tasks, their tags, search
 //! vector and reminder queue row), `list` (planning and running list queries), `outbox`,
-//! `audit`, `reminders` (claiming due ones) and `webhooks`. Lower-case SQL, explicit column
-//! lists, bind parameters only; sort expressions come from an allow-list. No trigger
-//! computes anything: every value written comes from the domain.
+//! `audit`, `reminders` (claiming due ones), `webhooks` and `conversations` (the chat's).
+//! Lower-case SQL, explicit column lists, bind parameters only; sort expressions come from
+//! an allow-list. No trigger computes anything: every value written comes from the domain.
 
 mod audit;
+mod conversations;
 mod list;
 mod outbox;
 mod reminders;

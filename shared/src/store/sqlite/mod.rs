@@ -1,10 +1,10 @@
 //! The embedded SQLite backend (sqlx, SQLite bundled in the binary), by concern like
 //! `postgres`: `tasks` (writing tasks, their tags, search entry and reminder queue row),
 //! `list` (list queries), `search` (the web-search syntax as FTS5 expressions), `outbox`,
-//! `audit`, `reminders` (claiming due ones) and `webhooks`. It behaves as the PostgreSQL
-//! backend does; the same tests run on both. Lower-case SQL, explicit column lists, bind
-//! parameters only; sort expressions come from an allow-list. No trigger computes
-//! anything: every value written comes from the domain.
+//! `audit`, `reminders` (claiming due ones), `webhooks` and `conversations` (the chat's).
+//! It behaves as the PostgreSQL backend does; the same tests run on both. Lower-case SQL,
+//! explicit column lists, bind parameters only; sort expressions come from an allow-list.
+//! No trigger computes anything: every value written comes from the domain.
 //!
 //! Encodings (`migrations/sqlite`):
 //! - a timestamp is an INTEGER of microseconds since the Unix epoch (`micros`): it orders
@@ -23,6 +23,7 @@
 //! pool of `max_connections`, each `query_only`) never wait for a writer.
 
 mod audit;
+mod conversations;
 mod list;
 mod outbox;
 mod reminders;

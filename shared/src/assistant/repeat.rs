@@ -1,0 +1,449 @@
+//! Recurrence in words ("every month on the 1st", "every monday and thursday", "every
+//! other week", "daily") turned into the project's recurrence grammar (`daily`, `every 2
+//! weeks`, `every monday,thursday`, `FREQ=MONTHLY;BYMONTHDAY=1`, ...), and back into words.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+
+use super::when::{weekday, Part};
+use super::words::{number, ordinal, starts_with, Tok, Unit};
+
+/// The longest interval the grammar takes ("every 1000 days").
+const MAX_INTERVAL: u32 = 1000;
+
+/// A recurrence as understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Repeat {
+    Daily(u32),
+    /// Every N weeks, on these days (none: on the due date's weekday).
+    Weekly(u32, Vec<Weekday>),
+    /// Monday to Friday.
+    Weekdays,
+    /// Every N months, on this day of the month (-1: the last), or on the due date's day.
+    Monthly(u32, Option<i32>),
+    Yearly(u32),
+}
+
+const WEEKDAYS: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+fn day_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "monday",
+        Weekday::Tue => "tuesday",
+        Weekday::Wed => "wednesday",
+        Weekday::Thu => "thursday",
+        Weekday::Fri => "friday",
+        Weekday::Sat => "saturday",
+        Weekday::Sun => "sunday",
+    }
+}
+
+fn day_code(day: Weekday) -> &'static str {
+    ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][day.num_days_from_monday() as usize]
+}
+
+impl Repeat {
+    /// The rule in the grammar `Recurrence::parse` accepts.
+    pub fn rule(&self) -> String {
+        match self {
+            Repeat::Daily(1) => "daily".into(),
+            Repeat::Daily(n) => format!("every {n} days"),
+            Repeat::Weekly(1, days) if days.is_empty() => "weekly".into(),
+            Repeat::Weekly(n, days) if days.is_empty() => format!("every {n} weeks"),
+            Repeat::Weekly(1, days) => format!(
+                "every {}",
+                days.iter()
+                    .map(|d| day_name(*d))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Repeat::Weekly(n, days) => format!(
+                "FREQ=WEEKLY;INTERVAL={n};BYDAY={}",
+                days.iter()
+                    .map(|d| day_code(*d))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Repeat::Weekdays => "every weekday".into(),
+            Repeat::Monthly(1, None) => "monthly".into(),
+            Repeat::Monthly(n, None) => format!("every {n} months"),
+            Repeat::Monthly(1, Some(d)) => format!("FREQ=MONTHLY;BYMONTHDAY={d}"),
+            Repeat::Monthly(n, Some(d)) => format!("FREQ=MONTHLY;INTERVAL={n};BYMONTHDAY={d}"),
+            Repeat::Yearly(1) => "yearly".into(),
+            Repeat::Yearly(n) => format!("every {n} years"),
+        }
+    }
+
+    /// Whether the rule has an occurrence on `date` (for the first due date when the
+    /// sentence names no date).
+    pub fn falls_on(&self, date: NaiveDate) -> bool {
+        match self {
+            Repeat::Weekly(_, days) if !days.is_empty() => days.contains(&date.weekday()),
+            Repeat::Weekdays => date.weekday().num_days_from_monday() < 5,
+            Repeat::Monthly(_, Some(-1)) => date.succ_opt().is_none_or(|next| next.day() == 1),
+            Repeat::Monthly(_, Some(d)) => i64::from(date.day()) == i64::from(*d),
+            _ => true,
+        }
+    }
+}
+
+/// A list of weekday names from `at` ("monday and thursday", "mon, wed & fri"): the days
+/// (sorted, once each) and the words taken.
+fn day_list(toks: &[Tok], at: usize) -> Option<(usize, Vec<Weekday>)> {
+    let mut days = Vec::new();
+    let mut i = at;
+    let mut taken = at;
+    while let Some(t) = toks.get(i) {
+        if let Some(day) = weekday(t.word(), true, true) {
+            days.push(day);
+            i += 1;
+            taken = i;
+        } else if !days.is_empty() && t.is_any(&["and", "&"]) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if days.is_empty() {
+        return None;
+    }
+    days.sort_by_key(|d| d.num_days_from_monday());
+    days.dedup();
+    Some((taken - at, days))
+}
+
+/// "on the 1st", "on the 15th day", "on the last day": the day of the month after a monthly
+/// phrase, and the words taken.
+fn month_day_suffix(toks: &[Tok], at: usize) -> Option<(usize, i32)> {
+    let word = |i: usize| toks.get(i).map_or("", |t| t.word());
+    if !starts_with(toks, at, "on the") {
+        return None;
+    }
+    if word(at + 2) == "last" && word(at + 3) == "day" {
+        return Some((4, -1));
+    }
+    let n = ordinal(word(at + 2))
+        .or_else(|| {
+            let w = word(at + 2);
+            (w.len() <= 2 && w.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| w.parse().ok())
+                .flatten()
+        })
+        .filter(|n| (1..=31).contains(n))?;
+    let len = if word(at + 3) == "day" { 4 } else { 3 };
+    Some((len, n as i32))
+}
+
+/// "of the month", "of every month", "of each month" after a day of the month.
+fn of_month(toks: &[Tok], at: usize) -> Option<usize> {
+    [
+        "of the month",
+        "of every month",
+        "of each month",
+        "of month",
+    ]
+    .iter()
+    .find(|p| starts_with(toks, at, p))
+    .map(|p| p.split(' ').count())
+}
+
+/// A frequency unit and an interval, then what may follow it: "on the 1st" for months,
+/// "on monday" for weeks.
+fn with_unit(toks: &[Tok], at: usize, n: u32, unit: Unit) -> Option<(usize, Repeat)> {
+    if !(1..=MAX_INTERVAL).contains(&n) {
+        return None;
+    }
+    Some(match unit {
+        Unit::Day => (0, Repeat::Daily(n)),
+        Unit::Week => match toks
+            .get(at)
+            .filter(|t| t.is("on"))
+            .and(day_list(toks, at + 1))
+        {
+            Some((len, days)) => (len + 1, Repeat::Weekly(n, days)),
+            None => (0, Repeat::Weekly(n, vec![])),
+        },
+        Unit::Month => match month_day_suffix(toks, at) {
+            Some((len, day)) => (len, Repeat::Monthly(n, Some(day))),
+            None => (0, Repeat::Monthly(n, None)),
+        },
+        Unit::Year => (0, Repeat::Yearly(n)),
+        Unit::Minute | Unit::Hour => return None,
+    })
+}
+
+/// The recurrence phrase at `at`, if any: the words it took, the rule, and a part of the
+/// day it implies ("every morning").
+pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<Part>)> {
+    let word = |i: usize| toks.get(i).map_or("", |t| t.word());
+    let w = word(at);
+    let simple = match w {
+        "daily" | "everyday" => Some(Unit::Day),
+        "weekly" => Some(Unit::Week),
+        "monthly" => Some(Unit::Month),
+        "yearly" | "annually" => Some(Unit::Year),
+        _ => None,
+    };
+    if let Some(unit) = simple {
+        let (len, rule) = with_unit(toks, at + 1, 1, unit)?;
+        return Some((len + 1, rule, None));
+    }
+    if matches!(w, "fortnightly" | "biweekly") {
+        return Some((1, Repeat::Weekly(2, vec![]), None));
+    }
+    // "the 1st of every month", "1st of each month" (an "on" before is the caller's)
+    let the = usize::from(w == "the");
+    if let Some(n) = ordinal(word(at + the)).filter(|n| (1..=31).contains(n)) {
+        if ["of every month", "of each month"]
+            .iter()
+            .any(|p| starts_with(toks, at + the + 1, p))
+        {
+            return Some((the + 4, Repeat::Monthly(1, Some(n as i32)), None));
+        }
+        return None;
+    }
+    if !matches!(w, "every" | "each") {
+        return None;
+    }
+    let i = at + 1;
+    let next = word(i);
+    let unit_word = |s: &str| Unit::parse(s).filter(|u| !matches!(u, Unit::Minute | Unit::Hour));
+    let (len, rule, part) = if let Some(unit) = unit_word(next).filter(|_| !next.ends_with('s')) {
+        let (len, rule) = with_unit(toks, i + 1, 1, unit)?;
+        (1 + len, rule, None)
+    } else if next == "other" {
+        let unit = unit_word(word(i + 1)).filter(|_| !word(i + 1).ends_with('s'))?;
+        let (len, rule) = with_unit(toks, i + 2, 2, unit)?;
+        (2 + len, rule, None)
+    } else if let Some(n) = number(next).filter(|_| !matches!(next, "a" | "an")) {
+        let unit = unit_word(word(i + 1))?;
+        let (len, rule) = with_unit(toks, i + 2, n, unit)?;
+        (2 + len, rule, None)
+    } else if matches!(next, "weekday" | "weekdays" | "workday" | "workdays") {
+        (1, Repeat::Weekdays, None)
+    } else if ["work day", "working day", "business day"]
+        .iter()
+        .any(|p| starts_with(toks, i, p))
+    {
+        (2, Repeat::Weekdays, None)
+    } else if next == "weekend" {
+        (1, Repeat::Weekly(1, vec![Weekday::Sat, Weekday::Sun]), None)
+    } else if let Some((len, days)) = day_list(toks, i) {
+        (len, Repeat::Weekly(1, days), None)
+    } else if let Some(part) = Part::parse(next).filter(|_| next != "tonight") {
+        (1, Repeat::Daily(1), Some(part))
+    } else if let Some(n) = ordinal(next).filter(|n| (1..=31).contains(n)) {
+        let len = 1 + of_month(toks, i + 1).unwrap_or(0);
+        (len, Repeat::Monthly(1, Some(n as i32)), None)
+    } else if starts_with(toks, i, "last day of the month") {
+        (5, Repeat::Monthly(1, Some(-1)), None)
+    } else {
+        return None;
+    };
+    // "every week on monday" is "every monday"; one day a week is plain weekly days.
+    let rule = match rule {
+        Repeat::Weekly(1, days) if days.len() == 7 => Repeat::Daily(1),
+        Repeat::Weekly(1, days)
+            if days.len() == 5 && days.iter().all(|d| d.num_days_from_monday() < 5) =>
+        {
+            Repeat::Weekdays
+        }
+        rule => rule,
+    };
+    Some((1 + len, rule, part))
+}
+
+/// "1st", "2nd", "23rd", "11th".
+pub(super) fn ordinal_suffix(n: i64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+fn capitalised(day: &str) -> String {
+    let mut chars = day.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// "Monday", "Monday and Thursday", "Monday, Wednesday and Friday".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// A rule in words, for a reply: "every month on the 1st", "every Monday and Thursday".
+/// A rule it does not know comes back as written.
+pub(super) fn describe(rule: &str) -> String {
+    let lower = rule.trim().to_ascii_lowercase();
+    match lower.as_str() {
+        "daily" => return "every day".into(),
+        "weekly" => return "every week".into(),
+        "monthly" => return "every month".into(),
+        "yearly" | "annually" => return "every year".into(),
+        _ => {}
+    }
+    if let Some(rest) = lower.strip_prefix("every ") {
+        let names: Option<Vec<String>> = rest
+            .split([',', ' '])
+            .filter(|w| !w.is_empty() && *w != "and")
+            .map(|w| weekday(w, true, true).map(|d| capitalised(day_name(d))))
+            .collect();
+        return match names {
+            Some(names) if !names.is_empty() => format!("every {}", join_and(&names)),
+            _ => format!("every {rest}"),
+        };
+    }
+    describe_rrule(&lower).unwrap_or_else(|| format!("by the rule {}", rule.trim()))
+}
+
+fn describe_rrule(rule: &str) -> Option<String> {
+    let rule = rule.strip_prefix("rrule:").unwrap_or(rule);
+    let (mut unit, mut interval, mut days, mut month_day) = (None, 1u32, vec![], None);
+    for part in rule.split(';') {
+        let (key, value) = part.split_once('=')?;
+        match key {
+            "freq" => {
+                unit = Some(match value {
+                    "daily" => "day",
+                    "weekly" => "week",
+                    "monthly" => "month",
+                    "yearly" => "year",
+                    _ => return None,
+                })
+            }
+            "interval" => interval = value.parse().ok()?,
+            "byday" => {
+                days = value
+                    .split(',')
+                    .map(|code| {
+                        let i = ["mo", "tu", "we", "th", "fr", "sa", "su"]
+                            .iter()
+                            .position(|c| *c == code)?;
+                        Some(capitalised(day_name(WEEKDAYS[i])))
+                    })
+                    .collect::<Option<Vec<_>>>()?
+            }
+            "bymonthday" => month_day = Some(value.parse::<i64>().ok()?),
+            _ => return None,
+        }
+    }
+    let unit = unit?;
+    let mut text = if interval == 1 {
+        format!("every {unit}")
+    } else {
+        format!("every {interval} {unit}s")
+    };
+    if !days.is_empty() {
+        text.push_str(&format!(" on {}", join_and(&days)));
+    }
+    match month_day {
+        Some(-1) => text.push_str(" on the last day"),
+        Some(d) if d > 0 => text.push_str(&format!(" on the {}", ordinal_suffix(d))),
+        Some(_) => return None,
+        None => {}
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::words::tokenize;
+    use super::*;
+
+    fn rule(text: &str) -> Option<(String, usize)> {
+        let toks = tokenize(text);
+        phrase(&toks, 0).map(|(len, r, _)| (r.rule(), len))
+    }
+
+    #[test]
+    fn phrases_become_the_grammar() {
+        for (text, expected) in [
+            ("every day", "daily"),
+            ("daily", "daily"),
+            ("every week", "weekly"),
+            ("weekly", "weekly"),
+            ("every monday", "every monday"),
+            ("every weekday", "every weekday"),
+            ("every 2 weeks", "every 2 weeks"),
+            ("every other week", "every 2 weeks"),
+            ("every month on the 1st", "FREQ=MONTHLY;BYMONTHDAY=1"),
+            ("monthly on the 15th", "FREQ=MONTHLY;BYMONTHDAY=15"),
+            (
+                "every 2 months on the 15th",
+                "FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=15",
+            ),
+            ("every month", "monthly"),
+            ("every year", "yearly"),
+            ("every monday and thursday", "every monday,thursday"),
+            ("every thu, mon", "every monday,thursday"),
+            (
+                "every 2 weeks on tuesday",
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+            ),
+            ("every 1st", "FREQ=MONTHLY;BYMONTHDAY=1"),
+            ("the 1st of every month", "FREQ=MONTHLY;BYMONTHDAY=1"),
+            ("every last day of the month", "FREQ=MONTHLY;BYMONTHDAY=-1"),
+            ("every weekend", "every saturday,sunday"),
+            ("every 3 days", "every 3 days"),
+            ("every mon tue wed thu fri", "every weekday"),
+        ] {
+            let (got, len) = rule(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(got, expected, "{text}");
+            assert_eq!(len, tokenize(text).len(), "{text}");
+            crate::domain::Recurrence::parse(&got).unwrap();
+        }
+    }
+
+    #[test]
+    fn not_a_recurrence() {
+        for text in [
+            "every hour",
+            "every 0 days",
+            "every 1001 days",
+            "every",
+            "every one",
+        ] {
+            assert_eq!(rule(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn rules_in_words() {
+        for (rule, expected) in [
+            ("daily", "every day"),
+            ("every monday,thursday", "every Monday and Thursday"),
+            ("every weekday", "every weekday"),
+            ("every 2 weeks", "every 2 weeks"),
+            ("FREQ=MONTHLY;BYMONTHDAY=1", "every month on the 1st"),
+            (
+                "FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=-1",
+                "every 2 months on the last day",
+            ),
+            (
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE,FR",
+                "every 2 weeks on Monday, Wednesday and Friday",
+            ),
+            ("FREQ=WEEKLY;COUNT=3", "by the rule FREQ=WEEKLY;COUNT=3"),
+        ] {
+            assert_eq!(describe(rule), expected, "{rule}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The built-in assistant: needs no model, so the chat works out of the box and offline.
+//! It reads a sentence with `assistant::parse` and carries it out with the MCP tools, as
+//! the user. A task named by a number is a row of the last list shown; one named by words
+//! must be the only match, or it asks which (it never guesses a destructive action).
+
+use async_trait::async_trait;
+use chrono::DateTime;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::tools::{error_message, Tools};
+use super::{Assistant, Reply, Turn};
+use crate::assistant::{self, Command, Context, Target};
+use crate::http::ApiError;
+
+const HELP: &str = "I can add, list, find, complete, reopen, delete, reschedule and rename your \
+tasks. Try: “add pay rent every month on the 1st at 9am p1 #home remind me 1 hour before”, \
+“what's due today”, “show #work tasks”, “find dentist”, “done with pay rent”, “complete 2”, \
+“move dentist to friday 10am”, “rename 3 to call the bank”.";
+
+pub struct BuiltIn;
+
+#[async_trait]
+impl Assistant for BuiltIn {
+    async fn reply(&self, turn: Turn<'_>, tools: &Tools) -> Result<Reply, ApiError> {
+        let context = Context {
+            now: turn.now,
+            timezone: turn.timezone.tz(),
+        };
+        let command = assistant::parse(turn.message, &context);
+        let said = |text: String| {
+            Ok(Reply {
+                text,
+                last_list: None,
+            })
+        };
+        match command {
+            Command::Help => said(HELP.into()),
+            Command::NotUnderstood {
+                understood,
+                example,
+            } => said(format!(
+                "I'm not sure what to do with that (I understood: {understood}). Try: “{example}”."
+            )),
+            Command::Add { arguments } => match tools.call("add_task", arguments).await? {
+                Ok(task) => said(format!("Added {}.", task_line(&task, &context))),
+                Err(error) => said(format!("I couldn't add that: {}.", error_message(&error))),
+            },
+            Command::List { arguments, what } => match tools.call("list_tasks", arguments).await? {
+                Ok(page) => Ok(listing(&page, &what, &context)),
+                Err(error) => said(format!("I couldn't list them: {}.", error_message(&error))),
+            },
+            Command::Complete(target) => {
+                act(tools, &turn, &context, target, Action::Complete).await
+            }
+            Command::Reopen(target) => act(tools, &turn, &context, target, Action::Reopen).await,
+            Command::Delete(target) => act(tools, &turn, &context, target, Action::Delete).await,
+            Command::Reschedule { target, due_at } => {
+                act(tools, &turn, &context, target, Action::Reschedule(due_at)).await
+            }
+            Command::Rename { target, title } => {
+                act(tools, &turn, &context, target, Action::Rename(title)).await
+            }
+        }
+    }
+}
+
+/// What to do with the one task a sentence names.
+enum Action {
+    Complete,
+    Reopen,
+    Delete,
+    Reschedule(DateTime<chrono::Utc>),
+    Rename(String),
+}
+
+impl Action {
+    /// The tasks worth looking among for words of a title.
+    fn status(&self) -> &'static str {
+        match self {
+            Action::Complete | Action::Reschedule(_) | Action::Rename(_) => "pending",
+            Action::Reopen => "completed",
+            Action::Delete => "all",
+        }
+    }
+
+    fn tool(&self, id: Uuid) -> (&'static str, Value) {
+        match self {
+            Action::Complete => ("complete_task", json!({"task_id": id, "completed": true})),
+            Action::Reopen => ("complete_task", json!({"task_id": id, "completed": false})),
+            Action::Delete => ("delete_task", json!({"task_id": id})),
+            Action::Reschedule(due_at) => ("update_task", json!({"task_id": id, "due_at": due_at})),
+            Action::Rename(title) => ("update_task", json!({"task_id": id, "title": title})),
+        }
+    }
+
+    fn done(&self, title: &str, task: &Value, context: &Context) -> String {
+        match self {
+            Action::Complete => format!("Done: “{title}”."),
+            Action::Reopen => format!("Reopened “{title}”."),
+            Action::Delete => format!("Deleted “{title}”."),
+            Action::Reschedule(_) => format!("Moved {}.", task_line(&task["task"], context)),
+            Action::Rename(_) => format!("Renamed it to “{title}”."),
+        }
+    }
+}
+
+/// Finds the one task `target` names, then does `action` to it.
+async fn act(
+    tools: &Tools,
+    turn: &Turn<'_>,
+    context: &Context,
+    target: Target,
+    action: Action,
+) -> Result<Reply, ApiError> {
+    let said = |text: String| {
+        Ok(Reply {
+            text,
+            last_list: None,
+        })
+    };
+    let id = match target {
+        Target::Number(n) => match n.checked_sub(1).and_then(|i| turn.last_list.get(i)) {
+            Some(id) => *id,
+            None if turn.last_list.is_empty() => {
+                return said(format!(
+                    "I haven't shown you a list yet, so I don't know which task {n} is. Try “show my tasks” first."
+                ))
+            }
+            None => {
+                return said(format!(
+                    "The last list had {} task(s); there is no number {n}.",
+                    turn.last_list.len()
+                ))
+            }
+        },
+        Target::Words(words) => {
+            let found = tools
+                .call(
+                    "list_tasks",
+                    json!({"search": words, "status": action.status(), "sort_by": "due_at", "page_size": 10}),
+                )
+                .await?;
+            let page = match found {
+                Ok(page) => page,
+                Err(error) => return said(format!("I couldn't look for it: {}.", error_message(&error))),
+            };
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            match items.as_slice() {
+                [] => return said(format!("I couldn't find a task matching “{words}”.")),
+                [one] => match one["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()) {
+                    Some(id) => id,
+                    None => return said("I couldn't read that task's id.".into()),
+                },
+                several => {
+                    let mut reply = listing(&page, &format!("tasks matching “{words}”"), context);
+                    reply.text = format!(
+                        "{} tasks match “{words}”; which one? Answer with its number.\n{}",
+                        several.len(),
+                        reply.text
+                    );
+                    return Ok(reply);
+                }
+            }
+        }
+    };
+    let (tool, arguments) = action.tool(id);
+    match tools.call(tool, arguments).await? {
+        Ok(outcome) => {
+            let title = outcome["title"].as_str().unwrap_or("the task").to_owned();
+            said(action.done(&title, &outcome, context))
+        }
+        Err(error) => said(format!("I couldn't do that: {}.", error_message(&error))),
+    }
+}
+
+/// A page of tasks as a numbered list (the numbers "complete 2" refers to).
+fn listing(page: &Value, what: &str, context: &Context) -> Reply {
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        return Reply {
+            text: format!("No {what}."),
+            last_list: Some(Vec::new()),
+        };
+    }
+    let total = page["total_count"].as_u64().unwrap_or(items.len() as u64);
+    let more = if page["total_count_exact"] == json!(false) {
+        "+"
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "{} {what}{}:",
+        total.to_string() + more,
+        shown(items.len() as u64, total)
+    );
+    let mut ids = Vec::new();
+    for (i, task) in items.iter().enumerate() {
+        text.push_str(&format!("\n{}. {}", i + 1, task_line(task, context)));
+        if let Some(id) = task["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()) {
+            ids.push(id);
+        }
+    }
+    Reply {
+        text,
+        last_list: Some(ids),
+    }
+}
+
+fn shown(shown: u64, total: u64) -> String {
+    if shown < total {
+        format!(" (the first {shown})")
+    } else {
+        String::new()
+    }
+}
+
+/// “title” (P1, #home, due Mon 1 Dec 09:00, done), in the user's time zone.
+fn task_line(task: &Value, context: &Context) -> String {
+    let mut parts = Vec::new();
+    if let Some(priority) = task["priority"].as_str().filter(|p| *p != "P3") {
+        parts.push(priority.to_owned());
+    }
+    for tag in task["tags"].as_array().into_iter().flatten() {
+        if let Some(tag) = tag.as_str() {
+            parts.push(format!("#{tag}"));
+        }
+    }
+    if let Some(due) = task["due_at"]
+        .as_str()
+        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+    {
+        let local = due.with_timezone(&context.timezone);
+        parts.push(format!("due {}", local.format("%a %-d %b %H:%M")));
+    }
+    if let Some(rule) = task["recurrence"].as_str() {
+        parts.push(format!("repeats {rule}"));
+    }
+    if task["completed"] == json!(true) {
+        parts.push("done".into());
+    }
+    let title = task["title"].as_str().unwrap_or("(untitled)");
+    if parts.is_empty() {
+        format!("“{title}”")
+    } else {
+        format!("“{title}” ({})", parts.join(", "))
+    }
+}

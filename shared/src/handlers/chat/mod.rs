@@ -1,0 +1,401 @@
+//! `chat` — the Todo AI chatbot's endpoint.
+//!
+//! - `POST /api/{user_id}/chat` `{message, conversation_id?, timezone?}` →
+//!   `{conversation_id, response, tool_calls}`. A missing `conversation_id` starts a new
+//!   conversation; the time zone is the one given (kept with the conversation), else the
+//!   conversation's, else UTC. With `Accept: text/event-stream` the reply streams: an
+//!   `event: tool_call` for each tool call as it happens, then `event: message` with the
+//!   text, then `event: done` with the whole response object (or `event: error`).
+//! - `GET /api/{user_id}/conversations` (newest first, paged: `page`, `page_size`) and
+//!   `GET /api/{user_id}/conversations/{id}` (its messages in order).
+//!
+//! The function is stateless: each message loads the conversation, runs the assistant,
+//! and saves the user's message and the reply together, only once the reply is made (a
+//! model that fails saves nothing). Two messages sent at once to one conversation both
+//! survive: the save names the version it started from and, when another save came
+//! first, the two messages are added to the newer version instead.
+//!
+//! The assistant reaches the tasks only through the MCP tools (`tools`), acting as the
+//! user: a configured OpenAI-compatible model (`model`), else the built-in one
+//! (`builtin`), which needs no model and understands Quick-Add style sentences.
+
+mod builtin;
+mod limit;
+mod model;
+pub mod tools;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub use builtin::BuiltIn;
+pub use limit::RateLimit;
+pub use model::{Model, ModelSettings};
+use tools::{Progress, Tools};
+
+use crate::domain::conversation::{
+    parse_message, Conversation, ConversationSummary, Message, Role, ToolCall,
+};
+use crate::domain::{self, Timezone};
+use crate::http::{ApiError, AppState, AuthUser, Function, JsonBody, PathId};
+use crate::store::StoreError;
+
+pub const FUNCTION: Function = Function {
+    name: "chat",
+    api,
+    sidecar: crate::http::no_routes,
+    subscriptions: &[],
+};
+
+fn api() -> Router<AppState> {
+    Router::new()
+        .route("/api/{user_id}/chat", post(chat))
+        .route("/api/{user_id}/conversations", get(conversations))
+        .route("/api/{user_id}/conversations/{id}", get(conversation))
+}
+
+/// What the assistant sees of a message: the text, the conversation so far, the user's
+/// time zone and time, and the tasks it last listed (for "complete 2").
+pub struct Turn<'a> {
+    pub message: &'a str,
+    pub history: &'a [Message],
+    pub timezone: &'a Timezone,
+    pub now: DateTime<Utc>,
+    pub last_list: &'a [Uuid],
+}
+
+/// The assistant's answer to a message.
+pub struct Reply {
+    pub text: String,
+    /// The tasks it showed, in order, when it showed a list.
+    pub last_list: Option<Vec<Uuid>>,
+}
+
+/// Turns a person's message into tool calls and a reply.
+#[async_trait]
+pub trait Assistant: Send + Sync {
+    async fn reply(&self, turn: Turn<'_>, tools: &Tools) -> Result<Reply, ApiError>;
+}
+
+/// What the chat needs beyond the common state: where its conversations live, where the
+/// MCP tools are, its assistant and the users' rate. The harness adds it to the router
+/// (an axum `Extension`), as the chat is the one function that needs it.
+#[derive(Clone)]
+pub struct ChatState {
+    pub assistant: Arc<dyn Assistant>,
+    pub mcp: Arc<tools::McpEndpoint>,
+    pub conversations: Arc<dyn crate::store::ConversationStore>,
+    pub limit: Arc<RateLimit>,
+}
+
+impl ChatState {
+    /// The model's assistant when one is configured, else the built-in one.
+    pub fn new(
+        conversations: Arc<dyn crate::store::ConversationStore>,
+        mcp: tools::McpEndpoint,
+        model: Option<ModelSettings>,
+    ) -> Self {
+        let assistant: Arc<dyn Assistant> = match model {
+            Some(settings) => Arc::new(Model::new(settings)),
+            None => Arc::new(BuiltIn),
+        };
+        ChatState {
+            assistant,
+            mcp: Arc::new(mcp),
+            conversations,
+            limit: Arc::new(RateLimit::default()),
+        }
+    }
+
+    /// This state with the users' rate `limit`.
+    pub fn with_limit(self, limit: RateLimit) -> Self {
+        ChatState {
+            limit: Arc::new(limit),
+            ..self
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatInput {
+    message: Option<String>,
+    #[serde(default)]
+    conversation_id: Option<Uuid>,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// The answer to a message.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatResponse {
+    pub conversation_id: Uuid,
+    pub response: String,
+    pub tool_calls: Vec<ToolCall>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0))]
+async fn chat(
+    State(state): State<AppState>,
+    Extension(chat): Extension<ChatState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(input): JsonBody<ChatInput>,
+) -> Result<Response, ApiError> {
+    let message = parse_message(
+        input
+            .message
+            .as_deref()
+            .ok_or_else(|| ApiError::validation("message", "message is required"))?,
+    )?;
+    let timezone = input.timezone.as_deref().map(Timezone::parse).transpose()?;
+    chat.limit.check(&user.0)?;
+    let token = bearer(&headers)?;
+    let streaming = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let request = Request {
+        user: user.0,
+        token,
+        message,
+        conversation_id: input.conversation_id,
+        timezone,
+    };
+    if !streaming {
+        let response = respond(&state, &chat, &request, None).await?;
+        return Ok(Json(response).into_response());
+    }
+    Ok(Sse::new(stream(state, chat, request))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// One message to answer.
+struct Request {
+    user: String,
+    token: String,
+    message: String,
+    conversation_id: Option<Uuid>,
+    timezone: Option<Timezone>,
+}
+
+/// Loads the conversation, has the assistant answer, saves both messages; reports tool
+/// calls to `progress` as they happen.
+async fn respond(
+    state: &AppState,
+    chat: &ChatState,
+    request: &Request,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+) -> Result<ChatResponse, ApiError> {
+    let store = &chat.conversations;
+    let now = domain::now();
+    let (mut conversation, mut etag) = match request.conversation_id {
+        Some(id) => {
+            let (conversation, etag) = store
+                .get_conversation(&request.user, id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            (conversation, Some(etag))
+        }
+        None => (
+            Conversation::start(Uuid::new_v4(), &request.user, Timezone::UTC, now),
+            None,
+        ),
+    };
+    if let Some(timezone) = &request.timezone {
+        conversation.timezone = timezone.clone();
+    }
+    let tools = Tools::connect(state, &chat.mcp, &request.user, &request.token, progress).await?;
+    let reply = chat
+        .assistant
+        .reply(
+            Turn {
+                message: &request.message,
+                history: &conversation.messages,
+                timezone: &conversation.timezone,
+                now,
+                last_list: &conversation.last_list,
+            },
+            &tools,
+        )
+        .await?;
+    let tool_calls = tools.calls();
+    let messages = [
+        Message {
+            role: Role::User,
+            content: request.message.clone(),
+            tool_calls: Vec::new(),
+            at: now,
+        },
+        Message {
+            role: Role::Assistant,
+            content: reply.text.clone(),
+            tool_calls: tool_calls.clone(),
+            at: domain::now(),
+        },
+    ];
+    // Optimistic concurrency: on a conflict, add the two messages to the newer version.
+    for _ in 0..8 {
+        let mut next = conversation.clone();
+        next.messages.extend(messages.iter().cloned());
+        if let Some(list) = &reply.last_list {
+            next.last_list = list.clone();
+        }
+        if let Some(timezone) = &request.timezone {
+            next.timezone = timezone.clone();
+        }
+        next.updated_at = domain::now();
+        match store.save_conversation(&next, etag.as_ref()).await {
+            Ok(_) => {
+                return Ok(ChatResponse {
+                    conversation_id: next.id,
+                    response: reply.text,
+                    tool_calls,
+                })
+            }
+            Err(StoreError::Conflict(_)) => {
+                let (fresh, fresh_etag) = store
+                    .get_conversation(&request.user, conversation.id)
+                    .await?
+                    .ok_or(ApiError::NotFound)?;
+                conversation = fresh;
+                etag = Some(fresh_etag);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(anyhow::anyhow!(
+        "the conversation kept changing under this message"
+    )))
+}
+
+/// The streamed reply: each tool call as it happens, then the text and the whole response
+/// (or the error).
+fn stream(
+    state: AppState,
+    chat: ChatState,
+    request: Request,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let (events, receiver) = mpsc::unbounded_channel::<Result<Event, Infallible>>();
+    tokio::spawn(async move {
+        let (progress, mut calls) = mpsc::unbounded_channel();
+        let reply = respond(&state, &chat, &request, Some(progress));
+        tokio::pin!(reply);
+        let result = loop {
+            tokio::select! {
+                Some(Progress::ToolCall(call)) = calls.recv() => {
+                    let _ = events.send(Ok(event("tool_call", &call)));
+                }
+                result = &mut reply => break result,
+            }
+        };
+        while let Ok(Progress::ToolCall(call)) = calls.try_recv() {
+            let _ = events.send(Ok(event("tool_call", &call)));
+        }
+        let last = match result {
+            Ok(response) => {
+                let text = serde_json::json!({"text": response.response});
+                let _ = events.send(Ok(event("message", &text)));
+                event("done", &response)
+            }
+            Err(error) => event("error", &error.to_json()),
+        };
+        let _ = events.send(Ok(last));
+    });
+    tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)
+}
+
+fn event(name: &str, data: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(data).expect("an event serialises"))
+}
+
+/// The caller's bearer token, forwarded to the MCP tools so they act as the caller.
+fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+        .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ConversationPage {
+    items: Vec<ConversationSummary>,
+    total_count: u64,
+    page: u32,
+    page_size: u32,
+    total_pages: u64,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0))]
+async fn conversations(
+    Extension(chat): Extension<ChatState>,
+    user: AuthUser,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(None, e.body_text()))?;
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(20);
+    if page == 0 {
+        return Err(ApiError::bad_request(
+            Some("page"),
+            "page must be a whole number from 1",
+        ));
+    }
+    if !(1..=100).contains(&page_size) {
+        return Err(ApiError::bad_request(
+            Some("page_size"),
+            "page_size must be between 1 and 100",
+        ));
+    }
+    let offset = (page as u64 - 1) * page_size as u64;
+    let (items, total_count) = chat
+        .conversations
+        .list_conversations(&user.0, offset, page_size)
+        .await?;
+    Ok(Json(ConversationPage {
+        items,
+        total_count,
+        page,
+        page_size,
+        total_pages: total_count.div_ceil(page_size as u64),
+    }))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0, conversation_id = %id))]
+async fn conversation(
+    Extension(chat): Extension<ChatState>,
+    user: AuthUser,
+    PathId(id): PathId,
+) -> Result<Json<Conversation>, ApiError> {
+    chat.conversations
+        .get_conversation(&user.0, id)
+        .await?
+        .map(|(conversation, _)| Json(conversation))
+        .ok_or(ApiError::NotFound)
+}
