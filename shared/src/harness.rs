@@ -28,6 +28,7 @@ use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
 use crate::handlers::chat::tools::McpEndpoint;
 use crate::handlers::chat::{ChatState, ModelSettings, RateLimit};
+use crate::handlers::web::WebApp;
 use crate::http::Function;
 use crate::http::{self, AppState, Authenticator};
 use crate::store::dapr_state::DaprConversations;
@@ -42,7 +43,10 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
     let chat = chat_state(&config, &state)?;
-    let app = http::app(&[function], state).layer(Extension(chat));
+    let mut app = http::app(&[function], state).layer(Extension(chat));
+    if let Some(web) = WebApp::from_lookup(|k| std::env::var(k).ok())? {
+        app = app.layer(Extension(web));
+    }
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         tracing::info!(function = function.name, "serving on the Lambda runtime");
         return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));

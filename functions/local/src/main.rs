@@ -8,6 +8,9 @@
 //!   `/api/{user}/stream`), and the cron binding's tick runs on an interval (claiming due
 //!   reminders, sweeping). Those handlers are never served on the port: nobody outside the
 //!   process can deliver an event or fire the tick.
+//!   It also serves the web app (`WEB_DIR`, default `web/dist`) at `/`, and, unless
+//!   `--dev-sign-in=false`, the development sign-in (`POST /dev/token`) the app signs in
+//!   with: a token for any name, as `todo-local token` prints.
 //! - `todo-local migrate` runs migrations only.
 //! - `todo-local token <user_id>` prints a 24 h HS256 JWT for that user.
 //! - `todo-local subscriptions [--table]` prints the functions' subscriptions as declared in
@@ -25,13 +28,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Extension;
 use clap::{Parser, Subcommand};
 use shared::config::{Config, Defaults};
+use shared::handlers::dev_sign_in::{self, DevSignIn};
+use shared::handlers::web::WebApp;
 use shared::http::Authenticator;
 use shared::store::Store;
 use shared::webhooks::Webhooks;
 
 const DEV_JWT_SECRET: &str = "todo-local-development-secret-do-not-deploy";
+/// Where `scripts/run.sh` builds the web app, relative to the repository (`WEB_DIR` to
+/// choose another).
+const DEFAULT_WEB_DIR: &str = "web/dist";
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +69,10 @@ struct ServeArgs {
     /// Seconds between runs of the cron tick (`POST /reminder-cron`).
     #[arg(long, env = "TICK_INTERVAL", default_value_t = 60)]
     tick_interval: u64,
+    /// The development sign-in (`POST /dev/token`: a token for any name typed into the web
+    /// app); `false` turns it off, e.g. when serving other machines.
+    #[arg(long, env = "DEV_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
+    dev_sign_in: bool,
 }
 
 #[derive(Subcommand)]
@@ -103,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Token { user_id } => {
             shared::domain::check_user_id(&user_id).map_err(anyhow::Error::msg)?;
-            println!("{}", auth.issue(&user_id, chrono::Duration::hours(24)));
+            println!("{}", auth.issue(&user_id, dev_sign_in::token_ttl()));
             Ok(())
         }
         Command::Subscriptions { table: false } => {
@@ -126,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
             host,
             port,
             tick_interval,
+            dev_sign_in,
         }) => {
             anyhow::ensure!(
                 tick_interval > 0,
@@ -148,7 +162,25 @@ async fn main() -> anyhow::Result<()> {
                 max_connections: config.max_connections,
                 ..Default::default()
             };
-            shared::harness::serve("todo-local", local.api, addr, limits).await
+            let web = WebApp::from_lookup(|k| std::env::var(k).ok())?
+                .unwrap_or_else(|| WebApp::new(DEFAULT_WEB_DIR));
+            if web.is_built() {
+                tracing::info!(dir = %web.dir().display(), "web app: http://{addr}/");
+            } else {
+                tracing::warn!(
+                    dir = %web.dir().display(),
+                    "the web app is not built (scripts/run.sh builds it with Node.js 20); the API works without it"
+                );
+            }
+            let mut api = local.api.layer(Extension(web));
+            if dev_sign_in {
+                tracing::warn!(
+                    "development sign-in is on (POST {}): whoever reaches this port can sign in as any user; --dev-sign-in=false turns it off",
+                    dev_sign_in::ROUTE
+                );
+                api = api.layer(Extension(DevSignIn));
+            }
+            shared::harness::serve("todo-local", api, addr, limits).await
         }
     }
 }

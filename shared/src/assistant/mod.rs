@@ -14,6 +14,9 @@
 //! - reschedule and rename: "move dentist to friday 10am", "rename 3 to call the bank";
 //! - help: "help", "what can you do".
 //!
+//! [`quick_add`] reads a sentence as a task to add with the verb optional ("pay rent every
+//! month on the 1st p1 #home"): the web app's quick-add line and its preview.
+//!
 //! How it reads (the choices a person may want to know):
 //! - **Times** are read in the context's time zone and sent in UTC, DST-correct (a time that
 //!   falls in a DST gap moves past it; one that occurs twice is the first). A date without
@@ -410,6 +413,24 @@ pub fn parse(message: &str, context: &Context) -> Command {
         }
     }
     not_understood("nothing", EXAMPLE_ADD)
+}
+
+/// Reads one sentence as a task to add, Quick Add style: the add verb is optional ("pay
+/// rent every month on the 1st p1 #home" is a task, and so is "add pay rent ..."). Answers
+/// `Command::Add`, or `Command::NotUnderstood` saying why it is not a task that can be
+/// added; never another command, so a preview of it can be saved as it is shown.
+pub fn quick_add(message: &str, context: &Context) -> Command {
+    let now = Now::new(context.now, context.timezone);
+    let all = words::tokenize(message);
+    let toks = courtesy(&all);
+    let (toks, remind_me) = match add_verb(toks) {
+        Some((len, remind_me)) => (without_where(&toks[len..]), remind_me),
+        None => (without_where(toks), false),
+    };
+    if toks.is_empty() {
+        return not_understood("nothing to add yet", EXAMPLE_ADD);
+    }
+    add::command(toks, message, &now, remind_me)
 }
 
 /// The words without courtesies at either end.

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::Command::{self, Complete, Delete, Help, Reopen};
 use super::Target::{self, Number};
-use super::{describe, parse, Context};
+use super::{describe, parse, quick_add, Context};
 use crate::domain::list::ListQuery;
 use crate::domain::{
     parse_reminder_minutes, parse_timestamp, Description, Priority, Recurrence, TagName, Timezone,
@@ -488,5 +488,65 @@ fn inputs_that_once_panicked() {
         "rename 2 to //",
     ] {
         describe(&parse(sentence, &ctx), &ctx);
+    }
+}
+
+#[test]
+fn quick_add_reads_a_task_without_its_verb() {
+    let berlin = context(B);
+    let with_verb = parse(
+        "add pay rent every month on the 1st at 9am p1 #home remind me 1 hour before",
+        &berlin,
+    );
+    for sentence in [
+        "pay rent every month on the 1st at 9am p1 #home remind me 1 hour before",
+        "add pay rent every month on the 1st at 9am p1 #home remind me 1 hour before",
+        "please pay rent every month on the 1st at 9am p1 #home remind me 1 hour before",
+    ] {
+        assert_eq!(quick_add(sentence, &berlin), with_verb, "{sentence}");
+    }
+    // "remind me" still asks for a reminder at the due time.
+    assert_eq!(
+        quick_add("remind me to call mom tomorrow at 6pm", &context(U)),
+        add(
+            json!({"due_at":"2026-12-01T18:00:00Z","reminder_minutes":0,"timezone":"UTC","title":"call mom"})
+        )
+    );
+    // Words that would be another command are a title here: quick add only adds.
+    assert_eq!(
+        quick_add("delete old photos #home", &context(U)),
+        add(json!({"tags":["home"],"title":"delete old photos"}))
+    );
+    assert_eq!(
+        quick_add("done with pay rent", &context(U)),
+        add(json!({"title":"done with pay rent"}))
+    );
+}
+
+#[test]
+fn quick_add_says_why_it_cannot_add() {
+    let ctx = context(U);
+    const ADD: &str = "add buy milk tomorrow at 5pm #home p1";
+    const REMINDER: &str = "add pay rent tomorrow at 9am remind me 1 hour before";
+    for (sentence, understood, example) in [
+        ("", "nothing to add yet", ADD),
+        ("please", "nothing to add yet", ADD),
+        ("p1 #home", "a new task, but not its title", ADD),
+        (
+            "water plants every hour",
+            "a task that repeats more often than once a day; the most often is every day",
+            ADD,
+        ),
+        (
+            "call bob remind me 1 hour before",
+            "a task \u{201C}call bob\u{201D} with a reminder, but no due date to remind you before",
+            REMINDER,
+        ),
+    ] {
+        assert_eq!(
+            quick_add(sentence, &ctx),
+            not_understood(understood, example),
+            "{sentence:?}"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod complete_task;
 pub mod create_task;
 pub mod delete_task;
+pub mod dev_sign_in;
 pub mod get_task;
 pub mod list_tasks;
 pub mod mcp;
@@ -16,6 +17,7 @@ pub mod realtime;
 pub mod reminder_jobs;
 pub mod reminder_tick;
 pub mod update_task;
+pub mod web;
 
 use crate::events::subscription::{declarative_yaml, Subscription};
 use crate::http::Function;
@@ -36,14 +38,17 @@ pub const ALL: &[&Function] = &[
     &reminder_jobs::FUNCTION,
     &mcp::FUNCTION,
     &chat::FUNCTION,
+    &web::FUNCTION,
 ];
 
 /// The functions `todo-local` hosts: all but `reminder-jobs`, which needs the Dapr
-/// scheduler (locally the tick alone fires reminders).
+/// scheduler (locally the tick alone fires reminders), and its development sign-in, which
+/// no function binary has.
 pub fn local() -> Vec<&'static Function> {
     ALL.iter()
         .copied()
         .filter(|f| f.name != reminder_jobs::FUNCTION.name)
+        .chain([&dev_sign_in::FUNCTION])
         .collect()
 }
 

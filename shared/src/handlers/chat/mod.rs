@@ -8,6 +8,8 @@
 //!   text, then `event: done` with the whole response object (or `event: error`).
 //! - `GET /api/{user_id}/conversations` (newest first, paged: `page`, `page_size`) and
 //!   `GET /api/{user_id}/conversations/{id}` (its messages in order).
+//! - `POST /api/{user_id}/quick-add` `{message, timezone?}`: the task the assistant would
+//!   add for a sentence, unsaved, for the web app's quick-add preview (`quick_add`).
 //!
 //! The function is stateless: each message loads the conversation, runs the assistant,
 //! and saves the user's message and the reply together, only once the reply is made (a
@@ -22,6 +24,7 @@
 mod builtin;
 mod limit;
 mod model;
+mod quick_add;
 pub mod tools;
 
 use std::convert::Infallible;
@@ -65,6 +68,7 @@ fn api() -> Router<AppState> {
         .route("/api/{user_id}/chat", post(chat))
         .route("/api/{user_id}/conversations", get(conversations))
         .route("/api/{user_id}/conversations/{id}", get(conversation))
+        .route("/api/{user_id}/quick-add", post(quick_add::quick_add))
 }
 
 /// What the assistant sees of a message: the text, the conversation so far, the user's

@@ -1,0 +1,75 @@
+//! `todo-local`'s development sign-in: `POST /dev/token` `{user_id}` →
+//! `{user_id, token, expires_at}`, a token for whichever user is named, so that a person
+//! can open the web app on a laptop and sign in by typing a name.
+//!
+//! It is not a function binary: `handlers::local()` adds it to what `todo-local` hosts, and
+//! it answers only where `todo-local` also put [`DevSignIn`] on the router (its default;
+//! `--dev-sign-in=false` leaves it off). A function binary never has the route, so a
+//! production deployment cannot issue tokens: they come from the identity provider.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::check_user_id;
+use crate::http::{ApiError, AppState, Function, JsonBody};
+
+pub const FUNCTION: Function = Function {
+    name: "dev-sign-in",
+    api,
+    sidecar: crate::http::no_routes,
+    subscriptions: &[],
+};
+
+pub const ROUTE: &str = "/dev/token";
+
+/// How long a development token holds (`todo-local token` issues the same).
+pub fn token_ttl() -> chrono::Duration {
+    chrono::Duration::hours(24)
+}
+
+/// Put on `todo-local`'s router (an axum `Extension`) to turn the development sign-in on.
+#[derive(Debug, Clone, Copy)]
+pub struct DevSignIn;
+
+fn api() -> Router<AppState> {
+    Router::new().route(ROUTE, post(sign_in))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Token {
+    user_id: String,
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn sign_in(
+    State(state): State<AppState>,
+    enabled: Option<Extension<DevSignIn>>,
+    JsonBody(input): JsonBody<SignIn>,
+) -> Result<Json<Token>, ApiError> {
+    if enabled.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let user_id = input
+        .user_id
+        .ok_or_else(|| ApiError::validation("user_id", "user_id is required"))?;
+    check_user_id(&user_id).map_err(|why| ApiError::validation("user_id", why))?;
+    let ttl = token_ttl();
+    let token = state.auth.issue(&user_id, ttl);
+    tracing::info!(user_id = %user_id, "development sign-in");
+    Ok(Json(Token {
+        user_id,
+        token,
+        expires_at: Utc::now() + ttl,
+    }))
+}
