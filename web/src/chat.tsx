@@ -1,0 +1,179 @@
+// The chat with the Todo assistant: conversations, messages, and the tool calls each reply
+// made, streamed as they happen.
+import { useEffect, useRef, useState } from "preact/hooks";
+import * as api from "./api";
+import { authHeaders, errorOf, userPath } from "./api";
+import { tasksChanged } from "./bus";
+import { timezone, when } from "./format";
+import { events } from "./sse";
+import type { ChatMessage, ChatResponse, Conversation, ConversationSummary, Page, ToolCall } from "./types";
+
+export function ChatPage() {
+  const [list, setList] = useState<ConversationSummary[]>([]);
+  const [current, setCurrent] = useState<string | null>(null);
+  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [text, setText] = useState("");
+  const [pending, setPending] = useState<{ message: string; calls: ToolCall[] } | null>(null);
+  const [error, setError] = useState("");
+  const end = useRef<HTMLDivElement>(null);
+
+  const loadList = () =>
+    api
+      .get<Page<ConversationSummary>>("/conversations?page_size=50")
+      .then((p) => setList(p.items))
+      .catch((e) => setError(e.message));
+
+  useEffect(() => {
+    loadList();
+  }, []);
+
+  useEffect(() => {
+    if (!current) return setMessages([]);
+    api
+      .get<Conversation>(`/conversations/${current}`)
+      .then((c) => setMessages(c.messages))
+      .catch((e) => setError(e.message));
+  }, [current]);
+
+  useEffect(() => end.current?.scrollIntoView({ block: "end" }), [messages, pending]);
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    const message = text.trim();
+    if (!message || pending) return;
+    setText("");
+    setError("");
+    setPending({ message, calls: [] });
+    try {
+      const response = await fetch(userPath("/chat"), {
+        method: "POST",
+        headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+        body: JSON.stringify({ message, timezone, ...(current ? { conversation_id: current } : {}) }),
+      });
+      if (!response.ok) throw await errorOf(response);
+      let done: ChatResponse | null = null;
+      for await (const ev of events(response)) {
+        const data = JSON.parse(ev.data);
+        if (ev.event === "tool_call") {
+          setPending((p) => p && { ...p, calls: [...p.calls, data as ToolCall] });
+          tasksChanged();
+        } else if (ev.event === "done") {
+          done = data as ChatResponse;
+        } else if (ev.event === "error") {
+          throw new Error(data?.error?.message ?? "The assistant failed.");
+        }
+      }
+      if (!done) throw new Error("The reply ended early.");
+      const now = new Date().toISOString();
+      setMessages((m) => [
+        ...m,
+        { role: "user", content: message, at: now },
+        { role: "assistant", content: done!.response, tool_calls: done!.tool_calls, at: now },
+      ]);
+      // A new conversation: its messages are loaded from the server, as saved.
+      if (done.conversation_id !== current) setCurrent(done.conversation_id);
+      loadList();
+      tasksChanged();
+    } catch (err) {
+      setText(message);
+      setError((err as Error).message);
+    } finally {
+      setPending(null);
+    }
+  };
+
+  return (
+    <section class="chat" aria-labelledby="chat-heading">
+      <div class="page-head">
+        <h1 id="chat-heading">Chat</h1>
+        <button type="button" onClick={() => setCurrent(null)} disabled={current === null}>
+          New conversation
+        </button>
+      </div>
+      <div class="chat-layout">
+        <nav class="conversations" aria-label="Conversations">
+          {list.length === 0 && <p class="hint">No conversations yet.</p>}
+          <ul>
+            {list.map((c) => (
+              <li>
+                <button type="button" aria-current={c.id === current ? "true" : undefined} onClick={() => setCurrent(c.id)}>
+                  <span class="conv-title">{c.title || "(empty)"}</span>
+                  <span class="hint">{when(c.updated_at)}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="conversation">
+          <ol class="messages" aria-label="Messages" aria-live="polite">
+            {messages.length === 0 && !pending && (
+              <li class="hint">Ask me to add, find, complete or move tasks: “add call mom tomorrow at 6pm”, “what's due today”, “help”.</li>
+            )}
+            {messages.map((m) => (
+              <Message message={m} />
+            ))}
+            {pending && (
+              <>
+                <Message message={{ role: "user", content: pending.message, at: "" }} />
+                <li class="message assistant" aria-busy="true">
+                  <Calls calls={pending.calls} />
+                  <p class="hint">Thinking…</p>
+                </li>
+              </>
+            )}
+          </ol>
+          <div ref={end} />
+          {error && (
+            <p class="error" role="alert">
+              {error}
+            </p>
+          )}
+          <form class="chat-input" onSubmit={send}>
+            <label for="chat-message" class="visually-hidden">
+              Message
+            </label>
+            <input
+              id="chat-message"
+              placeholder="add call mom tomorrow at 6pm"
+              value={text}
+              autoComplete="off"
+              maxLength={4000}
+              onInput={(e) => setText(e.currentTarget.value)}
+            />
+            <button type="submit" class="primary" disabled={!!pending || !text.trim()}>
+              Send
+            </button>
+          </form>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function Message({ message }: { message: ChatMessage }) {
+  return (
+    <li class={`message ${message.role}`}>
+      <span class="visually-hidden">{message.role === "user" ? "You:" : "Assistant:"}</span>
+      {message.tool_calls && message.tool_calls.length > 0 && <Calls calls={message.tool_calls} />}
+      <p>{message.content}</p>
+    </li>
+  );
+}
+
+function Calls({ calls }: { calls: ToolCall[] }) {
+  if (!calls.length) return null;
+  return (
+    <ul class="tool-calls" aria-label="Tool calls">
+      {calls.map((c) => (
+        <li>
+          <details>
+            <summary>
+              <code>{c.tool}</code> {c.error ? <span class="bad">failed</span> : <span class="ok">done</span>}
+            </summary>
+            <pre>{JSON.stringify({ arguments: c.arguments, ...(c.error ? { error: c.error } : { result: c.result }) }, null, 2)}</pre>
+          </details>
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,62 @@
+// A task's history from the audit log: each event, and what it changed.
+import { useEffect, useState } from "preact/hooks";
+import * as api from "./api";
+import { when } from "./format";
+import { Panel } from "./panel";
+import type { HistoryEntry, Task } from "./types";
+
+const FIELDS: [keyof Task, string][] = [
+  ["title", "title"],
+  ["description", "description"],
+  ["priority", "priority"],
+  ["tags", "tags"],
+  ["due_at", "due"],
+  ["reminder_minutes", "reminder"],
+  ["recurrence", "repeat"],
+  ["completed", "done"],
+];
+
+function show(field: keyof Task, value: unknown): string {
+  if (value === null || value === undefined || value === "") return "none";
+  if (field === "due_at") return when(value as string);
+  if (Array.isArray(value)) return value.length ? value.map((t) => `#${t}`).join(" ") : "none";
+  return String(value);
+}
+
+function changes(before: Partial<Task> | undefined, after: Partial<Task>): string[] {
+  if (!before) return [];
+  return FIELDS.filter(([k]) => JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null)).map(
+    ([k, label]) => `${label}: ${show(k, before[k])} → ${show(k, after[k])}`,
+  );
+}
+
+export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => void }) {
+  const [entries, setEntries] = useState<HistoryEntry[] | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    api
+      .get<HistoryEntry[]>(`/tasks/${task.id}/history`)
+      .then(setEntries)
+      .catch((e) => setError(e.status === 404 ? "No history yet." : e.message));
+  }, [task.id]);
+  return (
+    <Panel title={`History of “${task.title}”`} onClose={onClose}>
+      {error && <p class="hint">{error}</p>}
+      {!entries && !error && <p class="hint">Loading…</p>}
+      {entries && (
+        <ol class="history">
+          {entries.map((e, i) => (
+            <li>
+              <strong>{e.event_type.replace(/^task\./, "")}</strong> <time dateTime={e.occurred_at}>{when(e.occurred_at)}</time>
+              <ul>
+                {changes(entries[i - 1]?.task, e.task).map((c) => (
+                  <li>{c}</li>
+                ))}
+              </ul>
+            </li>
+          ))}
+        </ol>
+      )}
+    </Panel>
+  );
+}
