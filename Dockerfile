@@ -7,10 +7,20 @@
 #
 # Stages: chef (toolchain + cargo-chef) -> planner (the dependency recipe) -> builder
 # (dependencies cooked in their own layer, cached until Cargo.toml/Cargo.lock change; then
-# the workspace) -> runtime (distroless cc, non-root, no shell).
+# the workspace); web (the web app built by Vite, for the `web` function) -> runtime
+# (distroless cc, non-root, no shell).
 
 ARG RUST_VERSION=1.95
 ARG CARGO_CHEF_VERSION=0.1.78
+ARG NODE_VERSION=20
+
+# The web app's static files; `npm ci` is its own layer, cached until the lock file changes.
+FROM node:${NODE_VERSION}-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS chef
 ARG CARGO_CHEF_VERSION
@@ -60,10 +70,13 @@ LABEL org.opencontainers.image.title="todo-app" \
       org.opencontainers.image.description="Todo backend: one binary per function (Dapr, Kafka, PostgreSQL)" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=builder /out/ /usr/local/bin/
+COPY --from=web /web/dist/ /usr/share/todo/web/
 # APP_HOST: todo-local listens on loopback by default; in a container it must not.
+# WEB_DIR: where the `web` function (and todo-local) find the built app.
 ENV LOG_FORMAT=json \
     APP_HOST=0.0.0.0 \
-    APP_PORT=8080
+    APP_PORT=8080 \
+    WEB_DIR=/usr/share/todo/web
 # distroless's nonroot user; the chart also sets runAsNonRoot / runAsUser 65532.
 USER 65532:65532
 EXPOSE 8080

@@ -103,6 +103,11 @@ ROUTES = [
     ("GET", "/api/alice/conversations", "chat"),
     ("GET", "/api/alice/conversations/5", "chat"),
     ("GET", "/mcp", "mcp"),
+    ("GET", "/", "web"),
+    ("GET", "/chat", "web"),
+    ("HEAD", "/settings", "web"),
+    ("GET", "/assets/index-3f2a.js", "web"),
+    ("GET", "/config.json", "web"),
     # Only the sidecar may call these: the gateway must not route them anywhere.
     ("POST", "/events/audit", None),
     ("POST", "/events/on-completed", None),
@@ -113,6 +118,8 @@ ROUTES = [
     ("DELETE", "/api/alice/tasks", None),
     ("GET", "/api/alice/tasks/1/2/3", None),
     ("GET", "/api/alice/stream/x", None),
+    ("POST", "/", None),
+    ("GET", "/assets/a/b.js", None),
 ]
 
 
