@@ -271,6 +271,14 @@ fn parse_rrule(source: &str) -> Result<RRule<Unvalidated>, String> {
         .get(..6)
         .filter(|p| p.eq_ignore_ascii_case("rrule:"))
         .map_or(source, |_| &source[6..]);
+    // RFC 5545 rules are ASCII; rrule slices its input by byte and panics inside a
+    // multi-byte character (found by fuzz/fuzz_targets/recurrence.rs).
+    if !body.is_ascii() {
+        return Err(
+            "invalid RRULE: only ASCII letters, digits and the signs ; = , - + : may appear in it"
+                .into(),
+        );
+    }
     if body.to_ascii_uppercase().contains("DTSTART") {
         return Err(
             "recurrence must not contain DTSTART: the task's due date starts the series".into(),
@@ -555,6 +563,9 @@ mod tests {
             "FREQ=DAILY;BYHOUR=3,4",
             "RRULE:FREQ=WEEKLY;BYMINUTE=0,30",
             "FREQ=DAILY;BYSECOND=1",
+            // rrule panicked inside a multi-byte character (a fuzzing find).
+            "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO,EW\u{53a}T,TH,FR",
+            "RRULE:FREQ=WEEKLY;BYDAY=MÖ",
         ] {
             assert!(Recurrence::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -46,6 +46,19 @@ use crate::domain::{Description, Priority, Recurrence, TagName, Task, Timezone, 
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
+/// The FTS5 MATCH expressions a list query's `search` runs as (each group's inclusions and
+/// its exclusions), for the fuzz target that runs them in SQLite (`fuzz/`).
+pub fn search_expressions(search: &str) -> Vec<String> {
+    search::Search::parse(search)
+        .groups
+        .iter()
+        .flat_map(|group| {
+            let excluded = (!group.exclude.is_empty()).then(|| group.excluded());
+            group.matching().into_iter().chain(excluded)
+        })
+        .collect()
+}
+
 const TASK_COLUMNS: &str =
     "id, user_id, title, description, completed, completed_at, priority, tags, \
     due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone, \
