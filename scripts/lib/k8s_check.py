@@ -86,6 +86,7 @@ def secret_ref(env_entry):
 ROUTES = [
     ("POST", "/api/alice/tasks", "create-task"),
     ("GET", "/api/alice/tasks", "list-tasks"),
+    ("GET", "/api/alice/tags", "list-tasks"),
     ("GET", "/api/alice/tasks/7f3c", "get-task"),
     ("PUT", "/api/alice/tasks/7f3c", "update-task"),
     ("PATCH", "/api/alice/tasks/7f3c", "update-task"),

@@ -1,5 +1,6 @@
 //! `GET /api/{user_id}/tasks` (the list-tasks function): filters alone and combined,
-//! web-search syntax, sorting with nulls last and a stable tie-break, pagination.
+//! web-search syntax, sorting with nulls last and a stable tie-break, pagination; and
+//! `GET /api/{user_id}/tags`, the user's tags with their open-task counts.
 
 mod common;
 
@@ -536,6 +537,130 @@ async fn function_connections_run_without_parallel_query() {
         .await
         .unwrap();
     assert_ne!(default, "0");
+}
+
+/// `GET /api/{user}/tags` as `user`; asserts 200 and answers `[(name, open_tasks)]`.
+async fn tags(app: &TestApp, user: &str) -> Vec<(String, u64)> {
+    let (status, body) = app
+        .call(user, "GET", &format!("/api/{user}/tags"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array()
+        .unwrap_or_else(|| panic!("an array: {body}"))
+        .iter()
+        .map(|t| {
+            assert_eq!(t.as_object().unwrap().len(), 2, "name and open_tasks only: {t}");
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["open_tasks"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn counts(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
+    expected.iter().map(|(n, c)| (n.to_string(), *c)).collect()
+}
+
+#[tokio::test]
+async fn tags_count_open_tasks_most_first_then_by_name_in_byte_order() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    assert_eq!(tags(&app, &user).await, counts(&[]), "no tasks, no tags");
+    for (title, tags) in [
+        ("one", vec!["home", "work"]),
+        ("two", vec!["Work", "zebra"]),
+        ("three", vec!["ärger", "alpha"]),
+        ("four", vec![]),
+    ] {
+        app.create(&user, json!({"title": title, "tags": tags})).await;
+    }
+    let done = app
+        .create(&user, json!({"title": "five", "tags": ["errands", "work"]}))
+        .await;
+    let (status, _) = app
+        .call(
+            &user,
+            "PATCH",
+            &format!("/api/{user}/tasks/{}/complete", done["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // `work` is on three tasks, two of them open; `errands` only on a completed one. Ties
+    // sort by name as bytes on both backends: `ärger` after `zebra` (a locale would put it
+    // first).
+    assert_eq!(
+        tags(&app, &user).await,
+        counts(&[
+            ("work", 2),
+            ("alpha", 1),
+            ("home", 1),
+            ("zebra", 1),
+            ("ärger", 1),
+            ("errands", 0),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn tags_follow_retagging_and_deletion() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let task = app
+        .create(&user, json!({"title": "a", "tags": ["old", "kept"]}))
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let (status, _) = app
+        .call(
+            &user,
+            "PATCH",
+            &format!("/api/{user}/tasks/{id}"),
+            Some(json!({"tags": ["kept", "new"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        tags(&app, &user).await,
+        counts(&[("kept", 1), ("new", 1)]),
+        "a tag left on no task is not listed"
+    );
+    let (status, _) = app
+        .call(&user, "DELETE", &format!("/api/{user}/tasks/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(tags(&app, &user).await, counts(&[]));
+}
+
+#[tokio::test]
+async fn tags_are_the_users_own() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (TestApp::user(), TestApp::user());
+    app.create(&alice, json!({"title": "a", "tags": ["shared", "alice-only"]}))
+        .await;
+    app.create(&bob, json!({"title": "b", "tags": ["shared", "bob-only"]}))
+        .await;
+    app.create(&bob, json!({"title": "c", "tags": ["shared"]}))
+        .await;
+    assert_eq!(
+        tags(&app, &alice).await,
+        counts(&[("alice-only", 1), ("shared", 1)])
+    );
+    assert_eq!(
+        tags(&app, &bob).await,
+        counts(&[("shared", 2), ("bob-only", 1)])
+    );
+    // Another user's tags: 403, as for their tasks; no token: 401.
+    let (status, body) = app
+        .call(&alice, "GET", &format!("/api/{bob}/tags"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&body, "forbidden", None);
+    let (status, body) = app
+        .request("GET", &format!("/api/{alice}/tags"), None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "unauthorized", None);
 }
 
 fn urlencode(s: &str) -> String {

@@ -1,5 +1,9 @@
-//! `GET /api/{user_id}/tasks?search=&status=&priority=&tag=&due_before=&due_after=&overdue=
-//! &sort_by=&sort_order=&page=&page_size=` — one page of the user's tasks.
+//! `list-tasks` — reading the user's tasks:
+//!
+//! - `GET /api/{user_id}/tasks?search=&status=&priority=&tag=&due_before=&due_after=&overdue=
+//!   &sort_by=&sort_order=&page=&page_size=&count=`: one page of the user's tasks;
+//! - `GET /api/{user_id}/tags`: the user's tags with how many open tasks carry each, most
+//!   first (for tag autocomplete and filter chips).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -9,6 +13,7 @@ use crate::domain::{ListQuery, Page, Task};
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, QueryPairs};
+use crate::store::TagCount;
 
 pub const FUNCTION: Function = Function {
     name: "list-tasks",
@@ -18,7 +23,9 @@ pub const FUNCTION: Function = Function {
 };
 
 fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks", get(handler))
+    Router::new()
+        .route("/api/{user_id}/tasks", get(handler))
+        .route("/api/{user_id}/tags", get(tags))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
@@ -40,4 +47,12 @@ pub async fn list<'a>(
 ) -> Result<Page<Task>, ApiError> {
     let query = ListQuery::parse(pairs).map_err(ApiError::bad_query)?;
     Ok(state.store.list_tasks(user_id, &query).await?)
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.0))]
+async fn tags(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<Vec<TagCount>>, ApiError> {
+    Ok(Json(state.store.list_tags(&user.0).await?))
 }

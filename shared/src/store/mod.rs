@@ -92,6 +92,10 @@ pub trait TaskStore: Send + Sync + 'static {
     ) -> Result<Changed<Task>, StoreError>;
     async fn get_task(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError>;
+    /// The user's tags that are on at least one of their tasks, each with how many of those
+    /// tasks are open: most open tasks first, then by name (in byte order, on every
+    /// backend). A tag left on no task (its tasks deleted or retagged) is not listed.
+    async fn list_tags(&self, user_id: &str) -> Result<Vec<TagCount>, StoreError>;
     /// Changes the task by `modify` (`Task::apply`, `Task::set_completed`); when that
     /// changes nothing, the task as it is with no event. `None` when there is no such task.
     async fn modify_task(
@@ -148,6 +152,13 @@ pub struct AuditEntry {
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     pub task: serde_json::Value,
+}
+
+/// One of a user's tags and how many of their open tasks carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagCount {
+    pub name: String,
+    pub open_tasks: u64,
 }
 
 /// An event as the audit trail keeps it.

@@ -7,9 +7,34 @@ use uuid::Uuid;
 
 use super::{classify, task_from_row, PgStore, TASK_COLUMNS};
 use crate::domain::{ListQuery, Page, SortBy, SortOrder, Status, TagName, Task, Total, COUNT_CAP};
-use crate::store::StoreError;
+use crate::store::{StoreError, TagCount};
 
 impl PgStore {
+    /// The user's tags with their open-task counts (`TaskStore::list_tags`), read from the
+    /// tasks' own tag arrays so that a tag counts exactly where a task shows it. Names sort
+    /// in byte order (`collate "C"`), as SQLite's do.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub(super) async fn tags(&self, user_id: &str) -> Result<Vec<TagCount>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "select tag, count(*) filter (where not completed) as open_tasks \
+             from tasks cross join unnest(tags) as tag \
+             where user_id = $1 \
+             group by tag \
+             order by open_tasks desc, tag collate \"C\"",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, open)| TagCount {
+                name,
+                open_tasks: open as u64,
+            })
+            .collect())
+    }
+
     /// Word filters (search, tags) count first, through the (user, word) indexes, and the
     /// count picks how the page is read: up to `COUNT_CAP` matches, from those indexes and
     /// sorted (in the same pass as the count when the page lies within them,

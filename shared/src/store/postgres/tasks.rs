@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::outbox::insert_outbox;
 use super::{classify, task_from_row, PgStore, MIGRATOR, TASK_COLUMNS};
 use crate::domain::{ListQuery, Page, Task, TaskChange};
-use crate::store::{Announce, Changed, Modify, StoreError, TaskStore};
+use crate::store::{Announce, Changed, Modify, StoreError, TagCount, TaskStore};
 
 #[async_trait]
 impl TaskStore for PgStore {
@@ -87,6 +87,10 @@ impl TaskStore for PgStore {
 
     async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError> {
         self.list(user_id, query).await
+    }
+
+    async fn list_tags(&self, user_id: &str) -> Result<Vec<TagCount>, StoreError> {
+        self.tags(user_id).await
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]

@@ -10,9 +10,34 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::search::Search;
 use super::{classify, micros, now_micros, task_from_row, SqliteStore, TASK_COLUMNS};
 use crate::domain::{ListQuery, Page, SortBy, SortOrder, Status, Task, Total};
-use crate::store::StoreError;
+use crate::store::{StoreError, TagCount};
 
 impl SqliteStore {
+    /// The user's tags with their open-task counts (`TaskStore::list_tags`), read from the
+    /// tasks' own tag arrays so that a tag counts exactly where a task shows it. Names sort
+    /// in byte order (SQLite's `binary` collation), as PostgreSQL's do.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub(super) async fn tags(&self, user_id: &str) -> Result<Vec<TagCount>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "select tag.value as name, sum(tasks.completed = 0) as open_tasks \
+             from tasks, json_each(tasks.tags) as tag \
+             where tasks.user_id = ?1 \
+             group by tag.value \
+             order by open_tasks desc, name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(classify)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, open)| TagCount {
+                name,
+                open_tasks: open as u64,
+            })
+            .collect())
+    }
+
     #[tracing::instrument(skip_all, fields(user_id))]
     pub(super) async fn list(
         &self,

@@ -14,7 +14,7 @@ use super::{
     classify, micros, now_micros, task_from_row, title_key, SqliteStore, MIGRATOR, TASK_COLUMNS,
 };
 use crate::domain::{ListQuery, Page, Task, TaskChange};
-use crate::store::{Announce, Changed, Modify, StoreError, TaskStore};
+use crate::store::{Announce, Changed, Modify, StoreError, TagCount, TaskStore};
 
 #[async_trait]
 impl TaskStore for SqliteStore {
@@ -94,6 +94,10 @@ impl TaskStore for SqliteStore {
 
     async fn list_tasks(&self, user_id: &str, query: &ListQuery) -> Result<Page<Task>, StoreError> {
         self.list(user_id, query).await
+    }
+
+    async fn list_tags(&self, user_id: &str) -> Result<Vec<TagCount>, StoreError> {
+        self.tags(user_id).await
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
