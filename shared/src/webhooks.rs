@@ -18,17 +18,27 @@
 //! Each delivery is a JSON `POST` whose body is signed with HMAC-SHA256 under the
 //! webhook's secret: `X-Todo-Signature: sha256=<hex>`. `X-Todo-Event-Id` carries the event
 //! id, so a receiver can drop the rare duplicate.
+//!
+//! A failed delivery is retried from the database, never by handing its event back to the
+//! broker (which would hold up the event's partition, and every other user's reminders
+//! behind it, for as long as one endpoint is down): the attempt is recorded with the time
+//! of the next one (`next_attempt_at`: exponential backoff), and the retry sweep
+//! (`retry_due`, run by the reminder tick) sends it again then, until it is delivered or
+//! has had `MAX_DELIVERY_ATTEMPTS`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
+use serde::Serialize;
 use sha2::Sha256;
+use uuid::Uuid;
 
-use crate::store::{DeliveryAttempt, WebhookTarget};
+use crate::store::{DeliveryAttempt, DueRetry, Store, StoreError, WebhookTarget};
 
 pub const SIGNATURE_HEADER: &str = "x-todo-signature";
 pub const EVENT_ID_HEADER: &str = "x-todo-event-id";
@@ -38,6 +48,39 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest webhook URL, in characters as stored (normalised): the database's
 /// `webhooks.url` check, `length(url) between 1 and 2000` (migrations/*_reminders_webhooks.sql).
 pub const MAX_URL_LEN: usize = 2000;
+
+/// A (event, webhook) pair is attempted at most this many times.
+pub const MAX_DELIVERY_ATTEMPTS: i32 = 8;
+/// After failed attempt n the next one waits `RETRY_BASE * 2^(n-1)`, at most `RETRY_MAX`:
+/// the last attempt comes about an hour after the first. The sweep runs on the reminder
+/// tick, so a retry is as punctual as the tick.
+pub const RETRY_BASE: Duration = Duration::from_secs(30);
+pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+/// How long a claimed retry stays claimed: a sweep that dies before recording the outcome
+/// leaves it due again after this (well past one attempt's `TIMEOUT`).
+pub const RETRY_LEASE: Duration = Duration::from_secs(300);
+/// Retries one sweep claims and attempts, all at once: a sweep then takes at most about
+/// one `TIMEOUT`, however many endpoints are down, and the next sweep takes the rest.
+pub const RETRIES_PER_SWEEP: usize = 200;
+
+/// When to try again after `attempts` failed attempts; `None`: give up.
+pub fn next_attempt_at(attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if attempts >= MAX_DELIVERY_ATTEMPTS {
+        return None;
+    }
+    let doublings = attempts.saturating_sub(1).clamp(0, 16) as u32;
+    let wait = RETRY_BASE.saturating_mul(1 << doublings).min(RETRY_MAX);
+    Some(now + chrono::Duration::from_std(wait).expect("at most RETRY_MAX"))
+}
+
+/// What one retry sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetryReport {
+    /// Retries attempted, those that were delivered, and those given up after their last.
+    pub attempted: usize,
+    pub delivered: usize,
+    pub given_up: usize,
+}
 
 /// HMAC-SHA256 of `body` under `secret`, ready to finalize or verify.
 fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
@@ -274,6 +317,84 @@ impl Webhooks {
 
     /// One signed delivery of `body` (event `event_id` of `event_type`) to `target`.
     /// Success is a 2xx answer within `TIMEOUT`; redirects are not followed.
+    /// Delivers `payload` (an event of `event_type`) to `target`, which has had `attempts`
+    /// attempts of it so far, and records the outcome with the time of the next attempt
+    /// should one be owed. True when it was delivered.
+    pub async fn attempt(
+        &self,
+        store: &dyn Store,
+        target: &WebhookTarget,
+        event_id: Uuid,
+        event_type: &str,
+        attempts: i32,
+        payload: &str,
+    ) -> Result<DeliveryAttempt, StoreError> {
+        let outcome = self
+            .deliver(target, event_id, event_type, payload.as_bytes())
+            .await;
+        let next = match outcome.delivered() {
+            true => None,
+            false => next_attempt_at(attempts + 1, outcome.at),
+        };
+        store
+            .record_delivery(event_id, target.id, &outcome, next, payload)
+            .await?;
+        match &outcome.error {
+            None => tracing::info!(webhook_id = %target.id, %event_id, "delivered"),
+            Some(error) => match next {
+                Some(next) => {
+                    tracing::warn!(webhook_id = %target.id, %event_id, %error, %next, "delivery failed; retrying later")
+                }
+                None => {
+                    tracing::warn!(webhook_id = %target.id, %event_id, %error, "delivery failed; given up after the last attempt")
+                }
+            },
+        }
+        Ok(outcome)
+    }
+
+    /// The retry sweep: claims the failed deliveries whose next attempt is due and attempts
+    /// them again, concurrently.
+    pub async fn retry_due(&self, store: &dyn Store) -> Result<RetryReport, StoreError> {
+        let now = crate::domain::now();
+        let lease = chrono::Duration::from_std(RETRY_LEASE).expect("a few minutes");
+        let due = store
+            .claim_due_retries(RETRIES_PER_SWEEP, now, now + lease)
+            .await?;
+        // All at once: `RETRIES_PER_SWEEP` bounds them.
+        let outcomes =
+            futures::future::join_all(due.iter().map(|retry| self.retry(store, retry))).await;
+        let mut report = RetryReport::default();
+        for outcome in outcomes {
+            let (delivered, attempts) = outcome?;
+            report.attempted += 1;
+            if delivered {
+                report.delivered += 1;
+            } else if attempts >= MAX_DELIVERY_ATTEMPTS {
+                report.given_up += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// One claimed retry: (delivered, attempts made).
+    async fn retry(&self, store: &dyn Store, retry: &DueRetry) -> Result<(bool, i32), StoreError> {
+        let event_type = serde_json::from_str::<EventType>(&retry.payload)
+            .map(|e| e.event_type)
+            .unwrap_or_default();
+        let outcome = self
+            .attempt(
+                store,
+                &retry.webhook,
+                retry.event_id,
+                &event_type,
+                retry.attempts,
+                &retry.payload,
+            )
+            .await?;
+        Ok((outcome.delivered(), retry.attempts + 1))
+    }
+
     pub async fn deliver(
         &self,
         target: &WebhookTarget,
@@ -281,7 +402,9 @@ impl Webhooks {
         event_type: &str,
         body: &[u8],
     ) -> DeliveryAttempt {
+        let at = crate::domain::now();
         let failed = |status: Option<u16>, error: String| DeliveryAttempt {
+            at,
             status,
             error: Some(error),
         };
@@ -324,6 +447,7 @@ impl Webhooks {
             .await;
         match sent {
             Ok(response) if response.status().is_success() => DeliveryAttempt {
+                at,
                 status: Some(response.status().as_u16()),
                 error: None,
             },
@@ -335,6 +459,12 @@ impl Webhooks {
             Err(e) => failed(None, format!("{:#}", anyhow::Error::from(e.without_url()))),
         }
     }
+}
+
+/// The type of a stored event (`X-Todo-Event-Type` of its retries).
+#[derive(serde::Deserialize)]
+struct EventType {
+    event_type: String,
 }
 
 /// Refuses `addrs` unless every one is public, naming the first that is not.
@@ -391,6 +521,17 @@ fn normalize_host(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_doubling_up_to_the_maximum_then_give_up() {
+        let now = crate::domain::now();
+        let waits: Vec<i64> = (1..MAX_DELIVERY_ATTEMPTS)
+            .map(|n| (next_attempt_at(n, now).unwrap() - now).num_seconds())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920]);
+        assert_eq!(next_attempt_at(MAX_DELIVERY_ATTEMPTS, now), None);
+        assert_eq!(next_attempt_at(i32::MAX, now), None);
+    }
 
     #[test]
     fn signatures_verify_only_with_the_same_secret_and_body() {
@@ -804,7 +945,6 @@ mod tests {
             id: uuid::Uuid::new_v4(),
             url,
             secret: crate::config::Secret::new("s3cret-s3cret-s3cret"),
-            due: true,
         }
     }
 

@@ -130,7 +130,6 @@ async fn delivery_never_goes_through_a_proxy_from_the_environment() {
             id: uuid::Uuid::new_v4(),
             url: url.clone(),
             secret: Secret::new("a-secret-of-some-length"),
-            due: true,
         };
         let sent = webhooks
             .deliver(&target, uuid::Uuid::new_v4(), "reminder.due", b"{}")

@@ -1,6 +1,7 @@
 //! `notify` against the real database and a real HTTP receiver on loopback: webhook
-//! management with its validation and auth rules, signed deliveries, retry after a
-//! failing endpoint, and at most one delivery per (event, webhook) once it succeeded.
+//! management with its validation and auth rules, signed deliveries, retries from the
+//! database by the tick's sweep (never by handing the event back to the broker), and at
+//! most one delivery per (event, webhook) once it succeeded.
 
 mod common;
 
@@ -35,9 +36,57 @@ fn reminder(user: &str) -> (String, Value) {
     (event_id.to_string(), envelope)
 }
 
-/// Moves every logged attempt an hour into the past, as if the backoff had passed.
-async fn end_backoff(app: &TestApp) {
-    app.db.backdate_deliveries(chrono::Duration::hours(1)).await;
+/// Moves the user's logged attempts two hours into the past: their backoff is over.
+async fn end_backoff(app: &TestApp, user: &str) {
+    app.db
+        .backdate_deliveries(user, chrono::Duration::hours(2))
+        .await;
+}
+
+/// The webhook's delivery log.
+async fn log(app: &TestApp, user: &str, hook: &str) -> Value {
+    let (s, log) = app
+        .call(
+            user,
+            "GET",
+            &format!("/api/{user}/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    log
+}
+
+/// Runs the tick until the webhook's only logged delivery has had `attempts` attempts (a
+/// test running beside this one may have claimed it in its own tick, and be attempting it).
+async fn retry_until(app: &TestApp, user: &str, hook: &str, attempts: u64) -> Value {
+    for _ in 0..100 {
+        app.tick().await;
+        let log = log(app, user, hook).await;
+        if log[0]["attempts"].as_u64() >= Some(attempts) {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{hook} never had {attempts} attempts: {}",
+        log(app, user, hook).await
+    );
+}
+
+/// A URL nothing listens on.
+fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}/hook")
+}
+
+/// Seconds from `a` to `b`, two times of a log line.
+fn seconds_between(a: &Value, b: &Value) -> i64 {
+    (common::time(b).unwrap() - common::time(a).unwrap()).num_seconds()
 }
 
 async fn register(app: &TestApp, user: &str, url: &str, secret: &str) -> String {
@@ -108,7 +157,7 @@ async fn a_reminder_is_delivered_signed_and_only_once() {
 }
 
 #[tokio::test]
-async fn a_failing_endpoint_is_retried_and_a_working_one_is_not_repeated() {
+async fn a_failing_endpoint_is_retried_from_the_database_and_a_working_one_is_not_repeated() {
     let app = app().await;
     let flaky = Receiver::default();
     flaky.answers.lock().unwrap().extend([
@@ -119,80 +168,143 @@ async fn a_failing_endpoint_is_retried_and_a_working_one_is_not_repeated() {
     let user = TestApp::user();
     let flaky_hook = register(&app, &user, &flaky.start().await, SECRET).await;
     register(&app, &user, &steady.start().await, SECRET).await;
-    let (_, envelope) = reminder(&user);
+    let (event_id, envelope) = reminder(&user);
 
-    assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
-    assert_eq!(flaky.seen().len(), 1);
-    // Redelivered during the backoff: nothing is attempted, the event is still owed.
-    assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
+    // The broker hears SUCCESS although an endpoint failed: the retry is the database's.
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
+    assert_eq!((flaky.seen().len(), steady.seen().len()), (1, 1));
+    let first = log(&app, &user, &flaky_hook).await;
+    assert_eq!(first[0]["status"], "retrying", "{first}");
+    assert_eq!(first[0]["attempts"], 1);
+    assert_eq!(first[0]["last_status"], 500);
+    let wait = seconds_between(&first[0]["last_attempt_at"], &first[0]["next_attempt_at"]);
+    assert_eq!(wait, webhooks::RETRY_BASE.as_secs() as i64, "{first}");
+
+    // Redelivered by the broker: no webhook gets a second first attempt.
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
+    // A tick during the backoff attempts nothing.
+    app.tick().await;
     assert_eq!(flaky.seen().len(), 1, "backing off");
-    end_backoff(&app).await;
-    assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
-    end_backoff(&app).await;
-    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
-    end_backoff(&app).await;
-    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
+    assert_eq!(log(&app, &user, &flaky_hook).await[0]["attempts"], 1);
+
+    end_backoff(&app, &user).await;
+    let second = retry_until(&app, &user, &flaky_hook, 2).await;
+    assert_eq!(second[0]["status"], "retrying", "{second}");
+    assert_eq!(second[0]["last_status"], 503);
+    let wait = seconds_between(&second[0]["last_attempt_at"], &second[0]["next_attempt_at"]);
+    assert_eq!(
+        wait,
+        2 * webhooks::RETRY_BASE.as_secs() as i64,
+        "the backoff doubles"
+    );
+
+    end_backoff(&app, &user).await;
+    let third = retry_until(&app, &user, &flaky_hook, 3).await;
+    assert_eq!(third[0]["status"], "delivered", "{third}");
+    assert_eq!(third[0]["last_status"], 200);
+    assert!(third[0]["last_error"].is_null());
+    assert!(third[0]["next_attempt_at"].is_null());
+
+    end_backoff(&app, &user).await;
+    app.tick().await;
     assert_eq!(
         flaky.seen().len(),
         3,
         "tried until it answered 2xx, then never again"
     );
     assert_eq!(steady.seen().len(), 1, "the working endpoint got it once");
-
-    let (_, log) = app
-        .call(
-            &user,
-            "GET",
-            &format!("/api/{user}/webhooks/{flaky_hook}/deliveries"),
-            None,
-        )
-        .await;
-    assert_eq!(log[0]["attempts"], 3, "{log}");
-    assert_eq!(log[0]["last_status"], 200);
-    assert!(log[0]["last_error"].is_null());
+    // Each retry is the event as first sent, signed, with its id.
+    for (headers, body) in flaky.seen() {
+        assert_eq!(headers[webhooks::EVENT_ID_HEADER], event_id.as_str());
+        assert_eq!(headers[webhooks::EVENT_TYPE_HEADER], "reminder.due");
+        let signature = headers[webhooks::SIGNATURE_HEADER].to_str().unwrap();
+        assert!(webhooks::verify(SECRET, &body, signature));
+        assert_eq!(body, steady.seen()[0].1);
+    }
 }
 
 #[tokio::test]
 async fn an_endpoint_that_never_works_is_given_up_after_the_last_attempt() {
     let app = app().await;
     let user = TestApp::user();
-    // Nothing listens on this port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let hook = register(
-        &app,
-        &user,
-        &format!("http://127.0.0.1:{port}/hook"),
-        SECRET,
-    )
-    .await;
+    let hook = register(&app, &user, &dead_url(), SECRET).await;
     let (_, envelope) = reminder(&user);
-    let max = shared::store::MAX_DELIVERY_ATTEMPTS;
-    for _ in 0..max {
-        assert_eq!(app.deliver("/events/notify", &envelope).await, "RETRY");
-        end_backoff(&app).await;
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
+    let max = webhooks::MAX_DELIVERY_ATTEMPTS as u64;
+    let mut last = log(&app, &user, &hook).await;
+    for attempts in 2..=max {
+        assert_eq!(last[0]["status"], "retrying", "{last}");
+        end_backoff(&app, &user).await;
+        last = retry_until(&app, &user, &hook, attempts).await;
     }
-    assert_eq!(
-        app.deliver("/events/notify", &envelope).await,
-        "SUCCESS",
-        "given up: nothing owed"
-    );
-    let (_, log) = app
-        .call(
-            &user,
-            "GET",
-            &format!("/api/{user}/webhooks/{hook}/deliveries"),
-            None,
-        )
-        .await;
-    assert_eq!(log[0]["attempts"], max);
-    assert!(log[0]["delivered_at"].is_null());
+    assert_eq!(last[0]["status"], "failed", "{last}");
+    assert_eq!(last[0]["attempts"], max);
+    assert!(last[0]["delivered_at"].is_null());
+    assert!(last[0]["next_attempt_at"].is_null());
+    assert!(last[0]["failed_at"].is_string());
     assert!(
-        log[0]["last_error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{log}"
+        last[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{last}"
+    );
+    end_backoff(&app, &user).await;
+    app.tick().await;
+    assert_eq!(
+        log(&app, &user, &hook).await[0]["attempts"],
+        max,
+        "given up"
+    );
+}
+
+/// One user's endpoint is down while 100 other users' reminders fall due: the broker hears
+/// SUCCESS for every event at once (the dead one's included), every other reminder is
+/// delivered in that one pass, and the dead one waits for the sweep.
+#[tokio::test]
+async fn a_dead_endpoint_never_holds_up_other_users_reminders() {
+    let app = app().await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let dead_user = TestApp::user();
+    let dead_hook = register(&app, &dead_user, &dead_url(), SECRET).await;
+    let others: Vec<String> = (0..100).map(|_| TestApp::user()).collect();
+    for user in &others {
+        register(&app, user, &url, SECRET).await;
+    }
+    // The dead user's reminder comes first in the partition, as the worst case.
+    let (_, dead_envelope) = reminder(&dead_user);
+    assert_eq!(
+        app.deliver("/events/notify", &dead_envelope).await,
+        "SUCCESS"
+    );
+    for user in &others {
+        let (_, envelope) = reminder(user);
+        assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
+    }
+    let mut delivered_to: Vec<String> = receiver
+        .seen()
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_slice::<Value>(body).unwrap()["user_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    delivered_to.sort();
+    let mut want = others.clone();
+    want.sort();
+    assert_eq!(delivered_to, want, "each other user's reminder, once");
+    let dead = log(&app, &dead_user, &dead_hook).await;
+    assert_eq!(dead[0]["status"], "retrying", "{dead}");
+    assert_eq!(dead[0]["attempts"], 1);
+    end_backoff(&app, &dead_user).await;
+    let retried = retry_until(&app, &dead_user, &dead_hook, 2).await;
+    assert_eq!(retried[0]["status"], "retrying", "{retried}");
+    assert_eq!(
+        receiver.seen().len(),
+        100,
+        "the retry went to the dead endpoint only"
     );
 }
 

@@ -1,12 +1,12 @@
 //! `notify` — delivers reminders to the user's webhooks, and manages them.
 //!
 //! - Subscribed to `reminders`: each `reminder.due` is POSTed, signed (see `webhooks`), to
-//!   every webhook of its user that has not received it yet, concurrently. Every attempt
-//!   goes to the delivery log. While any webhook is still owed the event the answer is
-//!   RETRY, so the event comes back and only the webhooks still owed it are tried again,
-//!   each once its backoff is over (2 s, doubling, at most 1 min: `DELIVERY_BACKOFF_*`); a
-//!   (event, webhook) pair that succeeded is never sent again, and one that failed
-//!   `MAX_DELIVERY_ATTEMPTS` times is given up.
+//!   every webhook of its user that has had no attempt of it yet, concurrently. Every
+//!   attempt goes to the delivery log; a failed one is retried from there by the retry
+//!   sweep (`webhooks::Webhooks::retry_due`, on the reminder tick) with backoff, so the
+//!   answer to the broker is SUCCESS whatever the endpoints did: a dead endpoint never
+//!   holds up the topic's partition. Only a database error answers RETRY. A redelivered
+//!   event is not sent again to a webhook that already had an attempt of it.
 //! - `POST /api/{user_id}/webhooks` `{url, secret?}` registers one (201; a secret is
 //!   generated and shown once when none is sent), `GET` lists them (never with secrets),
 //!   `DELETE /api/{user_id}/webhooks/{id}` removes one (204),
@@ -60,47 +60,30 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     .await
 }
 
-/// Delivers `event` to every webhook owed it whose backoff is over; RETRY while any
-/// webhook is still owed it.
+/// Delivers `event` to every webhook of its user that has had no attempt of it yet; the
+/// failures are left to the retry sweep.
 pub async fn deliver(state: &AppState, event: &ReminderEvent) -> Result<(), ConsumeError> {
-    let (targets, waiting): (Vec<_>, Vec<_>) = state
+    let targets = state
         .store
         .pending_deliveries(&event.user_id, event.event_id)
-        .await?
-        .into_iter()
-        .partition(|t| t.due);
-    if targets.is_empty() && waiting.is_empty() {
+        .await?;
+    if targets.is_empty() {
         return Ok(());
     }
-    let body = serde_json::to_vec(event).map_err(|e| ConsumeError::Drop(e.to_string()))?;
-    let attempts = futures::future::join_all(targets.iter().map(|target| {
-        state
-            .webhooks
-            .deliver(target, event.event_id, "reminder.due", &body)
+    let payload = serde_json::to_string(event).map_err(|e| ConsumeError::Drop(e.to_string()))?;
+    let recorded = futures::future::join_all(targets.iter().map(|target| {
+        state.webhooks.attempt(
+            state.store.as_ref(),
+            target,
+            event.event_id,
+            "reminder.due",
+            0,
+            &payload,
+        )
     }))
     .await;
-    let mut failed = 0;
-    for (target, attempt) in targets.iter().zip(&attempts) {
-        state
-            .store
-            .record_delivery(event.event_id, target.id, attempt)
-            .await?;
-        match &attempt.error {
-            None => {
-                tracing::info!(webhook_id = %target.id, event_id = %event.event_id, "reminder delivered")
-            }
-            Some(error) => {
-                failed += 1;
-                tracing::warn!(webhook_id = %target.id, event_id = %event.event_id, %error, "reminder delivery failed");
-            }
-        }
-    }
-    if failed > 0 || !waiting.is_empty() {
-        return Err(ConsumeError::Retry(anyhow::anyhow!(
-            "{failed} of {} webhook deliveries failed; {} more backing off",
-            targets.len(),
-            waiting.len()
-        )));
+    for outcome in recorded {
+        outcome?;
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //!    two ticks at once never send a reminder twice; then publishes the batch.
 //! 2. Sweeps the outbox (publishes what an inline publish could not, with backoff) and
 //!    prunes published rows past their retention.
+//! 3. The webhook retry sweep: attempts again the failed deliveries whose backoff is over
+//!    (`webhooks::Webhooks::retry_due`; bounded, so it never delays the next tick much).
 //!
 //! Answers 200 only when every batch is committed; any other answer makes daprd log it,
 //! and the next tick picks up where this one stopped.
@@ -22,6 +24,7 @@ use crate::events;
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::Function;
+use crate::webhooks::RetryReport;
 
 pub const BINDING: &str = "reminder-cron";
 /// Published outbox rows are kept this long (for inspection), then deleted.
@@ -50,6 +53,8 @@ pub struct TickReport {
     pub published: usize,
     pub failed: usize,
     pub pruned: u64,
+    /// The webhook retry sweep.
+    pub retries: RetryReport,
 }
 
 #[tracing::instrument(skip_all)]
@@ -71,12 +76,16 @@ async fn handler(State(state): State<AppState>) -> Result<Json<TickReport>, ApiE
     report.published = swept.published;
     report.failed = swept.failed;
     report.pruned = state.relay.prune(OUTBOX_RETENTION).await?;
+    report.retries = state.webhooks.retry_due(state.store.as_ref()).await?;
     if report != TickReport::default() {
         tracing::info!(
             reminders = report.reminders,
             published = report.published,
             failed = report.failed,
             pruned = report.pruned,
+            retried = report.retries.attempted,
+            retries_delivered = report.retries.delivered,
+            retries_given_up = report.retries.given_up,
             "tick"
         );
     }

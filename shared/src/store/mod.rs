@@ -220,13 +220,23 @@ pub struct WebhookTarget {
     pub id: Uuid,
     pub url: String,
     pub secret: crate::config::Secret,
-    /// Whether its backoff after a failed attempt is over (attempt now) or not (later).
-    pub due: bool,
+}
+
+/// A failed delivery whose next attempt is due, claimed by the retry sweep: the event as it
+/// was first sent, and how many attempts it has had.
+#[derive(Debug, Clone)]
+pub struct DueRetry {
+    pub event_id: Uuid,
+    pub webhook: WebhookTarget,
+    pub attempts: i32,
+    pub payload: String,
 }
 
 /// The outcome of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryAttempt {
+    /// When it was made.
+    pub at: DateTime<Utc>,
     /// The HTTP status the endpoint answered, if it answered.
     pub status: Option<u16>,
     /// Why the attempt failed (`None` when it succeeded).
@@ -239,26 +249,43 @@ impl DeliveryAttempt {
     }
 }
 
+/// Where an (event, webhook) pair stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Delivered,
+    /// Failed so far; the retry sweep tries again at `next_attempt_at`.
+    Retrying,
+    /// Given up after its last attempt.
+    Failed,
+}
+
 /// One line of a webhook's delivery log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeliveryRecord {
     pub event_id: Uuid,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryStatus {
+    pub fn of(delivered_at: Option<DateTime<Utc>>, failed_at: Option<DateTime<Utc>>) -> Self {
+        match (delivered_at, failed_at) {
+            (Some(_), _) => DeliveryStatus::Delivered,
+            (None, Some(_)) => DeliveryStatus::Failed,
+            (None, None) => DeliveryStatus::Retrying,
+        }
+    }
 }
 
 /// At most this many webhooks per user.
 pub const MAX_WEBHOOKS_PER_USER: i64 = 10;
-/// A (event, webhook) pair is attempted at most this many times.
-pub const MAX_DELIVERY_ATTEMPTS: i32 = 8;
-/// After failed attempt n, the next one waits `DELIVERY_BACKOFF_BASE * 2^(n-1)` seconds,
-/// at most `DELIVERY_BACKOFF_MAX` (2, 4, 8, ... 60 s: about 3 minutes over 8 attempts). Kept
-/// short because a redelivered event holds up its Kafka partition meanwhile.
-pub const DELIVERY_BACKOFF_BASE: f64 = 2.0;
-pub const DELIVERY_BACKOFF_MAX: f64 = 60.0;
 
 /// The users' webhooks and their delivery log. Scoped to one user like every task query.
 #[async_trait]
@@ -278,20 +305,33 @@ pub trait WebhookStore: Send + Sync + 'static {
         user_id: &str,
         id: Uuid,
     ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
-    /// The user's webhooks that have not yet received `event_id` and have attempts left,
-    /// each marked `due` unless it is still backing off after a failed attempt.
+    /// The user's webhooks that have had no attempt of `event_id` yet: each is owed its
+    /// first delivery (later ones come from `claim_due_retries`).
     async fn pending_deliveries(
         &self,
         user_id: &str,
         event_id: Uuid,
     ) -> Result<Vec<WebhookTarget>, StoreError>;
-    /// Records an attempt; a successful one marks the pair delivered for good.
+    /// Records an attempt of `payload`. A delivered one marks the pair done for good; a
+    /// failed one with `next_attempt_at` keeps the payload for the retry sweep, which tries
+    /// again then; a failed one without is given up (`failed_at`).
     async fn record_delivery(
         &self,
         event_id: Uuid,
         webhook_id: Uuid,
         attempt: &DeliveryAttempt,
+        next_attempt_at: Option<DateTime<Utc>>,
+        payload: &str,
     ) -> Result<(), StoreError>;
+    /// Claims up to `limit` failed deliveries whose next attempt is due at `now`, oldest
+    /// first, by moving their next attempt to `lease_until`: a concurrent sweep skips them,
+    /// and one that dies before recording the outcome leaves them due again then.
+    async fn claim_due_retries(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<DueRetry>, StoreError>;
 }
 
 /// A version of a stored conversation, for optimistic concurrency: a save names the

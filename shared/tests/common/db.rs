@@ -363,23 +363,33 @@ impl Db {
         }
     }
 
-    /// Moves every undelivered webhook attempt `by` into the past, ending its backoff.
-    pub async fn backdate_deliveries(&self, by: chrono::Duration) {
+    /// Moves the undelivered webhook attempts of `user`'s webhooks `by` into the past,
+    /// with their next attempts: the backoff is over (only this user's, so the tests that
+    /// share the database do not retry each other's).
+    pub async fn backdate_deliveries(&self, user: &str, by: chrono::Duration) {
         match &self.raw {
             Raw::Postgres(pool) => sqlx::query(
-                "update webhook_deliveries set last_attempt_at = last_attempt_at - make_interval(secs => $1) \
-                 where delivered_at is null",
+                "update webhook_deliveries set \
+                     last_attempt_at = last_attempt_at - make_interval(secs => $1), \
+                     next_attempt_at = next_attempt_at - make_interval(secs => $1) \
+                 where delivered_at is null \
+                     and webhook_id in (select id from webhooks where user_id = $2)",
             )
             .bind(by.num_seconds() as f64)
+            .bind(user)
             .execute(pool)
             .await
             .map(drop)
             .unwrap(),
             Raw::Sqlite(pool) => sqlx::query(
-                "update webhook_deliveries set last_attempt_at = last_attempt_at - ?1 \
-                 where delivered_at is null",
+                "update webhook_deliveries set \
+                     last_attempt_at = last_attempt_at - ?1, \
+                     next_attempt_at = next_attempt_at - ?1 \
+                 where delivered_at is null \
+                     and webhook_id in (select id from webhooks where user_id = ?2)",
             )
             .bind(by.num_microseconds().unwrap_or(0))
+            .bind(user)
             .execute(pool)
             .await
             .map(drop)

@@ -5,11 +5,13 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use chrono::{DateTime, Utc};
+
 use super::{classify, PgStore};
 use crate::domain::Invalid;
 use crate::store::{
-    DeliveryAttempt, DeliveryRecord, StoreError, Webhook, WebhookStore, WebhookTarget,
-    DELIVERY_BACKOFF_BASE, DELIVERY_BACKOFF_MAX, MAX_DELIVERY_ATTEMPTS, MAX_WEBHOOKS_PER_USER,
+    DeliveryAttempt, DeliveryRecord, DeliveryStatus, DueRetry, StoreError, Webhook, WebhookStore,
+    WebhookTarget, MAX_WEBHOOKS_PER_USER,
 };
 
 #[async_trait]
@@ -96,7 +98,8 @@ impl WebhookStore for PgStore {
             return Ok(None);
         }
         let rows = sqlx::query(
-            "select event_id, attempts, last_attempt_at, last_status, last_error, delivered_at \
+            "select event_id, attempts, last_attempt_at, last_status, last_error, delivered_at, \
+                 next_attempt_at, failed_at \
              from webhook_deliveries where webhook_id = $1 \
              order by last_attempt_at desc nulls last, event_id limit 100",
         )
@@ -106,13 +109,18 @@ impl WebhookStore for PgStore {
         .map_err(classify)?;
         rows.iter()
             .map(|r| {
+                let delivered_at = r.try_get("delivered_at").map_err(classify)?;
+                let failed_at = r.try_get("failed_at").map_err(classify)?;
                 Ok(DeliveryRecord {
                     event_id: r.try_get("event_id").map_err(classify)?,
+                    status: DeliveryStatus::of(delivered_at, failed_at),
                     attempts: r.try_get("attempts").map_err(classify)?,
                     last_attempt_at: r.try_get("last_attempt_at").map_err(classify)?,
                     last_status: r.try_get("last_status").map_err(classify)?,
                     last_error: r.try_get("last_error").map_err(classify)?,
-                    delivered_at: r.try_get("delivered_at").map_err(classify)?,
+                    delivered_at,
+                    next_attempt_at: r.try_get("next_attempt_at").map_err(classify)?,
+                    failed_at,
                 })
             })
             .collect::<Result<Vec<_>, _>>()
@@ -125,34 +133,17 @@ impl WebhookStore for PgStore {
         event_id: Uuid,
     ) -> Result<Vec<WebhookTarget>, StoreError> {
         let rows = sqlx::query(
-            "select w.id, w.url, w.secret, \
-                 d.last_attempt_at is null or d.last_attempt_at \
-                     + make_interval(secs => least($4 * power(2, d.attempts - 1), $5)) <= now() as due \
-             from webhooks w \
-             left join webhook_deliveries d on d.webhook_id = w.id and d.event_id = $2 \
-             where w.user_id = $1 and d.delivered_at is null and coalesce(d.attempts, 0) < $3 \
+            "select w.id, w.url, w.secret from webhooks w \
+             where w.user_id = $1 and not exists \
+                 (select 1 from webhook_deliveries d where d.webhook_id = w.id and d.event_id = $2) \
              order by w.created_at, w.id",
         )
         .bind(user_id)
         .bind(event_id)
-        .bind(MAX_DELIVERY_ATTEMPTS)
-        .bind(DELIVERY_BACKOFF_BASE)
-        .bind(DELIVERY_BACKOFF_MAX)
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
-        rows.iter()
-            .map(|r| {
-                Ok(WebhookTarget {
-                    id: r.try_get("id").map_err(classify)?,
-                    url: r.try_get("url").map_err(classify)?,
-                    secret: crate::config::Secret::new(
-                        r.try_get::<String, _>("secret").map_err(classify)?,
-                    ),
-                    due: r.try_get("due").map_err(classify)?,
-                })
-            })
-            .collect()
+        rows.iter().map(target_from_row).collect()
     }
 
     async fn record_delivery(
@@ -160,27 +151,87 @@ impl WebhookStore for PgStore {
         event_id: Uuid,
         webhook_id: Uuid,
         attempt: &DeliveryAttempt,
+        next_attempt_at: Option<DateTime<Utc>>,
+        payload: &str,
     ) -> Result<(), StoreError> {
-        // A webhook deleted meanwhile has nothing left to record (the foreign key).
+        // $5: the next attempt; $6: the payload while one is owed. A webhook deleted
+        // meanwhile has nothing left to record (`where exists`).
+        let next = next_attempt_at.filter(|_| !attempt.delivered());
         sqlx::query(
-            "insert into webhook_deliveries \
-                 (event_id, webhook_id, attempts, last_attempt_at, last_status, last_error, delivered_at) \
-             select $1, $2, 1, now(), $3, left($4, 2000), case when $4 is null then now() end \
+            "insert into webhook_deliveries (event_id, webhook_id, attempts, last_attempt_at, \
+                 last_status, last_error, delivered_at, failed_at, next_attempt_at, payload) \
+             select $1, $2, 1, $7, $3, left($4, 2000), \
+                 case when $4 is null then $7::timestamptz end, \
+                 case when $4 is not null and $5::timestamptz is null then $7::timestamptz end, $5, $6 \
              where exists (select 1 from webhooks where id = $2) \
              on conflict (event_id, webhook_id) do update set \
-                 attempts = webhook_deliveries.attempts + 1, last_attempt_at = now(), \
+                 attempts = webhook_deliveries.attempts + 1, last_attempt_at = excluded.last_attempt_at, \
                  last_status = excluded.last_status, last_error = excluded.last_error, \
-                 delivered_at = coalesce(webhook_deliveries.delivered_at, excluded.delivered_at)",
+                 delivered_at = coalesce(webhook_deliveries.delivered_at, excluded.delivered_at), \
+                 failed_at = case when webhook_deliveries.delivered_at is null \
+                     then excluded.failed_at end, \
+                 next_attempt_at = case when webhook_deliveries.delivered_at is null \
+                     then excluded.next_attempt_at end, \
+                 payload = case when webhook_deliveries.delivered_at is null \
+                     then excluded.payload end",
         )
         .bind(event_id)
         .bind(webhook_id)
         .bind(attempt.status.map(i32::from))
         .bind(attempt.error.as_deref())
+        .bind(next)
+        .bind(next.map(|_| payload))
+        .bind(attempt.at)
         .execute(&self.pool)
         .await
         .map_err(classify)?;
         Ok(())
     }
+
+    async fn claim_due_retries(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<DueRetry>, StoreError> {
+        // `skip locked`: a concurrent sweep takes other rows, never these.
+        let rows = sqlx::query(
+            "with due as ( \
+                 select event_id, webhook_id from webhook_deliveries \
+                 where next_attempt_at <= $1 \
+                 order by next_attempt_at, event_id, webhook_id limit $2 \
+                 for update skip locked) \
+             update webhook_deliveries d set next_attempt_at = $3 \
+             from due, webhooks w \
+             where d.event_id = due.event_id and d.webhook_id = due.webhook_id \
+                 and w.id = d.webhook_id \
+             returning d.event_id, d.attempts, d.payload, w.id, w.url, w.secret",
+        )
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(lease_until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueRetry {
+                    event_id: r.try_get("event_id").map_err(classify)?,
+                    webhook: target_from_row(r)?,
+                    attempts: r.try_get("attempts").map_err(classify)?,
+                    payload: r.try_get("payload").map_err(classify)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn target_from_row(r: &PgRow) -> Result<WebhookTarget, StoreError> {
+    Ok(WebhookTarget {
+        id: r.try_get("id").map_err(classify)?,
+        url: r.try_get("url").map_err(classify)?,
+        secret: crate::config::Secret::new(r.try_get::<String, _>("secret").map_err(classify)?),
+    })
 }
 
 fn webhook_from_row(row: &PgRow) -> Result<Webhook, StoreError> {

@@ -5,11 +5,13 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{classify, now_micros, optional_time, time, SqliteStore};
+use chrono::{DateTime, Utc};
+
+use super::{classify, micros, now_micros, optional_time, time, SqliteStore};
 use crate::domain::Invalid;
 use crate::store::{
-    DeliveryAttempt, DeliveryRecord, StoreError, Webhook, WebhookStore, WebhookTarget,
-    DELIVERY_BACKOFF_BASE, DELIVERY_BACKOFF_MAX, MAX_DELIVERY_ATTEMPTS, MAX_WEBHOOKS_PER_USER,
+    DeliveryAttempt, DeliveryRecord, DeliveryStatus, DueRetry, StoreError, Webhook, WebhookStore,
+    WebhookTarget, MAX_WEBHOOKS_PER_USER,
 };
 
 #[async_trait]
@@ -94,7 +96,8 @@ impl WebhookStore for SqliteStore {
             return Ok(None);
         }
         let rows = sqlx::query(
-            "select event_id, attempts, last_attempt_at, last_status, last_error, delivered_at \
+            "select event_id, attempts, last_attempt_at, last_status, last_error, delivered_at, \
+                 next_attempt_at, failed_at \
              from webhook_deliveries where webhook_id = ?1 \
              order by last_attempt_at desc nulls last, event_id limit 100",
         )
@@ -104,13 +107,18 @@ impl WebhookStore for SqliteStore {
         .map_err(classify)?;
         rows.iter()
             .map(|r| {
+                let delivered_at = optional_time(r, "delivered_at")?;
+                let failed_at = optional_time(r, "failed_at")?;
                 Ok(DeliveryRecord {
                     event_id: r.try_get("event_id").map_err(classify)?,
+                    status: DeliveryStatus::of(delivered_at, failed_at),
                     attempts: r.try_get("attempts").map_err(classify)?,
                     last_attempt_at: optional_time(r, "last_attempt_at")?,
                     last_status: r.try_get("last_status").map_err(classify)?,
                     last_error: r.try_get("last_error").map_err(classify)?,
-                    delivered_at: optional_time(r, "delivered_at")?,
+                    delivered_at,
+                    next_attempt_at: optional_time(r, "next_attempt_at")?,
+                    failed_at,
                 })
             })
             .collect::<Result<Vec<_>, _>>()
@@ -123,38 +131,17 @@ impl WebhookStore for SqliteStore {
         event_id: Uuid,
     ) -> Result<Vec<WebhookTarget>, StoreError> {
         let rows = sqlx::query(
-            "select w.id, w.url, w.secret, d.attempts, d.last_attempt_at \
-             from webhooks w \
-             left join webhook_deliveries d on d.webhook_id = w.id and d.event_id = ?2 \
-             where w.user_id = ?1 and d.delivered_at is null and coalesce(d.attempts, 0) < ?3 \
+            "select w.id, w.url, w.secret from webhooks w \
+             where w.user_id = ?1 and not exists \
+                 (select 1 from webhook_deliveries d where d.webhook_id = w.id and d.event_id = ?2) \
              order by w.created_at, w.id",
         )
         .bind(user_id)
         .bind(event_id)
-        .bind(MAX_DELIVERY_ATTEMPTS)
         .fetch_all(&self.reader)
         .await
         .map_err(classify)?;
-        let now = now_micros();
-        rows.iter()
-            .map(|r| {
-                let attempts: Option<i32> = r.try_get("attempts").map_err(classify)?;
-                let last: Option<i64> = r.try_get("last_attempt_at").map_err(classify)?;
-                Ok(WebhookTarget {
-                    id: r.try_get("id").map_err(classify)?,
-                    url: r.try_get("url").map_err(classify)?,
-                    secret: crate::config::Secret::new(
-                        r.try_get::<String, _>("secret").map_err(classify)?,
-                    ),
-                    due: match last {
-                        None => true,
-                        Some(last) => {
-                            last.saturating_add(backoff_micros(attempts.unwrap_or(1))) <= now
-                        }
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(target_from_row).collect()
     }
 
     async fn record_delivery(
@@ -162,36 +149,95 @@ impl WebhookStore for SqliteStore {
         event_id: Uuid,
         webhook_id: Uuid,
         attempt: &DeliveryAttempt,
+        next_attempt_at: Option<DateTime<Utc>>,
+        payload: &str,
     ) -> Result<(), StoreError> {
-        // A webhook deleted meanwhile has nothing left to record (`where exists`).
+        // ?6: the next attempt; ?7: the payload while one is owed. A webhook deleted
+        // meanwhile has nothing left to record (`where exists`).
+        let delivered = attempt.delivered();
+        let next = next_attempt_at.filter(|_| !delivered).map(micros);
         sqlx::query(
-            "insert into webhook_deliveries \
-                 (event_id, webhook_id, attempts, last_attempt_at, last_status, last_error, delivered_at) \
-             select ?1, ?2, 1, ?5, ?3, substr(?4, 1, 2000), case when ?4 is null then ?5 end \
+            "insert into webhook_deliveries (event_id, webhook_id, attempts, last_attempt_at, \
+                 last_status, last_error, delivered_at, failed_at, next_attempt_at, payload) \
+             select ?1, ?2, 1, ?5, ?3, substr(?4, 1, 2000), \
+                 case when ?4 is null then ?5 end, \
+                 case when ?4 is not null and ?6 is null then ?5 end, ?6, ?7 \
              where exists (select 1 from webhooks where id = ?2) \
              on conflict (event_id, webhook_id) do update set \
                  attempts = webhook_deliveries.attempts + 1, last_attempt_at = excluded.last_attempt_at, \
                  last_status = excluded.last_status, last_error = excluded.last_error, \
-                 delivered_at = coalesce(webhook_deliveries.delivered_at, excluded.delivered_at)",
+                 delivered_at = coalesce(webhook_deliveries.delivered_at, excluded.delivered_at), \
+                 failed_at = case when webhook_deliveries.delivered_at is null \
+                     then excluded.failed_at end, \
+                 next_attempt_at = case when webhook_deliveries.delivered_at is null \
+                     then excluded.next_attempt_at end, \
+                 payload = case when webhook_deliveries.delivered_at is null \
+                     then excluded.payload end",
         )
         .bind(event_id)
         .bind(webhook_id)
         .bind(attempt.status.map(i32::from))
         .bind(attempt.error.as_deref())
-        .bind(now_micros())
+        .bind(micros(attempt.at))
+        .bind(next)
+        .bind(next.map(|_| payload))
         .execute(&self.writer)
         .await
         .map_err(classify)?;
         Ok(())
     }
+
+    async fn claim_due_retries(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<DueRetry>, StoreError> {
+        // The write lock, held from the transaction's start, makes the read and the lease
+        // one step: a concurrent sweep waits, then finds them leased.
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "select d.event_id, d.attempts, d.payload, w.id, w.url, w.secret \
+             from webhook_deliveries d join webhooks w on w.id = d.webhook_id \
+             where d.next_attempt_at <= ?1 \
+             order by d.next_attempt_at, d.event_id, d.webhook_id limit ?2",
+        )
+        .bind(micros(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let mut due = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let retry = DueRetry {
+                event_id: r.try_get("event_id").map_err(classify)?,
+                webhook: target_from_row(r)?,
+                attempts: r.try_get("attempts").map_err(classify)?,
+                payload: r.try_get("payload").map_err(classify)?,
+            };
+            sqlx::query(
+                "update webhook_deliveries set next_attempt_at = ?3 \
+                 where event_id = ?1 and webhook_id = ?2",
+            )
+            .bind(retry.event_id)
+            .bind(retry.webhook.id)
+            .bind(micros(lease_until))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+            due.push(retry);
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(due)
+    }
 }
 
-/// How long after failed attempt `attempts` the next one waits: `DELIVERY_BACKOFF_BASE *
-/// 2^(attempts-1)` seconds, at most `DELIVERY_BACKOFF_MAX`.
-fn backoff_micros(attempts: i32) -> i64 {
-    let secs =
-        (DELIVERY_BACKOFF_BASE * 2f64.powi(attempts.saturating_sub(1))).min(DELIVERY_BACKOFF_MAX);
-    (secs * 1e6) as i64
+fn target_from_row(r: &SqliteRow) -> Result<WebhookTarget, StoreError> {
+    Ok(WebhookTarget {
+        id: r.try_get("id").map_err(classify)?,
+        url: r.try_get("url").map_err(classify)?,
+        secret: crate::config::Secret::new(r.try_get::<String, _>("secret").map_err(classify)?),
+    })
 }
 
 fn webhook_from_row(row: &SqliteRow) -> Result<Webhook, StoreError> {
@@ -212,12 +258,6 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "0123456789abcdef";
-
-    #[test]
-    fn backoff_doubles_up_to_its_maximum() {
-        let secs: Vec<i64> = (1..=7).map(|n| backoff_micros(n) / 1_000_000).collect();
-        assert_eq!(secs, [2, 4, 8, 16, 32, 60, 60]);
-    }
 
     #[tokio::test]
     async fn urls_are_unique_per_user_and_lists_are_scoped() {
@@ -277,7 +317,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deliveries_back_off_stop_when_delivered_and_skip_deleted_webhooks() {
+    async fn failed_deliveries_wait_for_their_retry_are_claimed_once_and_end_delivered_or_failed() {
         let db = TempDb::new().await;
         let hook = db
             .store
@@ -287,34 +327,44 @@ mod tests {
         let event = Uuid::new_v4();
         let pending = db.store.pending_deliveries("alice", event).await.unwrap();
         assert_eq!(pending.len(), 1);
-        assert!(pending[0].due);
+        let t0 = crate::domain::now();
+        let secs = chrono::Duration::seconds;
         let failed = DeliveryAttempt {
+            at: t0,
             status: Some(500),
             error: Some("HTTP 500".into()),
         };
         db.store
-            .record_delivery(event, hook.id, &failed)
+            .record_delivery(event, hook.id, &failed, Some(t0 + secs(30)), "{\"e\":1}")
             .await
             .unwrap();
-        let pending = db.store.pending_deliveries("alice", event).await.unwrap();
-        assert!(!pending[0].due, "backing off");
-        // The backoff over (2 s after attempt 1), it is due again.
-        sqlx::query("update webhook_deliveries set last_attempt_at = last_attempt_at - 2000000")
-            .execute(db.store.pool())
-            .await
-            .unwrap();
-        assert!(db.store.pending_deliveries("alice", event).await.unwrap()[0].due);
+        assert!(
+            db.store
+                .pending_deliveries("alice", event)
+                .await
+                .unwrap()
+                .is_empty(),
+            "its first attempt was made"
+        );
+        let claim = |now| db.store.claim_due_retries(10, now, now + secs(300));
+        assert!(
+            claim(t0 + secs(29)).await.unwrap().is_empty(),
+            "backing off"
+        );
+        let due = claim(t0 + secs(31)).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].event_id, due[0].webhook.id), (event, hook.id));
+        assert_eq!((due[0].attempts, due[0].payload.as_str()), (1, "{\"e\":1}"));
+        assert!(claim(t0 + secs(31)).await.unwrap().is_empty(), "leased");
         let ok = DeliveryAttempt {
+            at: t0 + secs(32),
             status: Some(204),
             error: None,
         };
-        db.store.record_delivery(event, hook.id, &ok).await.unwrap();
-        assert!(db
-            .store
-            .pending_deliveries("alice", event)
+        db.store
+            .record_delivery(event, hook.id, &ok, Some(t0 + secs(90)), "{}")
             .await
-            .unwrap()
-            .is_empty());
+            .unwrap();
         let log = db
             .store
             .webhook_deliveries("alice", hook.id)
@@ -322,28 +372,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(log.len(), 1);
+        assert_eq!(log[0].status, DeliveryStatus::Delivered);
         assert_eq!((log[0].attempts, log[0].last_status), (2, Some(204)));
-        assert!(log[0].delivered_at.is_some() && log[0].last_error.is_none());
+        assert_eq!(log[0].delivered_at, Some(ok.at));
+        assert!(log[0].next_attempt_at.is_none() && log[0].last_error.is_none());
+        assert!(
+            claim(t0 + secs(9999)).await.unwrap().is_empty(),
+            "delivered"
+        );
 
-        // Out of attempts: no longer pending.
+        // Failed with no next attempt: given up.
         let other = Uuid::new_v4();
-        for _ in 0..MAX_DELIVERY_ATTEMPTS {
-            db.store
-                .record_delivery(other, hook.id, &failed)
-                .await
-                .unwrap();
-        }
-        assert!(db
+        db.store
+            .record_delivery(other, hook.id, &failed, None, "{}")
+            .await
+            .unwrap();
+        let log = db
             .store
-            .pending_deliveries("alice", other)
+            .webhook_deliveries("alice", hook.id)
             .await
             .unwrap()
-            .is_empty());
+            .unwrap();
+        let given_up = log.iter().find(|r| r.event_id == other).unwrap();
+        assert_eq!(given_up.status, DeliveryStatus::Failed);
+        assert_eq!(given_up.failed_at, Some(t0));
+        assert!(claim(t0 + secs(9999)).await.unwrap().is_empty(), "given up");
 
         // A deleted webhook records nothing.
         db.store.delete_webhook("alice", hook.id).await.unwrap();
         db.store
-            .record_delivery(Uuid::new_v4(), hook.id, &ok)
+            .record_delivery(Uuid::new_v4(), hook.id, &ok, None, "{}")
             .await
             .unwrap();
         let rows: i64 = sqlx::query_scalar("select count(*) from webhook_deliveries")
