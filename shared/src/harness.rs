@@ -30,7 +30,7 @@ use crate::handlers::chat::tools::McpEndpoint;
 use crate::handlers::chat::{ChatState, ModelSettings, RateLimit};
 use crate::handlers::web::WebApp;
 use crate::http::Function;
-use crate::http::{self, AppState, Authenticator};
+use crate::http::{self, ApiDocument, AppState, Authenticator};
 use crate::store::dapr_state::DaprConversations;
 use crate::store::ConversationStore;
 use crate::store::Store;
@@ -43,7 +43,9 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
     let chat = chat_state(&config, &state)?;
-    let mut app = http::app(&[function], state).layer(Extension(chat));
+    let mut app = http::app(&[function], state)
+        .layer(Extension(chat))
+        .layer(Extension(ApiDocument::of(crate::handlers::ALL)));
     if let Some(web) = WebApp::from_lookup(|k| std::env::var(k).ok())? {
         app = app.layer(Extension(web));
     }
@@ -154,7 +156,9 @@ pub fn local(
     bus.attach(sidecar.clone());
     let chat = ChatState::new(state.store.clone(), McpEndpoint::InProcess, model).with_limit(limit);
     Local {
-        api: http::api_app(functions, state.clone()).layer(Extension(chat)),
+        api: http::api_app(functions, state.clone())
+            .layer(Extension(chat))
+            .layer(Extension(ApiDocument::of(functions))),
         sidecar,
         state,
     }

@@ -15,6 +15,9 @@
 //! - `todo-local token <user_id>` prints a 24 h HS256 JWT for that user.
 //! - `todo-local subscriptions [--table]` prints the functions' subscriptions as declared in
 //!   the code (the source of components/subscriptions.yaml and the end-to-end checks).
+//! - `todo-local openapi` prints the OpenAPI document of everything it serves (what its
+//!   `GET /openapi.json` answers), without starting a server: the source of the web app's
+//!   generated API types.
 //!
 //! Settings come through the same `Config` as every function, with a laptop's defaults:
 //! `DATABASE_URL` an embedded SQLite file in the user's data directory (printed at start;
@@ -90,11 +93,19 @@ enum Command {
         #[arg(long)]
         table: bool,
     },
+    /// Print the OpenAPI 3.1 document of every route `serve` answers (its `/openapi.json`).
+    Openapi,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        // A description of the code: no configuration, no database.
+        let document = shared::http::document(&shared::handlers::local());
+        println!("{}", shared::http::openapi::to_json(&document, true));
+        return Ok(());
+    }
     let defaults = Defaults {
         database_url: Some(default_database_url()),
         jwt_secret: Some(DEV_JWT_SECRET.to_owned()),
@@ -130,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Openapi => unreachable!("answered before the configuration is read"),
         Command::Migrate => {
             store(&config).await?;
             tracing::info!("migrations applied");

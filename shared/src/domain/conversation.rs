@@ -11,7 +11,7 @@ use super::{Invalid, Timezone};
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -19,30 +19,40 @@ pub enum Role {
 }
 
 /// One tool call the assistant made for a message, with its outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"tool": "add_task", "arguments": {"title": "Call mom", "due_at": "2026-12-02T18:00:00Z"}, "result": {"id": "3f1c9a4e-8d2b-4c7a-9e61-0b5d2f7a8c13", "title": "Call mom"}}))]
 pub struct ToolCall {
+    /// The MCP tool: `add_task`, `list_tasks`, `update_task`, `complete_task` or
+    /// `delete_task`.
     pub tool: String,
+    /// The arguments it was called with.
     pub arguments: serde_json::Value,
+    /// What it answered, when it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub result: Option<serde_json::Value>,
+    /// Why it failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// The tool calls made for it (an assistant's message only; absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: Uuid,
     pub user_id: String,
-    /// The user's time zone, as last given (UTC until one is).
+    /// The user's time zone, as last given (UTC until one is): an IANA name.
+    #[schema(value_type = String, example = "Europe/Berlin")]
     pub timezone: Timezone,
     pub messages: Vec<Message>,
     /// The ids of the tasks the assistant last showed, in the order shown.
@@ -83,7 +93,7 @@ impl Conversation {
 }
 
 /// A conversation in the list of a user's conversations (newest first).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationSummary {
     pub id: Uuid,
     /// The start of its first message.

@@ -2,7 +2,9 @@
 //! clear error per bad parameter, and the page it answers with.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::de::value::{Error as ValueError, StrDeserializer};
+use serde::de::IntoDeserializer;
+use serde::{Deserialize, Serialize};
 
 use super::Invalid;
 use super::{forbidden_control, parse_timestamp, Controls, Priority, TagName};
@@ -10,13 +12,19 @@ use super::{forbidden_control, parse_timestamp, Controls, Priority, TagName};
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 pub const MAX_SEARCH_CHARS: usize = 200;
+/// Pages are numbered from 1 to this.
+pub const MAX_PAGE: u32 = 1_000_000;
 /// `total_count` is exact up to this many matches (or up to the end of the requested page,
 /// when that is further); beyond it, it is this lower bound and `total_count_exact` is false.
 /// Counting every match of a 100,000-task user costs tens of milliseconds; `count=exact`
 /// asks for it anyway (docs/BENCHMARKS.md, "capped count").
 pub const COUNT_CAP: u64 = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// The enumerated parameters are read by serde from their names (`variant`), the same
+// derive the OpenAPI document lists them from, so the two cannot disagree.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     #[default]
     All,
@@ -25,8 +33,10 @@ pub enum Status {
 }
 
 /// Sort keys, an allow-list: each maps to a fixed SQL expression in the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum SortBy {
+    #[serde(alias = "due_date")]
     DueAt,
     Priority,
     Title,
@@ -35,20 +45,75 @@ pub enum SortBy {
     UpdatedAt,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum SortOrder {
     Asc,
     Desc,
 }
 
 /// How far `total_count` counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Count {
     /// Up to [`COUNT_CAP`] matches, or to the end of the requested page.
     #[default]
     Capped,
     /// Every match.
     Exact,
+}
+
+/// The variant of `T` named `value` (by its serde name), if any.
+fn variant<'de, T: Deserialize<'de>>(value: &'de str) -> Option<T> {
+    let names: StrDeserializer<'de, ValueError> = value.into_deserializer();
+    T::deserialize(names).ok()
+}
+
+/// The list query's parameters as the OpenAPI document describes them: what
+/// `ListQuery::parse` reads (tests check that each is accepted under this name, and that the
+/// limits written here are the constants'). Lists are comma-separated; `q`, `tags`, `sort`,
+/// `order` and `limit` are accepted as other names of `search`, `tag`, `sort_by`,
+/// `sort_order` and `page_size`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a description, never built
+pub struct ListParams {
+    /// Web-search syntax over title, description and tags: words, `"quoted phrase"`,
+    /// `-exclude`, `or`. English words are stemmed (`calls` finds `call`).
+    #[param(max_length = 200, example = "rent -car")]
+    search: Option<String>,
+    /// `all` (the default), `pending` or `completed`.
+    #[param(inline)]
+    status: Option<Status>,
+    /// Any of these priorities, comma-separated: `P1`..`P4` or `urgent`, `high`, `medium`,
+    /// `low`.
+    #[param(example = "P1,P2")]
+    priority: Option<String>,
+    /// Any of these tags, comma-separated.
+    #[param(example = "work,home")]
+    tag: Option<String>,
+    /// Due before this time (exclusive).
+    due_before: Option<DateTime<Utc>>,
+    /// Due after this time (exclusive; not later than `due_before`).
+    due_after: Option<DateTime<Utc>>,
+    /// `true`: only open tasks whose due date has passed; `false`: only the others.
+    overdue: Option<bool>,
+    /// The sort key (default `created_at`); ties break on id, nulls sort last.
+    #[param(inline)]
+    sort_by: Option<SortBy>,
+    /// Default: `asc` for `due_at`, `priority`, `title`; `desc` for the timestamps.
+    #[param(inline)]
+    sort_order: Option<SortOrder>,
+    /// The page, from 1.
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
+    page: Option<u32>,
+    /// Tasks per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    page_size: Option<u32>,
+    /// `capped` (the default) counts up to the cap (see `total_count_exact`); `exact`
+    /// counts every match, at a cost that grows with them.
+    #[param(inline)]
+    count: Option<Count>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,13 +190,10 @@ impl ListQuery {
                     }
                     q.search = (!value.is_empty()).then(|| value.to_owned());
                 }
+                "status" if value.is_empty() => q.status = Status::All,
                 "status" => {
-                    q.status = match value {
-                        "all" | "" => Status::All,
-                        "pending" => Status::Pending,
-                        "completed" => Status::Completed,
-                        _ => return Err(bad(key, "status must be all, pending or completed")),
-                    }
+                    q.status = variant(value)
+                        .ok_or_else(|| bad(key, "status must be all, pending or completed"))?
                 }
                 "priority" => {
                     q.priorities = list(value)
@@ -148,29 +210,22 @@ impl ListQuery {
                 "due_before" => q.due_before = Some(timestamp(key, value)?),
                 "due_after" => q.due_after = Some(timestamp(key, value)?),
                 "overdue" => q.overdue = Some(boolean(key, value)?),
-                "sort_by" => q.sort_by = match value {
-                    "due_at" | "due_date" => SortBy::DueAt,
-                    "priority" => SortBy::Priority,
-                    "title" => SortBy::Title,
-                    "created_at" => SortBy::CreatedAt,
-                    "updated_at" => SortBy::UpdatedAt,
-                    _ => return Err(bad(
+                "sort_by" => q.sort_by = variant(value).ok_or_else(|| {
+                    bad(
                         key,
                         "sort_by must be one of due_at, priority, title, created_at, updated_at",
-                    )),
-                },
+                    )
+                })?,
                 "sort_order" => {
-                    sort_order = Some(match value {
-                        "asc" => SortOrder::Asc,
-                        "desc" => SortOrder::Desc,
-                        _ => return Err(bad(key, "sort_order must be asc or desc")),
-                    })
+                    sort_order = Some(
+                        variant(value).ok_or_else(|| bad(key, "sort_order must be asc or desc"))?,
+                    )
                 }
                 "page" => {
                     q.page = value
                         .parse::<u32>()
                         .ok()
-                        .filter(|p| (1..=1_000_000).contains(p))
+                        .filter(|p| (1..=MAX_PAGE).contains(p))
                         .ok_or_else(|| bad(key, "page must be a whole number from 1"))?
                 }
                 "page_size" => {
@@ -185,12 +240,10 @@ impl ListQuery {
                             )
                         })?
                 }
+                "count" if value.is_empty() => q.count = Count::Capped,
                 "count" => {
-                    q.count = match value {
-                        "capped" | "" => Count::Capped,
-                        "exact" => Count::Exact,
-                        _ => return Err(bad(key, "count must be capped or exact")),
-                    }
+                    q.count =
+                        variant(value).ok_or_else(|| bad(key, "count must be capped or exact"))?
                 }
                 other => return Err(bad(other, format!("unknown query parameter {other:?}"))),
             }
@@ -258,7 +311,7 @@ fn boolean(key: &str, value: &str) -> Result<bool, Invalid> {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Every match when `total_count_exact`; otherwise a lower bound (there are more).
@@ -334,6 +387,66 @@ mod tests {
         assert_eq!(q.tags[0].as_str(), "work");
         assert_eq!(q.sort_order, SortOrder::Asc);
         assert_eq!(q.offset(), 100);
+    }
+
+    /// The documented parameters (`ListParams`) are the ones `parse` reads, with the same
+    /// limits: each documented example or bound is accepted, one past a bound refused.
+    #[test]
+    fn the_documented_parameters_are_the_parsed_ones() {
+        use utoipa::IntoParams;
+        let params: Vec<serde_json::Value> = ListParams::into_params(|| None)
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap())
+            .collect();
+        let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "search",
+                "status",
+                "priority",
+                "tag",
+                "due_before",
+                "due_after",
+                "overdue",
+                "sort_by",
+                "sort_order",
+                "page",
+                "page_size",
+                "count"
+            ]
+        );
+        for param in &params {
+            let (name, schema) = (param["name"].as_str().unwrap(), &param["schema"]);
+            let mut accepted: Vec<String> = schema["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(param.get("example"))
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+            if let Some(max) = schema["maximum"].as_u64() {
+                let min = schema["minimum"].as_u64().unwrap();
+                accepted.extend([min.to_string(), max.to_string()]);
+                let past = (max + 1).to_string();
+                assert!(ListQuery::parse([(name, past.as_str())]).is_err(), "{name}");
+            }
+            if let Some(max) = schema["maxLength"].as_u64() {
+                accepted.push("x".repeat(max as usize));
+                let past = "x".repeat(max as usize + 1);
+                assert!(ListQuery::parse([(name, past.as_str())]).is_err(), "{name}");
+            }
+            match schema["format"].as_str().or(schema["type"].as_str()) {
+                Some("date-time") => accepted.push("2026-12-01T09:00:00Z".into()),
+                Some("boolean") => accepted.extend(["true".into(), "false".into()]),
+                _ => {}
+            }
+            assert!(!accepted.is_empty(), "{name}: nothing to try");
+            for value in accepted {
+                let parsed = ListQuery::parse([(name, value.as_str())]);
+                assert!(parsed.is_ok(), "{name}={value}: {parsed:?}");
+            }
+        }
     }
 
     #[test]

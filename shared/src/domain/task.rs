@@ -57,6 +57,19 @@ impl Serialize for Priority {
     }
 }
 
+/// As the API writes it: `P1`..`P4`. (What a request may send is wider: `TaskInput`.)
+impl utoipa::PartialSchema for Priority {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some((1..=4).map(|level| Priority(level).to_string())))
+            .description(Some("P1 (most urgent) to P4"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Priority {}
+
 impl<'de> Deserialize<'de> for Priority {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -277,34 +290,59 @@ impl TaskPatch {
 ///
 /// The derived fields (`completed_at`, `remind_at`, `reminder_sent_at`, `updated_at`) are
 /// set only by the rules in `domain::change`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, utoipa::ToSchema,
+)]
+#[schema(description = "A task, as the API answers it and as its events carry it.", example = json!({
+    "id": "3f1c9a4e-8d2b-4c7a-9e61-0b5d2f7a8c13", "user_id": "alice", "title": "Pay rent",
+    "description": "", "completed": false, "completed_at": null, "priority": "P2",
+    "tags": ["home", "money"], "due_at": "2026-12-01T09:00:00Z", "reminder_minutes": 60,
+    "remind_at": "2026-12-01T08:00:00Z", "reminder_sent_at": null, "recurrence": "monthly",
+    "timezone": "Europe/Berlin", "recurrence_parent_id": null, "recurrence_depth": 0,
+    "recurrence_anchor": "2026-12-01T09:00:00Z", "created_at": "2026-11-20T10:00:00Z",
+    "updated_at": "2026-11-20T10:00:00Z"
+}))]
 pub struct Task {
     pub id: Uuid,
+    /// Whose task it is (the token's subject).
     pub user_id: String,
     #[schemars(with = "String")]
+    #[schema(value_type = String)]
     pub title: Title,
     #[schemars(with = "String")]
+    #[schema(value_type = String)]
     pub description: Description,
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
     /// "P1" (most urgent) to "P4".
     #[schemars(with = "String")]
     pub priority: Priority,
+    /// Normalised names (lower case, NFKC), sorted.
     #[schemars(with = "Vec<String>")]
+    #[schema(value_type = Vec<String>)]
     pub tags: Vec<TagName>,
     pub due_at: Option<DateTime<Utc>>,
+    /// Minutes before `due_at` to remind.
     pub reminder_minutes: Option<i32>,
+    /// `due_at` less `reminder_minutes`: when the reminder fires.
     pub remind_at: Option<DateTime<Utc>>,
+    /// When the reminder fired (it fires once; changing the due date or offset re-arms it).
     pub reminder_sent_at: Option<DateTime<Utc>>,
+    /// The rule as given (`weekly`, `every 2 weeks`, `FREQ=WEEKLY;BYDAY=MO`).
     #[serde(deserialize_with = "Recurrence::deserialize_stored")]
     #[schemars(with = "Option<String>")]
+    #[schema(value_type = Option<String>)]
     pub recurrence: Option<Recurrence>,
     /// An IANA time zone name.
     #[schemars(with = "String")]
+    #[schema(value_type = String)]
     pub timezone: Timezone,
+    /// The task this one is the next occurrence of.
     pub recurrence_parent_id: Option<Uuid>,
+    /// How many occurrences came before this one in its series.
     pub recurrence_depth: i32,
-    /// Start of the recurring series this task belongs to (see `Recurrence::next_due`).
+    /// When the recurring series this task belongs to started: its occurrences are counted
+    /// from it (see `Recurrence::next_due`).
     #[serde(default)]
     pub recurrence_anchor: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

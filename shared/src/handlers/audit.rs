@@ -4,8 +4,10 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
 use crate::events::{self, TaskEvent, TASK_EVENTS};
@@ -19,6 +21,7 @@ const ROUTE: &str = "/events/audit";
 pub const FUNCTION: Function = Function {
     name: "audit",
     api,
+    pages: crate::http::no_routes,
     sidecar,
     subscriptions: &[Subscription {
         pubsub: events::PUBSUB,
@@ -27,8 +30,8 @@ pub const FUNCTION: Function = Function {
     }],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks/{id}/history", get(history))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(history))
 }
 
 fn sidecar() -> Router<AppState> {
@@ -48,6 +51,19 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     .await
 }
 
+/// A task's history
+///
+/// Every event of the task, in order (a deleted task's too). Recorded as the events
+/// arrive, so the latest change can take a moment to show.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/tasks/{id}/history",
+    operation_id = "taskHistory",
+    responses(
+        (status = 200, description = "The task's events, oldest first", body = Vec<AuditEntry>),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
 async fn history(
     State(state): State<AppState>,

@@ -4,9 +4,10 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::routing::patch;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::domain::{self, Task};
@@ -19,21 +20,65 @@ use crate::http::{AppState, AuthUser, PathId};
 pub const FUNCTION: Function = Function {
     name: "complete-task",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route(
-        "/api/{user_id}/tasks/{id}/complete",
-        patch(handler).post(handler),
-    )
+// `PATCH` and `POST` do the same; two operations in the OpenAPI document because an
+// operation id names one method.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(patch_handler, post_handler))
 }
 
-#[derive(Deserialize)]
+/// The optional body: no body (or `{}`) toggles.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"completed": true}))]
 struct CompleteInput {
+    /// `true` completes, `false` reopens.
+    #[schema(value_type = bool)]
     completed: Option<bool>,
+}
+
+/// Complete or reopen a task
+///
+/// Toggles without a body, or sets `completed`. Completing a recurring task creates its
+/// next occurrence; completing disarms the reminder. Completing a completed task changes
+/// nothing.
+#[utoipa::path(
+    patch,
+    path = "/api/{user_id}/tasks/{id}/complete",
+    operation_id = "completeTask",
+    request_body = Option<CompleteInput>,
+    responses((status = 200, description = "The task as it is now", body = Task), (status = 503)),
+)]
+async fn patch_handler(
+    state: State<AppState>,
+    user: AuthUser,
+    id: PathId,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Task>, ApiError> {
+    handler(state, user, id, body).await
+}
+
+/// Complete or reopen a task (`POST`)
+///
+/// The same as `PATCH`.
+#[utoipa::path(
+    post,
+    path = "/api/{user_id}/tasks/{id}/complete",
+    operation_id = "completeTaskPost",
+    request_body = Option<CompleteInput>,
+    responses((status = 200, description = "The task as it is now", body = Task), (status = 503)),
+)]
+async fn post_handler(
+    state: State<AppState>,
+    user: AuthUser,
+    id: PathId,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Task>, ApiError> {
+    handler(state, user, id, body).await
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]

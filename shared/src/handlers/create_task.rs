@@ -2,13 +2,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::domain::{self, Task};
 use crate::events;
-use crate::http::input::TaskInput;
+use crate::http::input::{NewTaskInput, TaskInput};
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, JsonBody};
@@ -16,14 +17,35 @@ use crate::http::{AppState, AuthUser, JsonBody};
 pub const FUNCTION: Function = Function {
     name: "create-task",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks", post(handler))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(handler))
 }
 
+/// Create a task
+///
+/// Answers the task as stored, with its derived fields (`id`, `remind_at`, ...). Its
+/// links lead to the operations on it.
+#[utoipa::path(
+    post,
+    path = "/api/{user_id}/tasks",
+    operation_id = "createTask",
+    request_body = NewTaskInput,
+    responses(
+        (status = 201, description = "The task as stored", body = Task, links(
+            ("getTask" = (operation_id = "getTask", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+            ("updateTask" = (operation_id = "updateTask", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+            ("completeTask" = (operation_id = "completeTask", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+            ("taskHistory" = (operation_id = "taskHistory", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+            ("deleteTask" = (operation_id = "deleteTask", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+        )),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn handler(
     State(state): State<AppState>,

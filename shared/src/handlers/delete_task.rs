@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::delete;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::domain::Task;
@@ -15,14 +15,24 @@ use crate::http::{AppState, AuthUser, PathId};
 pub const FUNCTION: Function = Function {
     name: "delete-task",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks/{id}", delete(handler))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(handler))
 }
 
+/// Delete a task
+///
+/// Its reminder is disarmed; its history stays.
+#[utoipa::path(
+    delete,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "deleteTask",
+    responses((status = 204, description = "Deleted"), (status = 503)),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
 async fn handler(
     State(state): State<AppState>,

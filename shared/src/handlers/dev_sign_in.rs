@@ -8,10 +8,11 @@
 //! production deployment cannot issue tokens: they come from the identity provider.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::check_user_id;
 use crate::http::{ApiError, AppState, Function, JsonBody};
@@ -19,6 +20,7 @@ use crate::http::{ApiError, AppState, Function, JsonBody};
 pub const FUNCTION: Function = Function {
     name: "dev-sign-in",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
@@ -34,23 +36,43 @@ pub fn token_ttl() -> chrono::Duration {
 #[derive(Debug, Clone, Copy)]
 pub struct DevSignIn;
 
-fn api() -> Router<AppState> {
-    Router::new().route(ROUTE, post(sign_in))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sign_in))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "alice"}))]
 struct SignIn {
+    /// Any name: 1 to 255 characters, no control characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 255)]
     user_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Token {
     user_id: String,
+    /// A 24-hour HS256 JWT whose subject is `user_id`.
     token: String,
     expires_at: DateTime<Utc>,
 }
 
+/// Development sign-in (todo-local only)
+///
+/// A token for whichever user is named, so that a person can try the web app on a laptop.
+/// Only `todo-local` has this route (and answers 404 when started with
+/// `--dev-sign-in=false`); no production function issues tokens.
+#[utoipa::path(
+    post,
+    path = "/dev/token",
+    operation_id = "devSignIn",
+    security(()),
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "A token for the user", body = Token),
+        (status = 404, description = "The development sign-in is off"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn sign_in(
     State(state): State<AppState>,

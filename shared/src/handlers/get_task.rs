@@ -1,8 +1,9 @@
 //! `GET /api/{user_id}/tasks/{id}` — one task, or 404 (also for another user's task).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::Task;
 use crate::http::ApiError;
@@ -12,14 +13,22 @@ use crate::http::{AppState, AuthUser, PathId};
 pub const FUNCTION: Function = Function {
     name: "get-task",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks/{id}", get(handler))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(handler))
 }
 
+/// Get a task
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "getTask",
+    responses((status = 200, description = "The task", body = Task), (status = 503)),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]
 async fn handler(
     State(state): State<AppState>,

@@ -6,10 +6,13 @@
 //!   first (for tag autocomplete and filter chips).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa::openapi::{Array, Ref, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::domain::{ListQuery, Page, Task};
+use crate::domain::{ListParams, ListQuery, Page, Task};
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, QueryPairs};
@@ -18,16 +21,34 @@ use crate::store::TagCount;
 pub const FUNCTION: Function = Function {
     name: "list-tasks",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new()
-        .route("/api/{user_id}/tasks", get(handler))
-        .route("/api/{user_id}/tags", get(tags))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handler))
+        .routes(routes!(tags))
 }
 
+/// List tasks
+///
+/// One page of the user's tasks: filters combine with AND; ties break on id, so pages
+/// never overlap. `total_count` is exact up to 1,000 matches (or to the end of the page
+/// asked for), and a lower bound beyond (`total_count_exact: false`) unless `count=exact`.
+/// Unknown or repeated parameters are refused.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/tasks",
+    operation_id = "listTasks",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of tasks", body = TaskPage),
+        (status = 400, description = "A query parameter is unknown, repeated or not acceptable (`field` names it)"),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn handler(
     State(state): State<AppState>,
@@ -36,6 +57,32 @@ async fn handler(
 ) -> Result<Json<Page<Task>>, ApiError> {
     let pairs = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     Ok(Json(list(&state, &user.0, pairs).await?))
+}
+
+/// `Page<Task>` in the OpenAPI document, its items referring to `Task` (a generic's schema
+/// would hold a copy of it).
+struct TaskPage;
+
+impl utoipa::PartialSchema for TaskPage {
+    fn schema() -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut page)) = <Page<Task> as utoipa::PartialSchema>::schema()
+        else {
+            unreachable!("a page's schema is an object")
+        };
+        page.properties.insert(
+            "items".to_owned(),
+            Array::new(Ref::from_schema_name(Task::name())).into(),
+        );
+        page.description = Some("One page of the user's tasks.".to_owned());
+        page.into()
+    }
+}
+
+impl ToSchema for TaskPage {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Task::name().into_owned(), Task::schema()));
+        Task::schemas(schemas);
+    }
 }
 
 /// A page of `user_id`'s tasks for the list query `pairs` (the REST call and the MCP tool
@@ -49,6 +96,19 @@ pub async fn list<'a>(
     Ok(state.store.list_tasks(user_id, &query).await?)
 }
 
+/// List tags
+///
+/// The tags on the user's tasks, each with how many open tasks carry it: most first, then
+/// by name (byte order). For tag autocomplete and filter chips.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/tags",
+    operation_id = "listTags",
+    responses(
+        (status = 200, description = "The user's tags", body = Vec<TagCount>),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn tags(
     State(state): State<AppState>,

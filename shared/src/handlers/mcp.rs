@@ -20,8 +20,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
-use axum::Router;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
@@ -34,6 +32,8 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{complete_task, create_task, delete_task, list_tasks, update_task};
@@ -47,15 +47,39 @@ pub const ROUTE: &str = "/mcp";
 pub const FUNCTION: Function = Function {
     name: "mcp",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route(ROUTE, any(serve))
+// POST only: in stateless mode the transport answers nothing else (no stream to resume
+// with GET, no session to end with DELETE), so another method gets the API's JSON 405.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(serve))
 }
 
-/// One MCP request, answered by the tools acting for the token's user.
+/// MCP (Streamable HTTP)
+///
+/// The Model Context Protocol server: JSON-RPC 2.0 messages over Streamable HTTP,
+/// stateless, acting for the token's user. Its tools (`add_task`, `list_tasks`,
+/// `update_task`, `complete_task`, `delete_task`) and their input and output schemas are
+/// described by MCP itself (`tools/list`), not operation by operation here. Send
+/// `Accept: application/json, text/event-stream`.
+#[utoipa::path(
+    post,
+    path = "/mcp",
+    operation_id = "mcp",
+    request_body(
+        content = Object,
+        description = "A JSON-RPC 2.0 request, notification or response",
+        example = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ),
+    responses(
+        (status = 200, description = "The JSON-RPC response", body = Object, example = json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})),
+        (status = 202, description = "A notification or response, accepted"),
+        (status = "4XX", description = "The transport refused the message: not JSON-RPC, an unknown method, a wrong `Accept`, `Content-Type` or `Host`", content_type = "text/plain", body = String),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn serve(State(state): State<AppState>, user: TokenUser, request: Request) -> Response {
     let hosts = &state.mcp_allowed_hosts;

@@ -15,9 +15,11 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::{forbidden_control, Controls};
 use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
@@ -33,6 +35,7 @@ const SECRET_LEN: std::ops::RangeInclusive<usize> = 16..=256;
 pub const FUNCTION: Function = Function {
     name: "notify",
     api,
+    pages: crate::http::no_routes,
     sidecar,
     subscriptions: &[Subscription {
         pubsub: events::PUBSUB,
@@ -45,11 +48,11 @@ fn sidecar() -> Router<AppState> {
     Router::new().route(ROUTE, post(consume))
 }
 
-fn api() -> Router<AppState> {
-    Router::new()
-        .route("/api/{user_id}/webhooks", post(create).get(list))
-        .route("/api/{user_id}/webhooks/{id}", delete(remove))
-        .route("/api/{user_id}/webhooks/{id}/deliveries", get(deliveries))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(remove))
+        .routes(routes!(deliveries))
 }
 
 #[tracing::instrument(skip_all)]
@@ -88,22 +91,51 @@ pub async fn deliver(state: &AppState, event: &ReminderEvent) -> Result<(), Cons
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://hooks.example.com/todo", "secret": "a-secret-of-16-chars-or-more"}))]
 struct WebhookInput {
+    /// An http(s) URL of a public address (no credentials, fragment or control
+    /// characters): private, loopback and other special-purpose addresses are refused.
+    #[schema(required = true, value_type = String, format = "uri", max_length = 2000)]
     url: Option<String>,
+    /// The HMAC-SHA256 key deliveries are signed with (`X-Todo-Signature`); generated, and
+    /// shown once, when absent.
+    #[schema(value_type = String, min_length = 16, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A new webhook; with its secret once, when the server generated it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "9b2f6c1e-3a4d-4e5f-8a7b-6c5d4e3f2a1b", "url": "https://hooks.example.com/todo", "created_at": "2026-11-20T10:00:00Z", "secret": "whsec_4f9a…"}))]
 struct Created {
     #[serde(flatten)]
     webhook: Webhook,
     /// Only when the server generated it: shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     secret: Option<String>,
 }
 
+/// Register a webhook
+///
+/// Reminders (`reminder.due`) are POSTed to it as JSON, signed: `X-Todo-Signature:
+/// sha256=<hex HMAC-SHA256 of the body under the secret>`, with `X-Todo-Event-Id`. At most
+/// 10 per user.
+#[utoipa::path(
+    post,
+    path = "/api/{user_id}/webhooks",
+    operation_id = "createWebhook",
+    request_body = WebhookInput,
+    responses(
+        (status = 201, description = "The webhook (with its secret, when generated)", body = Created, links(
+            ("deleteWebhook" = (operation_id = "deleteWebhook", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+            ("webhookDeliveries" = (operation_id = "webhookDeliveries", parameters(("user_id" = "$request.path.user_id"), ("id" = "$response.body#/id")))),
+        )),
+        (status = 409, description = "The user has a webhook with this URL already"),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn create(
     State(state): State<AppState>,
@@ -164,6 +196,18 @@ async fn create(
     ))
 }
 
+/// List webhooks
+///
+/// The user's webhooks, never with their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/webhooks",
+    operation_id = "listWebhooks",
+    responses(
+        (status = 200, description = "The user's webhooks", body = Vec<Webhook>),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn list(
     State(state): State<AppState>,
@@ -172,6 +216,13 @@ async fn list(
     Ok(Json(state.store.list_webhooks(&user.0).await?))
 }
 
+/// Delete a webhook
+#[utoipa::path(
+    delete,
+    path = "/api/{user_id}/webhooks/{id}",
+    operation_id = "deleteWebhook",
+    responses((status = 204, description = "Deleted"), (status = 503)),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0, webhook_id = %id))]
 async fn remove(
     State(state): State<AppState>,
@@ -186,6 +237,19 @@ async fn remove(
     }
 }
 
+/// A webhook's delivery log
+///
+/// Each event sent to it: attempts, the last status or error, and whether it was delivered,
+/// is being retried (`next_attempt_at`) or failed for good. Newest first.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/webhooks/{id}/deliveries",
+    operation_id = "webhookDeliveries",
+    responses(
+        (status = 200, description = "The delivery log", body = Vec<DeliveryRecord>),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0, webhook_id = %id))]
 async fn deliveries(
     State(state): State<AppState>,

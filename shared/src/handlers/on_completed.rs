@@ -24,7 +24,8 @@ const ROUTE: &str = "/events/on-completed";
 
 pub const FUNCTION: Function = Function {
     name: "on-completed",
-    api: crate::http::no_routes,
+    api: crate::http::no_api,
+    pages: crate::http::no_routes,
     sidecar,
     subscriptions: &[Subscription {
         pubsub: events::PUBSUB,

@@ -17,10 +17,12 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::events::subscription::{self, Delivery, Subscription};
 use crate::events::{self, UserEvent, REMINDERS, TASK_UPDATES};
@@ -32,6 +34,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const FUNCTION: Function = Function {
     name: "realtime",
     api,
+    pages: crate::http::no_routes,
     sidecar,
     subscriptions: &[
         Subscription {
@@ -47,8 +50,8 @@ pub const FUNCTION: Function = Function {
     ],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/stream", get(stream))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream))
 }
 
 fn sidecar() -> Router<AppState> {
@@ -64,6 +67,22 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     .await
 }
 
+/// The live event stream
+///
+/// Server-Sent Events of the user's task changes and reminders, in order: `event:
+/// task.created|task.updated|task.completed|task.deleted|reminder.due`, `id: <event_id>`,
+/// `data: <the event JSON>`, with a keep-alive comment every 15 s. A client that falls
+/// behind gets `event: lagged` and should refetch its tasks. At the token's expiry the
+/// stream sends `event: expired` and ends; reconnect with a fresh token.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/stream",
+    operation_id = "stream",
+    params(
+        ("access_token" = Option<String>, Query, description = "The token, for clients that cannot send headers (a browser's `EventSource`); the header wins when both are sent"),
+    ),
+    responses((status = 200, description = "The stream (it stays open)", content_type = "text/event-stream", body = String, example = json!("event: task.created\nid: 7d1e5c3a-…\ndata: {\"event_type\":\"task.created\",…}\n\n"))),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 async fn stream(
     State(state): State<AppState>,

@@ -32,7 +32,8 @@ const JOB_PREFIX: &str = "reminder-";
 
 pub const FUNCTION: Function = Function {
     name: "reminder-jobs",
-    api: crate::http::no_routes,
+    api: crate::http::no_api,
+    pages: crate::http::no_routes,
     sidecar,
     subscriptions: &[Subscription {
         pubsub: events::PUBSUB,

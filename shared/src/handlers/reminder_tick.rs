@@ -36,7 +36,8 @@ const MAX_REMINDER_BATCHES: usize = 100;
 
 pub const FUNCTION: Function = Function {
     name: "reminder-tick",
-    api: crate::http::no_routes,
+    api: crate::http::no_api,
+    pages: crate::http::no_routes,
     sidecar,
     subscriptions: &[],
 };

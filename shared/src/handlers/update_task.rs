@@ -2,8 +2,9 @@
 //! clears a nullable field (description, tags, due_at, reminder_minutes, recurrence).
 
 use axum::extract::State;
-use axum::routing::put;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::domain::{self, Task};
@@ -16,12 +17,55 @@ use crate::http::{AppState, AuthUser, JsonBody, PathId};
 pub const FUNCTION: Function = Function {
     name: "update-task",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new().route("/api/{user_id}/tasks/{id}", put(handler).patch(handler))
+// `PUT` and `PATCH` do the same (both update partially); they are two operations in the
+// OpenAPI document because an operation id names one method.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(patch_handler, put_handler))
+}
+
+/// Update a task
+///
+/// A partial update: absent fields are kept, `null` clears a nullable one, unknown fields
+/// are refused. Changing `due_at` or `reminder_minutes` re-arms the reminder. An update
+/// that changes nothing answers the task as it is.
+#[utoipa::path(
+    patch,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "updateTask",
+    request_body = TaskInput,
+    responses((status = 200, description = "The task as updated", body = Task), (status = 503)),
+)]
+async fn patch_handler(
+    state: State<AppState>,
+    user: AuthUser,
+    id: PathId,
+    input: JsonBody<TaskInput>,
+) -> Result<Json<Task>, ApiError> {
+    handler(state, user, id, input).await
+}
+
+/// Update a task (`PUT`)
+///
+/// The same as `PATCH`: a partial update.
+#[utoipa::path(
+    put,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "updateTaskPut",
+    request_body = TaskInput,
+    responses((status = 200, description = "The task as updated", body = Task), (status = 503)),
+)]
+async fn put_handler(
+    state: State<AppState>,
+    user: AuthUser,
+    id: PathId,
+    input: JsonBody<TaskInput>,
+) -> Result<Json<Task>, ApiError> {
+    handler(state, user, id, input).await
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.0, task_id = %id))]

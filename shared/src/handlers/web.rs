@@ -31,13 +31,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::dev_sign_in::DevSignIn;
-use crate::http::{ApiError, AppState, Function};
+use crate::http::{ApiDocument, ApiError, AppState, Function};
 
 pub const FUNCTION: Function = Function {
     name: "web",
     api,
+    pages,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
@@ -111,23 +114,49 @@ impl WebApp {
     }
 }
 
-fn api() -> Router<AppState> {
-    // Another method on these paths is a 404, as on a path nobody serves, not a 405.
-    let not_found = || async { ApiError::NotFound };
+// Another method on these paths is a 404, as on a path nobody serves, not a 405.
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(config).map(|route| route.fallback(not_found)))
+        .route_layer(middleware::from_fn(security_headers))
+}
+
+fn pages() -> Router<AppState> {
     Router::new()
-        .route("/config.json", get(config).fallback(not_found))
+        .route("/docs", get(docs).fallback(not_found))
+        .route("/docs/openapi.json", get(docs_document).fallback(not_found))
         .route("/", get(file).fallback(not_found))
         .route("/{*path}", get(file).fallback(not_found))
         .route_layer(middleware::from_fn(security_headers))
 }
 
 /// What the app reads at start.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct WebConfig {
+    /// Whether `POST /dev/token` signs anyone in (`todo-local` only).
     dev_sign_in: bool,
+    /// The identity provider's sign-in page, which sends a person back with
+    /// `#access_token=<JWT>` (`WEB_SIGN_IN_URL`).
     sign_in_url: Option<String>,
 }
 
+/// The web app's settings
+///
+/// What the web app reads at start: how people sign in where it runs.
+#[utoipa::path(
+    get,
+    path = "/config.json",
+    operation_id = "webConfig",
+    security(()),
+    responses(
+        (status = 200, description = "The settings", body = WebConfig),
+        (status = 404, description = "This server has no web app"),
+    ),
+)]
 async fn config(
     web: Option<Extension<WebApp>>,
     dev: Option<Extension<DevSignIn>>,
@@ -140,6 +169,35 @@ async fn config(
         sign_in_url: web.sign_in_url,
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(config)).into_response())
+}
+
+/// The API's docs page: `docs.html` of the build (`web/docs.html`, which renders
+/// `/docs/openapi.json`).
+async fn docs(web: Option<Extension<WebApp>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(Extension(web)) = web else {
+        return Err(ApiError::NotFound);
+    };
+    let page = web.dir.join("docs.html");
+    if !page.is_file() {
+        return Ok(not_built(&web));
+    }
+    send(&page, REVALIDATE, &headers).await
+}
+
+/// The whole API's OpenAPI document, for the docs page: a function's own
+/// `/openapi.json` documents only its routes, and the page shows every function's.
+async fn docs_document(document: Option<Extension<ApiDocument>>) -> Result<Response, ApiError> {
+    let Some(Extension(ApiDocument(json))) = document else {
+        return Err(ApiError::NotFound);
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, REVALIDATE),
+        ],
+        json.to_string(),
+    )
+        .into_response())
 }
 
 async fn file(

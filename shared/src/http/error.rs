@@ -100,25 +100,25 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { .. } => "bad_request",
-            ApiError::Validation { .. } => "validation_failed",
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UriTooLong => "uri_too_long",
-            ApiError::HeadersTooLarge => "headers_too_large",
-            ApiError::RequestTimeout => "request_timeout",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::TooManyRequests(_) => "too_many_requests",
-            ApiError::BadGateway(_) => "bad_gateway",
-            ApiError::GatewayTimeout(_) => "gateway_timeout",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::BadRequest { .. } => ErrorCode::BadRequest,
+            ApiError::Validation { .. } => ErrorCode::ValidationFailed,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UriTooLong => ErrorCode::UriTooLong,
+            ApiError::HeadersTooLarge => ErrorCode::HeadersTooLarge,
+            ApiError::RequestTimeout => ErrorCode::RequestTimeout,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::TooManyRequests(_) => ErrorCode::TooManyRequests,
+            ApiError::BadGateway(_) => ErrorCode::BadGateway,
+            ApiError::GatewayTimeout(_) => ErrorCode::GatewayTimeout,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -144,16 +144,46 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// What went wrong, for programs: `error.code` of every error answer.
+// The OpenAPI document lists these variants, so a client can match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UriTooLong,
+    HeadersTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+    MethodNotAllowed,
+    ServiceUnavailable,
+    TooManyRequests,
+    BadGateway,
+    GatewayTimeout,
+    InternalError,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
+/// The body of every error answer (and of an MCP tool error).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "validation_failed", "message": "title must not be empty", "field": "title"}}))]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    code: ErrorCode,
+    /// What went wrong, for people.
     message: String,
+    /// The body field (`title`, `tags[2]`) or query parameter (`page_size`) at fault, when
+    /// one is.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<String>)]
     field: Option<&'a str>,
 }
 
@@ -168,8 +198,8 @@ impl ApiError {
             }
             _ => {}
         }
-        serde_json::to_value(Body {
-            error: Detail {
+        serde_json::to_value(ErrorBody {
+            error: ErrorDetail {
                 code: self.code(),
                 message: self.public_message(),
                 field: self.field(),

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::domain::{
     parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority, Recurrence, TagName,
@@ -10,28 +11,201 @@ use crate::domain::{
 };
 use crate::http::ApiError;
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of an update: any of the fields, at least one; an absent field is kept, `null`
+/// clears a nullable one.
+// A create takes the same body with `title` required and no `completed` (`TaskCreate`,
+// derived from this). The document's constraints (`schema_with`) are the domain's limits,
+// so a client can check a value before sending it; the domain's parse still decides.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TaskUpdate, example = json!({"due_at": "2026-12-02T09:00:00Z", "tags": ["home"]}))]
 pub struct TaskInput {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = schema::title)]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = schema::description)]
     pub description: Option<Option<String>>,
-    /// "P1".."P4", "urgent|high|medium|low" or 1..4.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = schema::priority)]
     pub priority: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = schema::tags)]
     pub tags: Option<Option<Vec<String>>>,
+    /// RFC 3339, any offset.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<chrono::DateTime<chrono::Utc>>, example = "2026-12-01T09:00:00Z")]
     pub due_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = schema::reminder_minutes)]
     pub reminder_minutes: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = schema::recurrence)]
     pub recurrence: Option<Option<String>>,
+    /// An IANA time zone name (default `UTC`); recurrence is evaluated in it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String, example = "Europe/Berlin")]
     pub timezone: Option<Option<String>>,
+    /// Completes or reopens the task (an update only).
     #[serde(default)]
+    #[schema(value_type = bool)]
     pub completed: Option<bool>,
+}
+
+/// The body of a create in the OpenAPI document: `TaskUpdate`'s schema with `title`
+/// required and without `completed` (a task is created open).
+pub struct NewTaskInput;
+
+impl utoipa::PartialSchema for NewTaskInput {
+    fn schema() -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut object)) = <TaskInput as utoipa::PartialSchema>::schema()
+        else {
+            unreachable!("TaskInput's schema is an object")
+        };
+        object.properties.shift_remove("completed");
+        object.required = vec!["title".to_owned()];
+        object.description = Some(
+            "The body of a create: `title` is required; the other fields take their defaults."
+                .to_owned(),
+        );
+        object.example = Some(serde_json::json!({
+            "title": "Pay rent", "priority": "high", "tags": ["home", "money"],
+            "due_at": "2026-12-01T09:00:00Z", "reminder_minutes": 60, "recurrence": "monthly",
+            "timezone": "Europe/Berlin"
+        }));
+        object.into()
+    }
+}
+
+impl utoipa::ToSchema for NewTaskInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TaskCreate".into()
+    }
+}
+
+/// The constrained fields' schemas, from the domain's limits (a field's doc comment does not
+/// reach the document with `schema_with`: each description is here).
+mod schema {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    use utoipa::openapi::{
+        Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, RefOr, Schema,
+    };
+
+    use crate::domain::{
+        MAX_DESCRIPTION_CHARS, MAX_REMINDER_MINUTES, MAX_TAGS_PER_TASK, MAX_TAG_CHARS,
+        MAX_TITLE_CHARS,
+    };
+
+    /// Control characters (Unicode `Cc`), as ECMA-262 class ranges.
+    const CONTROLS: &str = r"\u0000-\u001F\u007F-\u009F";
+    /// `CONTROLS` but for tab, line feed and carriage return.
+    const CONTROLS_BUT_LINE_BREAKS: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
+    /// Bidirectional formatting characters.
+    const BIDI: &str = r"\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069";
+
+    fn nullable(t: Type) -> SchemaType {
+        SchemaType::from_iter([t, Type::Null])
+    }
+
+    /// Text of `forbidden` characters nowhere and something other than white space somewhere.
+    fn one_line(forbidden: &str) -> String {
+        format!("^[^{forbidden}]*[^\\s{forbidden}][^{forbidden}]*$")
+    }
+
+    pub fn title() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "One line, 1 to 500 characters once trimmed; no control characters.",
+            ))
+            .min_length(Some(1))
+            .max_length(Some(MAX_TITLE_CHARS))
+            .pattern(Some(one_line(CONTROLS)))
+            .examples([serde_json::json!("Pay rent")])
+            .build()
+    }
+
+    pub fn description() -> Object {
+        ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .description(Some(
+                "Up to 10,000 characters; line breaks and tabs are its only control characters.",
+            ))
+            .max_length(Some(MAX_DESCRIPTION_CHARS))
+            .pattern(Some(format!("^[^{CONTROLS_BUT_LINE_BREAKS}]*$")))
+            .build()
+    }
+
+    pub fn priority() -> RefOr<Schema> {
+        let one_of = OneOfBuilder::new()
+            .description(Some(
+                "`P1`..`P4` (any case), `urgent`, `high`, `medium`, `low`, or 1..4; default `P3`.",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([
+                        "P1", "P2", "P3", "P4", "urgent", "high", "medium", "low",
+                    ])),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(4)),
+            )
+            .build();
+        RefOr::T(Schema::OneOf(one_of))
+    }
+
+    pub fn tags() -> Array {
+        let forbidden = format!(",{CONTROLS}{BIDI}");
+        let tag = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_TAG_CHARS))
+            .pattern(Some(one_line(&forbidden)));
+        ArrayBuilder::new()
+            .schema_type(nullable(Type::Array))
+            .description(Some(
+                "At most 20, normalised (invisible characters removed, NFKC, lower case, \
+                 trimmed) and de-duplicated; no commas, control or bidirectional formatting \
+                 characters. `null` or `[]` clears them.",
+            ))
+            .items(tag)
+            .max_items(Some(MAX_TAGS_PER_TASK))
+            .examples([serde_json::json!(["home", "money"])])
+            .build()
+    }
+
+    pub fn reminder_minutes() -> Object {
+        ObjectBuilder::new()
+            .schema_type(nullable(Type::Integer))
+            .description(Some(
+                "Minutes before `due_at` to remind (needs a due date).",
+            ))
+            .minimum(Some(0))
+            .maximum(Some(MAX_REMINDER_MINUTES))
+            .examples([serde_json::json!(60)])
+            .build()
+    }
+
+    pub fn recurrence() -> Object {
+        ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .description(Some(
+                "`daily`, `weekly`, `monthly`, `yearly`, `every N days|weeks|months|years`, \
+                 `every weekday`, `every monday,wednesday`, or an RFC 5545 rule; at most daily.",
+            ))
+            .min_length(Some(1))
+            .max_length(Some(500))
+            .examples([
+                serde_json::json!("weekly"),
+                serde_json::json!("every 2 weeks"),
+                serde_json::json!("FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10"),
+            ])
+            .build()
+    }
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).

@@ -1,10 +1,11 @@
-//! The HTTP side shared by every function: state, extractors, auth, input validation and
-//! the common middleware (`app`).
+//! The HTTP side shared by every function: state, extractors, auth, input validation, the
+//! common middleware (`app`) and the OpenAPI document of the routes (`openapi`).
 
 pub mod auth;
 mod error;
 pub mod extract;
 pub mod input;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +15,16 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{AuthUser, Authenticator, StreamUser, TokenUser};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use extract::{JsonBody, PathId, QueryPairs};
 
 use crate::config::SidecarAccess;
@@ -48,13 +52,23 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// subscriptions daprd delivers to its sidecar routes.
 pub struct Function {
     pub name: &'static str,
-    /// The public API (`/api/...`): each request carries the user's token.
-    pub api: fn() -> Router<AppState>,
+    /// The public API (`/api/...`): each request carries the user's token. Each route is
+    /// registered with utoipa-axum's `routes!` from its handler's `#[utoipa::path]`, so
+    /// the OpenAPI document (`openapi`) describes exactly these routes.
+    pub api: fn() -> OpenApiRouter<AppState>,
+    /// What a browser opens rather than a client calls: the web app's files and the API's
+    /// docs page. Served like the API, but not part of its document.
+    pub pages: fn() -> Router<AppState>,
     /// What only the Dapr sidecar may call: subscription deliveries, bindings, jobs. A
     /// function binary serves them behind the app API token (`app`); `todo-local` never
     /// serves them, its bus and tick call them in-process (`sidecar_app`).
     pub sidecar: fn() -> Router<AppState>,
     pub subscriptions: &'static [Subscription],
+}
+
+/// The API of a function that has none.
+pub fn no_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
 }
 
 /// The routes of a function that has none of one kind.
@@ -97,16 +111,18 @@ impl AppState {
     }
 }
 
-/// A function binary's router: the functions' API routes, their sidecar routes behind the
-/// app API token (`sidecar_access`), and `GET /dapr/subscribe` listing their subscriptions.
+/// A function binary's router: the functions' API routes and pages, their sidecar routes
+/// behind the app API token (`sidecar_access`), and `GET /dapr/subscribe` listing their
+/// subscriptions.
 pub fn app(functions: &[&Function], state: AppState) -> Router {
     let sidecar = sidecar_routes(functions)
         .route_layer(middleware::from_fn_with_state(state.clone(), sidecar_only));
     finish(api_routes(functions).merge(sidecar), state)
 }
 
-/// The functions' API routes alone: what `todo-local` serves, since its in-process bus and
-/// tick reach the sidecar routes through `sidecar_app`, not through the network.
+/// The functions' API routes and pages alone: what `todo-local` serves, since its
+/// in-process bus and tick reach the sidecar routes through `sidecar_app`, not through the
+/// network.
 pub fn api_app(functions: &[&Function], state: AppState) -> Router {
     finish(api_routes(functions), state)
 }
@@ -116,10 +132,38 @@ pub fn sidecar_app(functions: &[&Function], state: AppState) -> Router {
     finish(sidecar_routes(functions), state)
 }
 
+/// The OpenAPI document of `functions`' API: what their `GET /openapi.json` answers.
+pub fn document(functions: &[&Function]) -> utoipa::openapi::OpenApi {
+    documented_routes(functions).1
+}
+
+/// `functions`' API routes with their document, the probes and `GET /openapi.json`
+/// (which answers that document), and their pages.
 fn api_routes(functions: &[&Function]) -> Router<AppState> {
-    functions
+    let (api, doc) = documented_routes(functions);
+    let json = openapi::to_json(&doc, false);
+    let pages = functions
         .iter()
-        .fold(Router::new(), |app, f| app.merge((f.api)()))
+        .fold(Router::new(), |app, f| app.merge((f.pages)()));
+    api.layer(Extension(Document(Arc::from(json)))).merge(pages)
+}
+
+fn documented_routes(functions: &[&Function]) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut doc = openapi::base();
+    let mut api = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi_json));
+    openapi::tag(api.get_openapi_mut(), "operations");
+    for f in functions {
+        let mut routes = (f.api)();
+        openapi::tag(routes.get_openapi_mut(), f.name);
+        api = api.merge(routes);
+    }
+    let (router, functions_doc) = api.split_for_parts();
+    doc.merge(functions_doc);
+    openapi::finish(&mut doc);
+    (router, doc)
 }
 
 fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
@@ -133,12 +177,10 @@ fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
         )
 }
 
-/// The probes, JSON 404/405 answers, the request limits, panic catching and request
+/// JSON 404/405 answers, the request limits, panic catching and request
 /// tracing, around `routes`.
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
     routes
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -214,25 +256,85 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// What a probe answers.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Probe)]
+struct Status {
+    /// `ok`; `ready`; or why not ready: `database unavailable`, `database timeout`.
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
+/// Liveness
+///
+/// The process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    security(()),
+    responses((status = 200, description = "Alive", body = Status)),
+)]
+async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// Readiness
+///
+/// The database answers within 2 s.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = Status),
+        (status = 503, description = "The database is down or slow", body = Status),
+    ),
+)]
 async fn readyz(State(store): State<Arc<dyn Store>>) -> Response {
+    let not_ready = |status| (StatusCode::SERVICE_UNAVAILABLE, Json(Status { status }));
     match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
-        Ok(Ok(())) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Ok(Ok(())) => Json(Status { status: "ready" }).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "database unavailable"})),
-            )
-                .into_response()
+            not_ready("database unavailable").into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "database timeout"})),
-        )
-            .into_response(),
+        Err(_) => not_ready("database timeout").into_response(),
     }
+}
+
+/// This server's OpenAPI document, as JSON (`GET /openapi.json`).
+#[derive(Clone)]
+struct Document(Arc<str>);
+
+/// The whole API's OpenAPI document, as JSON, for the docs page (`/docs/openapi.json`): a
+/// function binary's `/openapi.json` documents only its own routes. The harness puts it on
+/// the router (every function's; `todo-local`: the functions it hosts).
+#[derive(Clone)]
+pub struct ApiDocument(pub Arc<str>);
+
+impl ApiDocument {
+    pub fn of(functions: &[&Function]) -> Self {
+        ApiDocument(Arc::from(openapi::to_json(&document(functions), false)))
+    }
+}
+
+/// The OpenAPI document
+///
+/// The OpenAPI 3.1 document of the routes this server answers (for `todo-local`, the
+/// whole API; for a function, its own routes).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    security(()),
+    responses((status = 200, description = "An OpenAPI 3.1 document", body = Object)),
+)]
+async fn openapi_json(Extension(Document(json)): Extension<Document>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json.to_string(),
+    )
+        .into_response()
 }

@@ -146,16 +146,20 @@ pub trait OutboxStore: Send + Sync + 'static {
 }
 
 /// One entry of a task's history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub event_id: Uuid,
+    /// `task.created`, `task.updated`, `task.completed` or `task.deleted`.
+    #[schema(example = "task.created")]
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
+    /// The task as the event carried it (a `Task`, as it was then).
     pub task: serde_json::Value,
 }
 
 /// One of a user's tags and how many of their open tasks carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "home", "open_tasks": 3}))]
 pub struct TagCount {
     pub name: String,
     pub open_tasks: u64,
@@ -207,7 +211,7 @@ pub trait ReminderStore: Send + Sync + 'static {
 pub const JOB_EARLINESS: Duration = Duration::from_secs(5);
 
 /// A user's webhook as the API shows it (never with its secret).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: Uuid,
     pub url: String,
@@ -250,7 +254,7 @@ impl DeliveryAttempt {
 }
 
 /// Where an (event, webhook) pair stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Delivered,
@@ -261,7 +265,7 @@ pub enum DeliveryStatus {
 }
 
 /// One line of a webhook's delivery log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryRecord {
     pub event_id: Uuid,
     pub status: DeliveryStatus,

@@ -36,12 +36,13 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub use builtin::BuiltIn;
@@ -59,16 +60,17 @@ use crate::store::StoreError;
 pub const FUNCTION: Function = Function {
     name: "chat",
     api,
+    pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
     subscriptions: &[],
 };
 
-fn api() -> Router<AppState> {
-    Router::new()
-        .route("/api/{user_id}/chat", post(chat))
-        .route("/api/{user_id}/conversations", get(conversations))
-        .route("/api/{user_id}/conversations/{id}", get(conversation))
-        .route("/api/{user_id}/quick-add", post(quick_add::quick_add))
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(chat))
+        .routes(routes!(conversations))
+        .routes(routes!(conversation))
+        .routes(routes!(quick_add::quick_add))
 }
 
 /// What the assistant sees of a message: the text, the conversation so far, the user's
@@ -133,24 +135,58 @@ impl ChatState {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"message": "add call mom tomorrow at 6pm #family", "timezone": "Europe/Berlin"}))]
 struct ChatInput {
+    /// 1 to 4,000 characters; line breaks and tabs its only control characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 4000)]
     message: Option<String>,
+    /// The conversation to go on with; absent, a new one starts.
     #[serde(default)]
+    #[schema(nullable = false)]
     conversation_id: Option<Uuid>,
+    /// The user's IANA time zone, kept with the conversation (default: the
+    /// conversation's, else UTC).
     #[serde(default)]
+    #[schema(nullable = false, example = "Europe/Berlin")]
     timezone: Option<String>,
 }
 
 /// The answer to a message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChatResponse {
     pub conversation_id: Uuid,
+    /// The assistant's words.
     pub response: String,
+    /// The tool calls it made, in order.
     pub tool_calls: Vec<ToolCall>,
 }
 
+/// Chat with the assistant
+///
+/// The assistant acts on the user's tasks through the MCP tools and answers in words,
+/// listing the calls it made. With `Accept: text/event-stream` the reply streams: an
+/// `event: tool_call` per call as it happens, then `event: message` with the text, then
+/// `event: done` with the whole response (or `event: error` with the error JSON). Each
+/// user may send 30 messages a minute (10 at once).
+#[utoipa::path(
+    post,
+    path = "/api/{user_id}/chat",
+    operation_id = "chat",
+    request_body = ChatInput,
+    responses(
+        (status = 200, description = "The reply", content(
+            (ChatResponse = "application/json"),
+            (String = "text/event-stream", example = json!("event: tool_call\ndata: {\"tool\":\"add_task\",…}\n\nevent: message\ndata: {\"text\":\"Added …\"}\n\nevent: done\ndata: {\"conversation_id\":\"…\",…}\n\n")),
+        )),
+        (status = 404, description = "No such conversation of this user"),
+        (status = 429, description = "Too many messages: retry after `Retry-After` seconds"),
+        (status = 502, description = "The model answered something unusable; nothing was saved"),
+        (status = 503, description = "The database or the model is unavailable; nothing was saved"),
+        (status = 504, description = "The model did not answer in time; nothing was saved"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn chat(
     State(state): State<AppState>,
@@ -340,14 +376,20 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The page, from 1.
+    #[param(minimum = 1, default = 1)]
     page: Option<u32>,
+    /// Conversations per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     page_size: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// One page of the user's conversations.
+#[derive(Serialize, utoipa::ToSchema)]
 struct ConversationPage {
     items: Vec<ConversationSummary>,
     total_count: u64,
@@ -356,6 +398,20 @@ struct ConversationPage {
     total_pages: u64,
 }
 
+/// List conversations
+///
+/// The user's conversations, the most recently changed first.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/conversations",
+    operation_id = "listConversations",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of conversations", body = ConversationPage),
+        (status = 400, description = "A query parameter is unknown or not acceptable"),
+        (status = 503),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn conversations(
     Extension(chat): Extension<ChatState>,
@@ -391,6 +447,15 @@ async fn conversations(
     }))
 }
 
+/// Get a conversation
+///
+/// Its messages in order, with the tool calls of each reply.
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/conversations/{id}",
+    operation_id = "getConversation",
+    responses((status = 200, description = "The conversation", body = Conversation), (status = 503)),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0, conversation_id = %id))]
 async fn conversation(
     Extension(chat): Extension<ChatState>,

@@ -14,25 +14,49 @@ use serde::{Deserialize, Serialize};
 use crate::assistant::{self, Command, Context};
 use crate::domain::conversation::parse_message;
 use crate::domain::{self, Timezone};
+use crate::http::input::NewTaskInput;
 use crate::http::{ApiError, AuthUser, JsonBody};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"message": "pay rent every month on the 1st p1 #home", "timezone": "Europe/Berlin"}))]
 pub(super) struct QuickAddInput {
+    /// The sentence: 1 to 4,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 4000)]
     message: Option<String>,
+    /// The IANA time zone its dates and times are in (default UTC).
     #[serde(default)]
+    #[schema(nullable = false, example = "Europe/Berlin")]
     timezone: Option<String>,
 }
 
 /// What a sentence reads as.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"understood": true, "summary": "Add “pay rent” (P1, #home, due Tue 1 Dec 09:00, every month)", "task": {"title": "pay rent", "priority": "P1", "tags": ["home"], "due_at": "2026-12-01T08:00:00Z", "recurrence": "monthly", "timezone": "Europe/Berlin"}, "example": null}))]
 pub(super) struct Preview {
+    /// Whether the sentence reads as a task to add.
     understood: bool,
+    /// What it reads as, in words (or why it is not understood).
     summary: String,
+    /// The body to create the task with (`POST /api/{user_id}/tasks`), when understood.
+    #[schema(value_type = Option<NewTaskInput>)]
     task: Option<serde_json::Value>,
+    /// A sentence that would work, when not understood.
     example: Option<&'static str>,
 }
 
+/// Preview a quick add
+///
+/// What the assistant's Quick Add grammar reads in a sentence ("pay rent every month on
+/// the 1st p1 #home"), without saving anything: the task body to create it with, and a
+/// summary in words.
+#[utoipa::path(
+    post,
+    path = "/api/{user_id}/quick-add",
+    operation_id = "quickAdd",
+    request_body = QuickAddInput,
+    responses((status = 200, description = "What the sentence reads as", body = Preview)),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 pub(super) async fn quick_add(
     user: AuthUser,
