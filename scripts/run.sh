@@ -9,8 +9,13 @@
 #                                  # Debian's postgresql package, data under target/pg)
 #
 # Set DATABASE_URL (sqlite://... or postgres://...) to use your own database instead.
+#
+# With Node.js 20.19+ it also builds the web app (scripts/lib/web.sh) that todo-local serves
+# at `/`; without Node the API runs alone and `/` says how to build the app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=lib/web.sh
+source scripts/lib/web.sh
 
 if [[ ${1:-} == --postgres ]]; then
     shift
@@ -20,6 +25,11 @@ if [[ ${1:-} == --postgres ]]; then
 fi
 # Webhook receivers on this machine are fine locally (production refuses private targets).
 export WEBHOOK_ALLOWED_HOSTS=${WEBHOOK_ALLOWED_HOSTS:-127.0.0.1,localhost}
+if web_node_ok; then
+    web_build
+else
+    web_log "the API runs without the web app"
+fi
 cargo build --release --locked -p todo-local
 bin=${CARGO_TARGET_DIR:-target}/release/todo-local
 echo "run: get a token with: $bin token <user_id>" >&2

@@ -103,7 +103,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         <span class="who" title={`Signed in as ${session.userId}`}>
           {session.userId}
         </span>
-        <button type="button" class="ghost" onClick={onSignOut}>
+        <button type="button" class="ghost sign-out" onClick={onSignOut}>
           Sign out
         </button>
       </header>

@@ -172,6 +172,16 @@ export function TasksPage() {
     }
   };
 
+  // Chips for the user's tags (GET /tags), and for those on screen and chosen, should the
+  // tags endpoint not answer.
+  const chips = useMemo(() => {
+    const all = new Map(tags.map((t) => [t.name, t]));
+    for (const name of [...query.tags, ...(page?.items.flatMap((t) => t.tags) ?? [])]) {
+      if (!all.has(name)) all.set(name, { name });
+    }
+    return [...all.values()];
+  }, [tags, page, query.tags]);
+
   const toggleIn = <T,>(list: T[], item: T) => (list.includes(item) ? list.filter((x) => x !== item) : [...list, item]);
   const filtered =
     query.search || query.priorities.length || query.tags.length || query.due || query.overdue || query.status !== "pending";
@@ -228,9 +238,9 @@ export function TasksPage() {
             Overdue
           </button>
         </div>
-        {tags.length > 0 && (
+        {chips.length > 0 && (
           <div class="chips tag-chips" role="group" aria-label="Tags">
-            {tags.map((t) => (
+            {chips.map((t) => (
               <button
                 type="button"
                 class="chip tag"
@@ -382,7 +392,7 @@ function TaskRow(props: {
           )}
           {task.reminder_minutes !== null && task.due_at && (
             <span class="reminder" title="Reminder">
-              ⏰ {reminderText(task.reminder_minutes)}
+              Reminder {reminderText(task.reminder_minutes)}
             </span>
           )}
           {task.tags.map((tag) => (
