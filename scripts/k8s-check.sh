@@ -750,8 +750,9 @@ main() {
     crd/servicemonitors.monitoring.coreos.com --timeout=60s >/dev/null
   wait_for 30 "http.keda.sh in discovery" sh -c 'kubectl api-versions | grep -qx http.keda.sh/v1alpha1'
   render_check cloud-http-addon 1 1 1 1 1 -- -f "$CHART/values-cloud.yaml"
-  if grep -q '^kind: ServiceMonitor' "$OUT/cloud-http-addon.rendered.yaml"; then
-    pass "[cloud-http-addon] a ServiceMonitor where the Prometheus Operator's API is served"
+  if grep -q '^kind: ServiceMonitor' "$OUT/cloud-http-addon.rendered.yaml" &&
+    grep -q '^      path: /metrics' "$OUT/cloud-http-addon.rendered.yaml"; then
+    pass "[cloud-http-addon] a ServiceMonitor (the functions' /metrics and the sidecars') where the Prometheus Operator's API is served"
   else
     fail "[cloud-http-addon] a ServiceMonitor where the Prometheus Operator's API is served"
   fi

@@ -1,10 +1,14 @@
-//! Tracing setup: JSON lines in containers, human-readable on a terminal.
+//! Tracing setup: JSON lines in containers, human-readable on a terminal; and the
+//! process's Prometheus metrics (`metrics`), which each function serves at `GET /metrics`.
 //!
 //! Field values can come from users (a token's subject, a tag), so neither format lets one
 //! break a log line: JSON escapes by itself, and the human-readable format escapes every
 //! control character (`\n` is written as `\n`, an escape sequence as `\u{1b}`).
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use tracing_subscriber::field::{MakeExt, RecordFields};
 use tracing_subscriber::fmt::format::{debug_fn, Writer};
@@ -25,6 +29,28 @@ pub fn init(format: LogFormat, level: &str) {
             .try_init(),
         LogFormat::Pretty => builder.compact().fmt_fields(EscapedFields).try_init(),
     };
+}
+
+/// The process's metrics recorder, installed by the first call (the `metrics` macros record
+/// nothing before that, so the HTTP router calls this when it is built). Every `*_seconds`
+/// metric is a histogram with these buckets.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            )
+            .expect("buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Should something else have installed a recorder first, it keeps its place.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }
 
 /// The human-readable fields, `name=value` separated by spaces (the message bare), with

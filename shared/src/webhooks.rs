@@ -339,6 +339,12 @@ impl Webhooks {
         store
             .record_delivery(event_id, target.id, &outcome, next, payload)
             .await?;
+        let counted = match (outcome.delivered(), next) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "retrying",
+            (false, None) => "failed",
+        };
+        metrics::counter!("webhook_deliveries_total", "outcome" => counted).increment(1);
         match &outcome.error {
             None => tracing::info!(webhook_id = %target.id, %event_id, "delivered"),
             Some(error) => match next {

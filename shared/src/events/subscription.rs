@@ -156,13 +156,20 @@ where
     F: FnOnce(T) -> Fut,
     Fut: std::future::Future<Output = Result<(), ConsumeError>>,
 {
-    match parse_cloud_event::<T>(body) {
+    let delivery = match parse_cloud_event::<T>(body) {
         Ok(event) => match apply(event).await {
             Ok(()) => Delivery::Success,
             Err(e) => e.into(),
         },
         Err(reason) => ConsumeError::Drop(reason).into(),
-    }
+    };
+    let outcome = match delivery {
+        Delivery::Success => "success",
+        Delivery::Retry => "retry",
+        Delivery::Drop => "drop",
+    };
+    metrics::counter!("events_consumed_total", "outcome" => outcome).increment(1);
+    delivery
 }
 
 /// Parses a CloudEvent 1.0 envelope and its `data` as `T` (whose `schema_version`, when it

@@ -60,6 +60,7 @@ pub struct TickReport {
 
 #[tracing::instrument(skip_all)]
 async fn handler(State(state): State<AppState>) -> Result<Json<TickReport>, ApiError> {
+    let started = std::time::Instant::now();
     let mut report = TickReport::default();
     for _ in 0..MAX_REMINDER_BATCHES {
         let claimed = state
@@ -78,6 +79,8 @@ async fn handler(State(state): State<AppState>) -> Result<Json<TickReport>, ApiE
     report.failed = swept.failed;
     report.pruned = state.relay.prune(OUTBOX_RETENTION).await?;
     report.retries = state.webhooks.retry_due(state.store.as_ref()).await?;
+    metrics::histogram!("reminder_tick_duration_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("reminder_tick_claims_total").increment(report.reminders as u64);
     if report != TickReport::default() {
         tracing::info!(
             reminders = report.reminders,

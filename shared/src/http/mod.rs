@@ -8,9 +8,9 @@ pub mod input;
 pub mod openapi;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -112,8 +112,8 @@ impl AppState {
 }
 
 /// A function binary's router: the functions' API routes and pages, their sidecar routes
-/// behind the app API token (`sidecar_access`), and `GET /dapr/subscribe` listing their
-/// subscriptions.
+/// behind the app API token (`sidecar_access`), `GET /dapr/subscribe` listing their
+/// subscriptions, and `GET /metrics` (Prometheus text, behind the same token).
 pub fn app(functions: &[&Function], state: AppState) -> Router {
     let sidecar = sidecar_routes(functions)
         .route_layer(middleware::from_fn_with_state(state.clone(), sidecar_only));
@@ -175,11 +175,13 @@ fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
             "/dapr/subscribe",
             get(move || async move { Json(subscribe_document(&subscriptions)) }),
         )
+        .route("/metrics", get(serve_metrics))
 }
 
-/// JSON 404/405 answers, the request limits, panic catching and request
+/// JSON 404/405 answers, the request limits, panic catching, request metrics and
 /// tracing, around `routes`.
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    crate::telemetry::metrics();
     routes
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -189,8 +191,55 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
+        .layer(middleware::from_fn(record_request))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// Counts each request and its latency by method, route (the matched pattern, so ids do not
+/// multiply the series; `unmatched` for a 404 of no route) and status.
+async fn record_request(request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: the process's metrics, with the gauges read from the database now (the
+/// outbox's backlog is every function's concern, so each reports it).
+async fn serve_metrics(State(state): State<AppState>) -> Response {
+    match state.store.outbox_backlog().await {
+        Ok(backlog) => {
+            metrics::gauge!("outbox_pending").set(backlog.pending as f64);
+            let age = backlog.oldest.map_or(0.0, |oldest| {
+                (crate::domain::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            metrics::gauge!("outbox_oldest_pending_age_seconds").set(age);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: the outbox backlog is unknown"),
+    }
+    let pool = state.store.pool_status();
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(pool.in_use() as f64);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.idle as f64);
+    metrics::gauge!("db_pool_max_connections").set(pool.max as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::metrics().render(),
+    )
+        .into_response()
 }
 
 /// The request's span: method and path only. The query string is left out because it can
@@ -230,20 +279,24 @@ async fn request_limits(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Guards the sidecar routes: the caller must present the app API token in
-/// `dapr-api-token` (compared in constant time), as daprd sends it; without a token
-/// configured they are closed, unless the deployment opened them explicitly.
+/// Guards the sidecar routes (and `/metrics`): the caller must present the app API token in
+/// `dapr-api-token`, as daprd sends it, or as `Authorization: Bearer <token>`, as a
+/// Prometheus scrape can (compared in constant time); without a token configured they are
+/// closed, unless the deployment opened them explicitly.
 async fn sidecar_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let allowed = match &*state.sidecar_access {
         SidecarAccess::Open => true,
         SidecarAccess::Closed => false,
         SidecarAccess::Token(expected) => {
-            let sent = request
-                .headers()
-                .get("dapr-api-token")
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            constant_time_eq(sent, expected.expose().as_bytes())
+            let headers = request.headers();
+            let dapr = headers.get("dapr-api-token").map(|v| v.as_bytes());
+            let bearer = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+            [dapr, bearer]
+                .into_iter()
+                .flatten()
+                .any(|sent| constant_time_eq(sent, expected.expose().as_bytes()))
         }
     };
     if !allowed {

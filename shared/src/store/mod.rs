@@ -124,8 +124,31 @@ pub trait TaskStore: Send + Sync + 'static {
     ) -> Result<Option<Changed<Task>>, StoreError>;
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The connection pool's state now (for the metrics).
+    fn pool_status(&self) -> PoolStatus;
     /// Applies pending schema migrations (a command or a Job runs this, not a cold start).
     async fn migrate(&self) -> Result<(), StoreError>;
+}
+
+/// A connection pool's state: open connections, of which idle, and its maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolStatus {
+    pub fn in_use(&self) -> u32 {
+        self.size.saturating_sub(self.idle)
+    }
+}
+
+/// The outbox's unpublished rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    pub pending: u64,
+    pub oldest: Option<DateTime<Utc>>,
 }
 
 /// The outbox, as the relay sees it.
@@ -142,7 +165,8 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Records a failed attempt; the next one waits 2^attempts seconds (at most an hour).
     async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
     async fn prune_published(&self, older_than: Duration) -> Result<u64, StoreError>;
-    async fn pending_count(&self) -> Result<u64, StoreError>;
+    /// The rows not yet published: how many, and when the oldest was written.
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
 }
 
 /// One entry of a task's history.

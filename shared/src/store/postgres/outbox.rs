@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{classify, PgStore};
-use crate::store::{OutboxMessage, OutboxRecord, OutboxStore, StoreError};
+use crate::store::{OutboxBacklog, OutboxMessage, OutboxRecord, OutboxStore, StoreError};
 
 #[async_trait]
 impl OutboxStore for PgStore {
@@ -75,13 +75,17 @@ impl OutboxStore for PgStore {
         Ok(done.rows_affected())
     }
 
-    async fn pending_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query("select count(*) from outbox where published_at is null")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify)?
-            .get(0);
-        Ok(n as u64)
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let row =
+            sqlx::query("select count(*), min(created_at) from outbox where published_at is null")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+        let pending: i64 = row.try_get(0).map_err(classify)?;
+        Ok(OutboxBacklog {
+            pending: pending.unsigned_abs(),
+            oldest: row.try_get(1).map_err(classify)?,
+        })
     }
 }
 

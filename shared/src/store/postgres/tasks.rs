@@ -170,6 +170,14 @@ impl TaskStore for PgStore {
         Ok(())
     }
 
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        crate::store::PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.pool)

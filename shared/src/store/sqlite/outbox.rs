@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{classify, now_micros, SqliteStore};
-use crate::store::{OutboxMessage, OutboxRecord, OutboxStore, StoreError};
+use super::{classify, now_micros, optional_time, SqliteStore};
+use crate::store::{OutboxBacklog, OutboxMessage, OutboxRecord, OutboxStore, StoreError};
 
 /// A fresh row waits this long before the sweep may take it: the inline relay, which
 /// publishes it right after the commit, owns it meanwhile (PostgreSQL's column default).
@@ -82,12 +82,19 @@ impl OutboxStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn pending_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("select count(*) from outbox where published_at is null")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(classify)?;
-        Ok(n.unsigned_abs())
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let row = sqlx::query(
+            "select count(*) as pending, min(created_at) as oldest from outbox \
+             where published_at is null",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(classify)?;
+        let pending: i64 = row.try_get("pending").map_err(classify)?;
+        Ok(OutboxBacklog {
+            pending: pending.unsigned_abs(),
+            oldest: optional_time(&row, "oldest")?,
+        })
     }
 }
 
@@ -201,7 +208,7 @@ mod tests {
             .await
             .unwrap();
         assert!(claimed.is_empty(), "not the sweep's yet");
-        assert_eq!(db.store.pending_count().await.unwrap(), 2);
+        assert_eq!(db.store.outbox_backlog().await.unwrap().pending, 2);
     }
 
     #[tokio::test]
@@ -248,7 +255,7 @@ mod tests {
             .unwrap();
         db.store.mark_failed(ids[1], "again").await.unwrap();
         assert!((3599.0..=3600.0).contains(&wait_secs(&db, ids[1]).await));
-        assert_eq!(db.store.pending_count().await.unwrap(), 2);
+        assert_eq!(db.store.outbox_backlog().await.unwrap().pending, 2);
 
         assert_eq!(
             db.store

@@ -186,6 +186,20 @@ impl TaskStore for SqliteStore {
         Ok(())
     }
 
+    /// The writer's pool and the readers' together.
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        let [writer, reader] = [&self.writer, &self.reader].map(|pool| crate::store::PoolStatus {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        });
+        crate::store::PoolStatus {
+            size: writer.size + reader.size,
+            idle: writer.idle + reader.idle,
+            max: writer.max + reader.max,
+        }
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         // One migration run at a time in this process; a run of another process on the same
         // file may still apply a migration between this one's check and its own attempt,
