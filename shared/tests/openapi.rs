@@ -138,6 +138,8 @@ async fn each_function_documents_exactly_the_routes_it_serves() {
         let doc = get_json(&app, "/openapi.json").await;
         let mut undocumented: Routes = routes_of(&(function.sidecar)());
         undocumented.insert(("GET".into(), "/dapr/subscribe".into()));
+        // For the Prometheus scrape, behind the app token like the sidecar's routes.
+        undocumented.insert(("GET".into(), "/metrics".into()));
         undocumented.extend(routes_of(&(function.pages)()));
         let api: Routes = served.difference(&undocumented).cloned().collect();
         assert_eq!(
