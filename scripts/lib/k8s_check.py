@@ -109,6 +109,8 @@ ROUTES = [
     ("HEAD", "/settings", "web"),
     ("GET", "/assets/index-3f2a.js", "web"),
     ("GET", "/config.json", "web"),
+    ("GET", "/docs", "web"),
+    ("GET", "/docs/openapi.json", "web"),
     # Only the sidecar may call these: the gateway must not route them anywhere.
     ("POST", "/events/audit", None),
     ("POST", "/events/on-completed", None),
@@ -116,6 +118,8 @@ ROUTES = [
     ("POST", "/job/reminder-1", None),
     ("GET", "/dapr/subscribe", None),
     ("GET", "/healthz", None),
+    # Each function's own document; the whole API's is the docs page's (/docs/openapi.json).
+    ("GET", "/openapi.json", None),
     ("DELETE", "/api/alice/tasks", None),
     ("GET", "/api/alice/tasks/1/2/3", None),
     ("GET", "/api/alice/stream/x", None),

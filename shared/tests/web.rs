@@ -350,3 +350,43 @@ async fn no_function_binary_issues_tokens() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_docs_page_is_served_from_the_build_with_the_whole_apis_document() {
+    const DOCS: &str = "<!doctype html><title>Todo API</title><div id=docs></div>";
+    let dir = built_app();
+    let mut app = web_function(&dir).await;
+    app.router = app.router.layer(Extension(shared::http::ApiDocument::of(
+        shared::handlers::ALL,
+    )));
+
+    // Built before docs.html existed: it says how to build it, as `/` does unbuilt.
+    let (status, _, body) = get(&app.router, "/docs", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("not built"), "{body}");
+
+    std::fs::write(dir.join("docs.html"), DOCS).unwrap();
+    let (status, headers, body) = get(&app.router, "/docs", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, DOCS);
+    assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
+    assert_app_headers(&headers);
+
+    let (status, headers, body) = get(&app.router, "/docs/openapi.json", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "content-type"), "application/json");
+    assert_app_headers(&headers);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/{user_id}/tasks"]["post"].is_object());
+
+    // Another method is a 404, as on the app's other pages.
+    let response = app
+        .router
+        .clone()
+        .oneshot(Request::post("/docs").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    std::fs::remove_dir_all(dir).unwrap();
+}

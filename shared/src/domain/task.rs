@@ -342,7 +342,7 @@ pub struct Task {
     /// How many occurrences came before this one in its series.
     pub recurrence_depth: i32,
     /// When the recurring series this task belongs to started: its occurrences are counted
-    /// from it (see `Recurrence::next_due`).
+    /// from it.
     #[serde(default)]
     pub recurrence_anchor: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -5,6 +5,10 @@
 //!   `{dev_sign_in, sign_in_url}`. `dev_sign_in` is true only in `todo-local` (its
 //!   `POST /dev/token`); `sign_in_url` (`WEB_SIGN_IN_URL`) is the identity provider's page
 //!   the app sends a person to, which sends them back with `#access_token=<JWT>`.
+//! - `GET /docs`: the API's docs page (`docs.html` of the build), which renders
+//!   `GET /docs/openapi.json`, the whole API's OpenAPI document (`http::ApiDocument`, put
+//!   on the router by the harness; the function's own `/openapi.json` has only its routes).
+//!   Neither is in the document: they are pages, like the app's files.
 //! - `GET /<file>`: a file of the build. Vite names what it builds under `assets/` by a hash
 //!   of the content, so those are cached for a year; everything else (`index.html` first)
 //!   is revalidated each time (`no-cache` with an `ETag`).
