@@ -140,10 +140,19 @@ impl SqliteStore {
     }
 
     /// A write transaction, holding the database's write lock from its start.
+    ///
+    /// The `begin` runs in a task of its own, so that it always finishes. sqlx's SQLite
+    /// `begin_with` awaits once more after its BEGIN has run (to check the connection is in
+    /// a transaction); a caller dropped at that point (a client that hung up) left the
+    /// writer connection inside a transaction no `Transaction` owned, and every later
+    /// write failed ("begin_with at non-zero transaction depth") until a restart:
+    /// `scripts/bench/soak.sh` hit it within minutes. A `Transaction` dropped after it
+    /// is made rolls back, as any dropped one does.
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with("begin immediate")
+        let writer = self.writer.clone();
+        tokio::spawn(async move { writer.begin_with("begin immediate").await })
             .await
+            .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("begin: {e}")))?
             .map_err(classify)
     }
 }
