@@ -247,3 +247,61 @@ async fn the_stream_follows_the_auth_rules() {
         .await
         .is_ok());
 }
+
+/// The stream's events are as its OpenAPI document describes them: an object of `event`,
+/// `id` and `data` (schemathesis reads each event so; they were once documented as a plain
+/// string), whose `event` is one the document names.
+#[tokio::test]
+async fn the_streams_events_are_the_ones_its_document_describes() {
+    let app = app_with_bus().await;
+    let doc = shared::http::document(&shared::handlers::local());
+    let doc: Value = serde_json::from_str(&shared::http::openapi::to_json(&doc, false)).unwrap();
+    let stream = &doc["paths"]["/api/{user_id}/stream"]["get"]["responses"]["200"]["content"]
+        ["text/event-stream"]["schema"];
+    let event = doc
+        .pointer(&stream["$ref"].as_str().expect("a named schema")[1..])
+        .unwrap();
+    assert_eq!(event["type"], "object", "{event}");
+    assert_eq!(event["required"], json!(["event", "data"]));
+    assert_eq!(event["properties"]["data"]["type"], "string");
+    let names = doc
+        .pointer(&event["properties"]["event"]["$ref"].as_str().unwrap()[1..])
+        .unwrap()["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for name in ["reminder.due", "lagged", "expired"] {
+        assert!(names.contains(&json!(name)), "{name}");
+    }
+
+    let user = TestApp::user();
+    let mut sse = Sse::open(
+        &app,
+        &format!("/api/{user}/stream"),
+        Some(&app.token(&user)),
+    )
+    .await
+    .unwrap();
+    let task = app.create(&user, json!({"title": "a"})).await;
+    let path = format!("/api/{user}/tasks/{}", task["id"].as_str().unwrap());
+    let body = Some(json!({"title": "b"}));
+    assert_eq!(
+        app.call(&user, "PATCH", &path, body).await.0,
+        StatusCode::OK
+    );
+    let complete = format!("{path}/complete");
+    assert_eq!(
+        app.call(&user, "PATCH", &complete, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(&user, "DELETE", &path, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    for _ in 0..4 {
+        let (event, id, data) = sse.next().await.expect("an event");
+        assert!(names.contains(&json!(event)), "{event} is not documented");
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        assert!(data.is_object());
+    }
+}

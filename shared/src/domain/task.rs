@@ -286,7 +286,8 @@ impl TaskPatch {
 }
 
 /// A stored task, as the API returns it and as events carry it. Its fields stay typed from
-/// the request to the store to the event, so no consumer parses them again.
+/// the request to the store to the event, so no consumer parses them again. (Its optional
+/// fields are `required` in the OpenAPI document: they are always written, `null` when unset.)
 ///
 /// The derived fields (`completed_at`, `remind_at`, `reminder_sent_at`, `updated_at`) are
 /// set only by the rules in `domain::change`.
@@ -313,6 +314,7 @@ pub struct Task {
     #[schema(value_type = String)]
     pub description: Description,
     pub completed: bool,
+    #[schema(required)]
     pub completed_at: Option<DateTime<Utc>>,
     /// "P1" (most urgent) to "P4".
     #[schemars(with = "String")]
@@ -321,29 +323,35 @@ pub struct Task {
     #[schemars(with = "Vec<String>")]
     #[schema(value_type = Vec<String>)]
     pub tags: Vec<TagName>,
+    #[schema(required)]
     pub due_at: Option<DateTime<Utc>>,
     /// Minutes before `due_at` to remind.
+    #[schema(required)]
     pub reminder_minutes: Option<i32>,
     /// `due_at` less `reminder_minutes`: when the reminder fires.
+    #[schema(required)]
     pub remind_at: Option<DateTime<Utc>>,
     /// When the reminder fired (it fires once; changing the due date or offset re-arms it).
+    #[schema(required)]
     pub reminder_sent_at: Option<DateTime<Utc>>,
     /// The rule as given (`weekly`, `every 2 weeks`, `FREQ=WEEKLY;BYDAY=MO`).
     #[serde(deserialize_with = "Recurrence::deserialize_stored")]
     #[schemars(with = "Option<String>")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required)]
     pub recurrence: Option<Recurrence>,
     /// An IANA time zone name.
     #[schemars(with = "String")]
     #[schema(value_type = String)]
     pub timezone: Timezone,
     /// The task this one is the next occurrence of.
+    #[schema(required)]
     pub recurrence_parent_id: Option<Uuid>,
     /// How many occurrences came before this one in its series.
     pub recurrence_depth: i32,
     /// When the recurring series this task belongs to started: its occurrences are counted
     /// from it.
     #[serde(default)]
+    #[schema(required)]
     pub recurrence_anchor: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -58,6 +58,41 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(serve))
 }
 
+/// A JSON-RPC 2.0 message as an MCP client sends it (the transport checks it; this only
+/// describes it).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // a description, never built
+struct JsonRpcMessage {
+    jsonrpc: JsonRpcVersion,
+    /// The request's id, echoed in the response: a string or an integer (absent in a
+    /// notification).
+    #[schema(schema_with = json_rpc_id)]
+    id: Option<Value>,
+    /// `initialize`, `ping`, `tools/list`, `tools/call`, `notifications/initialized`, ...
+    #[schema(example = "tools/list")]
+    method: String,
+    /// The method's parameters (`tools/call`: `{"name": "add_task", "arguments": {...}}`).
+    #[schema(nullable = false)]
+    params: Option<Map<String, Value>>,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // a description, never built
+enum JsonRpcVersion {
+    #[serde(rename = "2.0")]
+    V2,
+}
+
+fn json_rpc_id() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::Type;
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Schema};
+    let one_of = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .build();
+    utoipa::openapi::RefOr::T(Schema::OneOf(one_of))
+}
+
 /// MCP (Streamable HTTP)
 ///
 /// The Model Context Protocol server: JSON-RPC 2.0 messages over Streamable HTTP,
@@ -70,7 +105,7 @@ fn api() -> OpenApiRouter<AppState> {
     path = "/mcp",
     operation_id = "mcp",
     request_body(
-        content = Object,
+        content = JsonRpcMessage,
         description = "A JSON-RPC 2.0 request, notification or response",
         example = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
     ),

@@ -97,7 +97,7 @@ pub async fn deliver(state: &AppState, event: &ReminderEvent) -> Result<(), Cons
 struct WebhookInput {
     /// An http(s) URL of a public address (no credentials, fragment or control
     /// characters): private, loopback and other special-purpose addresses are refused.
-    #[schema(required = true, value_type = String, format = "uri", max_length = 2000)]
+    #[schema(required = true, value_type = String, format = "uri", max_length = 2000, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     url: Option<String>,
     /// The HMAC-SHA256 key deliveries are signed with (`X-Todo-Signature`); generated, and
     /// shown once, when absent.

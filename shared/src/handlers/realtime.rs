@@ -21,6 +21,7 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -81,7 +82,7 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
     params(
         ("access_token" = Option<String>, Query, description = "The token, for clients that cannot send headers (a browser's `EventSource`); the header wins when both are sent"),
     ),
-    responses((status = 200, description = "The stream (it stays open)", content_type = "text/event-stream", body = String, example = json!("event: task.created\nid: 7d1e5c3a-…\ndata: {\"event_type\":\"task.created\",…}\n\n"))),
+    responses((status = 200, description = "The stream (it stays open); each event as `StreamEvent` describes", content_type = "text/event-stream", body = StreamEvent, example = json!("event: task.created\nid: 7d1e5c3a-…\ndata: {\"event_type\":\"task.created\",…}\n\n"))),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 async fn stream(
@@ -92,6 +93,42 @@ async fn stream(
     let events = state.hub.stream(user.user_id);
     Sse::new(until_expiry(events, user.expires_at))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// One event of the stream: what its `event:`, `id:` and `data:` lines carry.
+// Written by `events::hub` and `until_expiry`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // describes the wire format
+struct StreamEvent {
+    event: StreamEventName,
+    /// The event's id (`Last-Event-ID`), on task and reminder events.
+    #[schema(nullable = false)]
+    id: Option<uuid::Uuid>,
+    /// JSON: the task event (`event_id`, `event_type`, `occurred_at`, `task`) or the reminder
+    /// (`event_id`, `task_id`, `title`, `due_at`, `remind_at`); for `lagged` `{"missed": n}`,
+    /// for `expired` `{"expired_at": "<time>"}`.
+    data: String,
+}
+
+/// What happened: a task change, a reminder, events missed by a slow client (`lagged`:
+/// refetch the tasks), or the token's expiry (`expired`: the stream ends; reconnect).
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // describes the wire format
+enum StreamEventName {
+    #[serde(rename = "task.created")]
+    TaskCreated,
+    #[serde(rename = "task.updated")]
+    TaskUpdated,
+    #[serde(rename = "task.completed")]
+    TaskCompleted,
+    #[serde(rename = "task.deleted")]
+    TaskDeleted,
+    #[serde(rename = "reminder.due")]
+    ReminderDue,
+    #[serde(rename = "lagged")]
+    Lagged,
+    #[serde(rename = "expired")]
+    Expired,
 }
 
 /// `events` until `expires_at` (the token's expiry), then a last `event: expired` and the

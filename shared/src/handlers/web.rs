@@ -145,6 +145,7 @@ struct WebConfig {
     dev_sign_in: bool,
     /// The identity provider's sign-in page, which sends a person back with
     /// `#access_token=<JWT>` (`WEB_SIGN_IN_URL`).
+    #[schema(required)]
     sign_in_url: Option<String>,
 }
 

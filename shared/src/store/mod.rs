@@ -294,11 +294,17 @@ pub struct DeliveryRecord {
     pub event_id: Uuid,
     pub status: DeliveryStatus,
     pub attempts: i32,
+    #[schema(required)]
     pub last_attempt_at: Option<DateTime<Utc>>,
+    #[schema(required)]
     pub last_status: Option<i32>,
+    #[schema(required)]
     pub last_error: Option<String>,
+    #[schema(required)]
     pub delivered_at: Option<DateTime<Utc>>,
+    #[schema(required)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[schema(required)]
     pub failed_at: Option<DateTime<Utc>>,
 }
 

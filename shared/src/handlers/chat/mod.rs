@@ -178,7 +178,7 @@ pub struct ChatResponse {
     responses(
         (status = 200, description = "The reply", content(
             (ChatResponse = "application/json"),
-            (String = "text/event-stream", example = json!("event: tool_call\ndata: {\"tool\":\"add_task\",…}\n\nevent: message\ndata: {\"text\":\"Added …\"}\n\nevent: done\ndata: {\"conversation_id\":\"…\",…}\n\n")),
+            (ChatEvent = "text/event-stream", example = json!("event: tool_call\ndata: {\"tool\":\"add_task\",…}\n\nevent: message\ndata: {\"text\":\"Added …\"}\n\nevent: done\ndata: {\"conversation_id\":\"…\",…}\n\n")),
         )),
         (status = 404, description = "No such conversation of this user"),
         (status = 429, description = "Too many messages: retry after `Retry-After` seconds"),
@@ -222,6 +222,27 @@ async fn chat(
     Ok(Sse::new(stream(state, chat, request))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// One event of a streamed reply: what its `event:` and `data:` lines carry.
+// Written by `stream`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // describes the wire format
+struct ChatEvent {
+    event: ChatEventName,
+    /// JSON: a `ToolCall` (`tool_call`), `{"text": "..."}` (`message`), the `ChatResponse`
+    /// (`done`) or the error JSON (`error`).
+    data: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // describes the wire format
+enum ChatEventName {
+    ToolCall,
+    Message,
+    Done,
+    Error,
 }
 
 /// One message to answer.

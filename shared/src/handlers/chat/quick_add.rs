@@ -39,9 +39,10 @@ pub(super) struct Preview {
     /// What it reads as, in words (or why it is not understood).
     summary: String,
     /// The body to create the task with (`POST /api/{user_id}/tasks`), when understood.
-    #[schema(value_type = Option<NewTaskInput>)]
+    #[schema(value_type = Option<NewTaskInput>, required)]
     task: Option<serde_json::Value>,
     /// A sentence that would work, when not understood.
+    #[schema(required)]
     example: Option<&'static str>,
 }
 
