@@ -1,121 +1,37 @@
-// The API's shapes, as the app uses them. See the README's API section.
+// The API's shapes, generated from its OpenAPI document (api.gen.ts, written by
+// scripts/api-types.sh; scripts/contract-test.sh fails when it is stale), under the names the
+// app uses.
+import type { components } from "./api.gen";
 
-export type Priority = "P1" | "P2" | "P3" | "P4";
+type Schemas = components["schemas"];
 
-export interface Task {
-  id: string;
-  user_id: string;
-  title: string;
-  description: string | null;
-  completed: boolean;
-  completed_at: string | null;
-  priority: Priority;
-  tags: string[];
-  due_at: string | null;
-  reminder_minutes: number | null;
-  remind_at: string | null;
-  reminder_sent_at?: string | null;
-  recurrence: string | null;
-  timezone: string;
-  recurrence_parent_id: string | null;
-  recurrence_depth?: number;
-  created_at: string;
-  updated_at: string;
-}
+export type Priority = Schemas["Priority"];
+export type Task = Schemas["Task"];
 
 /** The body of a create or update: absent fields are kept, null clears. */
-export interface TaskInput {
-  title?: string;
-  description?: string | null;
-  priority?: Priority;
-  tags?: string[];
-  due_at?: string | null;
-  reminder_minutes?: number | null;
-  recurrence?: string | null;
-  timezone?: string;
-}
+export type TaskInput = Schemas["TaskUpdate"];
 
-export interface Page<T> {
-  items: T[];
-  total_count: number;
-  page: number;
-  page_size: number;
-  total_pages: number;
-  total_count_exact: boolean;
-}
+export type TaskPage = Schemas["TaskPage"];
+export type ConversationPage = Schemas["ConversationPage"];
+/** A page of a list: of tasks, or of conversations. */
+export type Page<T> = T extends Task ? TaskPage : T extends ConversationSummary ? ConversationPage : never;
 
-export interface HistoryEntry {
-  event_id: string;
-  event_type: string;
-  occurred_at: string;
-  task: Partial<Task>;
-}
+/** An entry of a task's history. The document types `task` as any JSON (the task as the
+ *  event carried it, which may predate today's fields), so the app reads it as a partial task. */
+export type HistoryEntry = Omit<Schemas["AuditEntry"], "task"> & { task: Partial<Task> };
 
-export interface Tag {
-  name: string;
-  open_tasks?: number;
-}
+/** A tag, with its open tasks when `GET /tags` counted them (a chip for a tag only seen on a
+ *  task on screen has no count). */
+export type Tag = Pick<Schemas["TagCount"], "name"> & Partial<Pick<Schemas["TagCount"], "open_tasks">>;
 
-export interface QuickAddPreview {
-  understood: boolean;
-  summary: string;
-  task: TaskInput | null;
-  example: string | null;
-}
+export type QuickAddPreview = Schemas["Preview"];
+export type ToolCall = Schemas["ToolCall"];
+export type ChatMessage = Schemas["Message"];
+export type ConversationSummary = Schemas["ConversationSummary"];
+export type Conversation = Schemas["Conversation"];
+export type ChatResponse = Schemas["ChatResponse"];
 
-export interface ToolCall {
-  tool: string;
-  arguments: unknown;
-  result?: unknown;
-  error?: string;
-}
-
-export interface ChatMessage {
-  role: "user" | "assistant";
-  content: string;
-  tool_calls?: ToolCall[];
-  at: string;
-}
-
-export interface ConversationSummary {
-  id: string;
-  title: string;
-  messages: number;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface Conversation {
-  id: string;
-  timezone: string;
-  messages: ChatMessage[];
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ChatResponse {
-  conversation_id: string;
-  response: string;
-  tool_calls: ToolCall[];
-}
-
-export interface Webhook {
-  id: string;
-  url: string;
-  created_at: string;
-  secret?: string;
-}
-
-export interface Delivery {
-  event_id: string;
-  attempts: number;
-  last_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-  delivered_at: string | null;
-}
-
-export interface WebConfig {
-  dev_sign_in: boolean;
-  sign_in_url: string | null;
-}
+/** A webhook; `secret` only in the answer to its creation, when the server generated it. */
+export type Webhook = Schemas["Created"];
+export type Delivery = Schemas["DeliveryRecord"];
+export type WebConfig = Schemas["WebConfig"];
