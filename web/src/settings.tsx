@@ -182,7 +182,15 @@ function Deliveries({ hook }: { hook: Webhook }) {
               </td>
               <td>{r.attempts}</td>
               <td>{r.last_status ?? r.last_error ?? "—"}</td>
-              <td>{r.delivered_at ? when(r.delivered_at) : "not yet"}</td>
+              <td>
+                {r.status === "delivered" && r.delivered_at
+                  ? when(r.delivered_at)
+                  : r.status === "failed"
+                    ? "failed, given up"
+                    : r.next_attempt_at
+                      ? `retrying ${when(r.next_attempt_at)}`
+                      : "retrying"}
+              </td>
             </tr>
           ))}
         </tbody>
