@@ -2,8 +2,9 @@
 """Latency of the chatbot's paths on `todo-local` (release build, embedded SQLite, no
 model): creating a task through REST against the same through the MCP tool `add_task`
 (one stateless Streamable HTTP request), and a turn of the built-in assistant (`POST
-/api/{user}/chat`, which parses the sentence and calls the tool in-process). Sequential
-requests on one keep-alive connection; p50 and p99 of RUNS each, after a warm-up.
+/api/{user}/chat`, which parses the sentence and calls the tool in-process; its turns
+rotate over users, each under the chat's per-user rate limit). Sequential requests on one
+keep-alive connection; p50 and p99 of RUNS each, after a warm-up.
 
     cargo build --release -p todo-local
     python3 scripts/bench/chat.py [path/to/todo-local] [RUNS]
@@ -64,6 +65,20 @@ def main() -> None:
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             mcp = dict(auth, **{"Accept": "application/json, text/event-stream",
                                 "MCP-Protocol-Version": "2025-06-18"})
+            # The chat allows each user 30 messages a minute: its turns rotate over users
+            # with a few each (its burst is 10).
+            chat_users = []
+            for u in range((runs + 30) // 8 + 1):
+                user_token = subprocess.run([binary, "token", f"chatter-{u}"], env=env, check=True,
+                                            capture_output=True, text=True).stdout.strip()
+                chat_users.append((f"chatter-{u}", {"Authorization": f"Bearer {user_token}",
+                                                    "Content-Type": "application/json"}))
+
+            def chat_turn(i):
+                user, headers = chat_users[(i + 30) // 8]
+                return timed(conn, "POST", f"/api/{user}/chat", headers,
+                             {"message": f"add errand {i} tomorrow at 5pm #home p2"})
+
             cases = {
                 "REST POST /api/{user}/tasks": lambda i: timed(
                     conn, "POST", "/api/bench/tasks", auth,
@@ -73,9 +88,7 @@ def main() -> None:
                     {"jsonrpc": "2.0", "id": i, "method": "tools/call",
                      "params": {"name": "add_task", "arguments":
                                 {"title": f"mcp task {i}", "priority": "high", "tags": ["home"]}}}),
-                "chat turn, built-in assistant": lambda i: timed(
-                    conn, "POST", "/api/bench/chat", auth,
-                    {"message": f"add errand {i} tomorrow at 5pm #home p2"}),
+                "chat turn, built-in assistant": chat_turn,
             }
             results = {}
             for name, call in cases.items():
