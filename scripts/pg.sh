@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for tests and local runs.
 #
-#   scripts/pg.sh start   # prints DATABASE_URL=... on stdout; idempotent
+#   scripts/pg.sh start   # prints DATABASE_URL=... on stdout; idempotent; a start after a
+#                         # stop keeps the port (and so the URL) when it is still free
 #   scripts/pg.sh stop
 #   scripts/pg.sh url     # prints the URL of the running cluster
 #
@@ -46,6 +47,23 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# The port of the last start when it is still free, so that a cluster stopped and started
+# again keeps its URL (clients reconnect to the same address); else a new free one.
+port_for_start() {
+    local port
+    port=$(cat "$PG_DIR/port" 2>/dev/null || true)
+    if [[ $port =~ ^[0-9]+$ ]] &&
+        python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+        echo "$port"
+    else
+        free_port
+    fi
+}
+
 url() {
     local port
     port=$(cat "$PG_DIR/port")
@@ -76,7 +94,8 @@ CONF
     if as_pg "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
         log "already running"
     else
-        free_port >"$PG_DIR/port"
+        port_for_start >"$PG_DIR/port.new"
+        mv "$PG_DIR/port.new" "$PG_DIR/port"
         as_pg "$bin/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 \
             -o "-p $(cat "$PG_DIR/port")" start >/dev/null || { tail -20 "$PG_DIR/server.log" >&2; exit 1; }
     fi

@@ -13,6 +13,8 @@
 #   stack_start_function NAME   # the binary on a free port, then its daprd; waits for both
 #   stack_kill_app NAME [SIG]   stack_start_app NAME     (same ports: daprd keeps its app)
 #   stack_kill_sidecar NAME     stack_start_sidecar NAME
+#   stack_stop_pg               stack_restart_pg         (same port: DATABASE_URL holds)
+#   stack_stop_kafka            stack_restart_kafka      (same port)
 #
 # Everything lives under $STACK_DIR (default target/e2e): logs/<name>.log (the app),
 # logs/<name>.daprd.log, logs/kafka.log, pg/server.log, resources/ (the generated daprd
@@ -265,6 +267,20 @@ stack_start_pg() {
   stack_log "PostgreSQL ready: ${DATABASE_URL%%@*}@${DATABASE_URL#*@} (migrated)"
 }
 
+# stack_stop_pg, stack_restart_pg: stop PostgreSQL (a fast shutdown: every session is
+# ended, open transactions roll back), and start it again on the same data and port, so
+# that DATABASE_URL stays valid and the functions' pools reconnect to it.
+stack_stop_pg() {
+  PG_DIR="$STACK_DIR/pg" "$STACK_ROOT/scripts/pg.sh" stop || stack_fail "scripts/pg.sh stop failed"
+}
+stack_restart_pg() {
+  local out
+  out="$(PG_DIR="$STACK_DIR/pg" PG_DATABASE=todo_e2e "$STACK_ROOT/scripts/pg.sh" start)" ||
+    stack_fail "scripts/pg.sh start (again) failed"
+  [[ "${out#DATABASE_URL=}" == "$DATABASE_URL" ]] ||
+    stack_fail "PostgreSQL came back at ${out#DATABASE_URL=}, not $DATABASE_URL (its port was taken)"
+}
+
 # stack_sql QUERY: one value (or rows, '|'-separated) from the e2e database.
 stack_sql() {
   "$PSQL" "$DATABASE_URL" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"
@@ -291,6 +307,15 @@ stack_start_kafka() {
   done
   stack_log "Kafka ready on $KAFKA_BROKERS with topics $STACK_TOPICS ($((SECONDS - t0))s)"
   stack_write_resources
+}
+
+# stack_stop_kafka, stack_restart_kafka: stop the broker (SIGTERM: a controlled shutdown)
+# and start it again on the same data and port.
+stack_stop_kafka() {
+  KAFKA_STOP_TIMEOUT=20 stack_kafka stop || stack_fail "scripts/kafka.sh stop failed"
+}
+stack_restart_kafka() {
+  stack_kafka start || stack_fail "scripts/kafka.sh start (again) failed"
 }
 
 # The shipped components/ with the brokers value pointed at this run's broker and the
