@@ -198,6 +198,12 @@ impl ApiError {
             }
             _ => {}
         }
+        self.body()
+    }
+
+    /// The same JSON without logging the cause: for an error that is only shown, never
+    /// answered (the OpenAPI document's examples).
+    pub(crate) fn body(&self) -> serde_json::Value {
         serde_json::to_value(ErrorBody {
             error: ErrorDetail {
                 code: self.code(),

@@ -322,7 +322,9 @@ fn example_error(status: u16) -> Option<serde_json::Value> {
         504 => ApiError::GatewayTimeout("the model did not answer in time".into()),
         _ => return None,
     };
-    Some(error.to_json())
+    // Not `to_json`, which logs the cause: every function builds its document at start,
+    // and a "dependency unavailable" warning at each cold start would be a false alarm.
+    Some(error.body())
 }
 
 /// The errors the shared layer answers, as reusable responses.
