@@ -31,6 +31,21 @@
 #                      the state.postgresql state store (with the secret store); "done
 #                      with ..." in the same conversation completes it, and on-completed
 #                      creates the next occurrence
+#   faults             a steady mixed load (scripts/lib/faults.py drive: weekly tasks created
+#                      and completed, tasks created, renamed, read and listed, reminders
+#                      falling due to a local webhook) runs for a few minutes while, in
+#                      turn: PostgreSQL is stopped across a reminder-cron tick and started
+#                      again on its port, the Kafka broker is stopped and started again,
+#                      E2E_FAULTS_CONSUMER (audit) is SIGKILLed and then its daprd, and
+#                      update-task is SIGTERMed while a request is inside it (held on a row
+#                      lock): it must stop accepting, answer that request and exit 0.
+#                      Afterwards (scripts/lib/faults.py check): every 2xx write is in the
+#                      database as answered and no failed one is; the only errors were 503
+#                      with Retry-After while the database was down, answered within
+#                      E2E_FAULTS_FAIL_FAST s, and refused connections to update-task while
+#                      it was stopped; every completion has exactly one next occurrence;
+#                      every task-events event is audited once; every due reminder reached
+#                      the webhook once, signed; the outbox drains. Prints the counts.
 # Always checked: daprd loaded exactly one subscription per consumer (the declarative YAML
 # and the app's GET /dapr/subscribe agree; the app's wins), and no event was dead-lettered.
 #
@@ -42,6 +57,11 @@
 #   E2E_RESTART_TASKS   tasks in recurring-restart (default 200)
 #   E2E_RESTART_PACE    seconds between two completions there (default 0.1)
 #   E2E_TIMEOUT         seconds to wait for an eventual outcome (default 180)
+#   E2E_FAULTS_CONSUMER the consumer SIGKILLed in faults, app then daprd (default audit)
+#   E2E_FAULTS_SETTLE   seconds of load before, between and after the faults (default 20)
+#   E2E_FAULTS_DOWN     seconds PostgreSQL and Kafka each stay down (default 10)
+#   E2E_FAULTS_FAIL_FAST  the most seconds a request may take to fail while the database
+#                       is down (default 6: the pool's wait for a connection, and a margin)
 # Logs: target/e2e/logs/ (printed, last lines, on failure). Exit status 0 only when every
 # assertion of every scenario held.
 set -euo pipefail
@@ -50,7 +70,7 @@ STACK_NAME=e2e
 # shellcheck source-path=SCRIPTDIR source=lib/stack.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/stack.sh"
 
-SCENARIOS=(recurring recurring-restart stream reminders jobs chat)
+SCENARIOS=(recurring recurring-restart stream reminders jobs chat faults)
 # Every function runs with its own sidecar, as in production. reminder-jobs starts in the
 # jobs scenario, so that the reminders scenario proves the cron binding alone.
 FUNCTIONS=(create-task list-tasks get-task update-task complete-task delete-task
@@ -76,6 +96,10 @@ STACK_FUNCTION_ENV[chat]="STATE_STORE=statestore"
 E2E_RESTART_TASKS="${E2E_RESTART_TASKS:-200}"
 E2E_RESTART_PACE="${E2E_RESTART_PACE:-0.1}"
 E2E_TIMEOUT="${E2E_TIMEOUT:-180}"
+E2E_FAULTS_CONSUMER="${E2E_FAULTS_CONSUMER:-audit}"
+E2E_FAULTS_SETTLE="${E2E_FAULTS_SETTLE:-20}"
+E2E_FAULTS_DOWN="${E2E_FAULTS_DOWN:-10}"
+E2E_FAULTS_FAIL_FAST="${E2E_FAULTS_FAIL_FAST:-6}"
 
 log() { stack_log "$@"; }
 fail() { stack_fail "$@"; }
@@ -560,6 +584,258 @@ scenario_chat() {
   [[ "$(stack_json 'j["total_count"] == 1 and j["items"][0]["messages"] == 4')" == true ]] ||
     fail "conversations: $(cat "$HTTP_BODY_FILE")"
 }
+# --- scenario: faults ------------------------------------------------------------------------
+
+FAULTS_SERIES=e2e-faults-series FAULTS_REMIND=e2e-faults-remind
+FAULTS_EDIT=(e2e-faults-edit-1 e2e-faults-edit-2)
+
+now() { date +%s.%N; }
+
+# fault_window KIND START END [FUNCTION]: when the load may see errors, for the checks
+# (db: a 503 with Retry-After from any function; down: a refused connection to FUNCTION;
+# kafka: none, its requests' latency is reported).
+fault_window() {
+  printf '{"kind": "%s", "start": %s, "end": %s, "function": "%s"}\n' "$1" "$2" "$3" "${4:-}" \
+    >>"$STACK_DIR/faults-windows.jsonl"
+}
+
+load_summary() { # "N requests, M not 2xx" so far
+  local all bad
+  all="$(wc -l <"$STACK_DIR/faults-requests.jsonl" | tr -d ' ')"
+  bad="$(grep -vc '"status": 2[0-9][0-9]' "$STACK_DIR/faults-requests.jsonl" || true)"
+  printf '%s requests, %s not 2xx' "$all" "$bad"
+}
+
+# load_for S: the load runs on for S seconds (failing if the driver died).
+load_for() {
+  local until=$((SECONDS + $1))
+  while ((SECONDS < until)); do
+    kill -0 "$LOAD_PID" 2>/dev/null || fail "the load driver exited early (logs/faults-load.log)"
+    sleep 1
+  done
+}
+
+# next_tick_after S: when the first reminder-cron tick at least S seconds from now comes
+# (epoch seconds): daprd's "@every 1m" counts from the binding's init, which its log
+# gives. Prints nothing when the log does not say.
+next_tick_after() {
+  local init t now
+  init="$(grep 'successful init for input binding (reminder-cron' "$STACK_DIR/logs/reminder-tick.daprd.log" |
+    tail -n1 | sed -n 's/^time="\([^"]*\)".*/\1/p')"
+  [[ -n "$init" ]] || return 0
+  t="$(date -d "$init" +%s)" || return 0
+  now="$(date +%s)"
+  while ((t < now + $1)); do t=$((t + 60)); done
+  printf '%s\n' "$t"
+}
+
+# PostgreSQL goes down a few seconds before a reminder-cron tick, so that the tick fails
+# too and the next one has to make up for it.
+fault_postgres() {
+  local t0 t1 tick unavailable
+  tick="$(next_tick_after 14)"
+  if [[ -n "$tick" ]]; then
+    load_for $((tick - 4 - $(date +%s)))
+    log "fault 1/5: stopping PostgreSQL, 4s before the reminder-cron tick of $(date -d "@$tick" +%T) ($(load_summary) so far)"
+  else
+    log "fault 1/5: stopping PostgreSQL (the reminder-cron schedule is not in its daprd's log) ($(load_summary) so far)"
+  fi
+  unavailable="$(grep -c 'dependency unavailable' "$STACK_DIR/logs/reminder-tick.log" || true)"
+  t0="$(now)"
+  stack_stop_pg
+  log "PostgreSQL is down; it stays down ${E2E_FAULTS_DOWN}s"
+  load_for "$E2E_FAULTS_DOWN"
+  stack_restart_pg
+  t1="$(now)"
+  fault_window db "$t0" "$t1"
+  log "PostgreSQL is back on the same port after $(stack_py -c "print(f'{$t1 - $t0:.0f}')")s down ($(load_summary) so far)"
+  unavailable=$(($(grep -c 'dependency unavailable' "$STACK_DIR/logs/reminder-tick.log" || true) - unavailable))
+  log "reminder-tick found the database unavailable $unavailable time(s) meanwhile"
+}
+
+fault_kafka() {
+  local t0=$SECONDS start
+  log "fault 2/5: stopping the Kafka broker ($(load_summary) so far)"
+  start="$(now)"
+  stack_stop_kafka 2>>"$STACK_DIR/logs/kafka-tools.log"
+  log "Kafka is down (stopping took $((SECONDS - t0))s); it stays down ${E2E_FAULTS_DOWN}s"
+  load_for "$E2E_FAULTS_DOWN"
+  stack_restart_kafka 2>>"$STACK_DIR/logs/kafka-tools.log"
+  fault_window kafka "$start" "$(now)"
+  log "Kafka is back after $((SECONDS - t0))s ($(load_summary) so far)"
+}
+
+fault_consumer() {
+  local name="$E2E_FAULTS_CONSUMER"
+  [[ -n "${STACK_PID[app:$name]:-}" ]] || fail "E2E_FAULTS_CONSUMER=$name is not running"
+  log "fault 3/5: SIGKILL $name (the app; its daprd stays)"
+  stack_kill_app "$name" KILL
+  load_for 5
+  stack_start_app "$name"
+  log "$name restarted ($(load_summary) so far)"
+  load_for "$E2E_FAULTS_SETTLE"
+  log "fault 4/5: SIGKILL $name's daprd"
+  stack_kill_sidecar "$name" KILL
+  load_for 5
+  stack_start_sidecar "$name"
+  check_subscription "$name"
+  log "$name's daprd restarted, its subscriptions as declared ($(load_summary) so far)"
+}
+
+# SIGTERM update-task while a request is inside it: the request holds on the task's row
+# lock (taken by a psql session for HOLD seconds), so it is certainly in flight. The
+# function must stop accepting at once, answer that request, then exit 0.
+sleeping_sessions() {
+  stack_sql "select count(*) from pg_stat_activity
+    where state = 'active' and query like 'select pg_sleep(%' and pid <> pg_backend_pid()"
+}
+lock_waiters() {
+  stack_sql "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and pid <> pg_backend_pid()"
+}
+accepts_connections() { curl -s -o /dev/null --max-time 1 "$(stack_url "$1")/healthz"; }
+
+fault_sigterm() {
+  local name=update-task user=e2e-faults-drain hold=8 id pid lock_pid curl_pid t0 t1 t2 rc=0 answer
+  TOKEN="$(stack_token "$user")"
+  stack_expect_http 201 POST "$(stack_url create-task)/api/$user/tasks" '{"title":"Drain me"}'
+  id="$(stack_json 'j["id"]')"
+  log "fault 5/5: SIGTERM $name while its request to rename task $id waits on that task's row lock"
+  "$PSQL" "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -c 'begin' \
+    -c "select 1 from tasks where id = '$id' for update" -c "select pg_sleep($hold)" -c 'commit' \
+    >/dev/null 2>>"$STACK_DIR/logs/faults-lock.log" &
+  lock_pid=$!
+  stack_wait_until 10 "the psql session to hold the row lock" eval '(( $(sleeping_sessions) >= 1 ))'
+  STACK_RUN_DIR="$STACK_DIR" curl -sS -o "$STACK_DIR/drain-body.json" -w '%{http_code}' --max-time 30 \
+    -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data-binary '{"title":"Drained"}' "$(stack_url "$name")/api/$user/tasks/$id" \
+    >"$STACK_DIR/drain-status" 2>>"$STACK_DIR/logs/curl.log" &
+  curl_pid=$!
+  stack_wait_until 10 "the rename to wait on the row lock inside $name" eval '(( $(lock_waiters) >= 1 ))'
+
+  pid="${STACK_PID[app:$name]}"
+  t0="$(now)"
+  kill -TERM "$pid"
+  stack_wait_until 5 "$name to stop accepting connections after SIGTERM" eval "! accepts_connections $name"
+  kill -0 "$pid" 2>/dev/null || fail "$name exited with a request in flight (it must drain)"
+  log "$name refuses new connections and is still running (draining)"
+  wait "$curl_pid" || fail "the in-flight rename got no answer from $name: $(tail -n1 "$STACK_DIR/logs/curl.log")"
+  t1="$(now)"
+  answer="$(cat "$STACK_DIR/drain-status")"
+  [[ "$answer" == 200 && "$(stack_json 'j["title"]' "$STACK_DIR/drain-body.json")" == Drained ]] ||
+    fail "the in-flight rename answered $answer: $(head -c 300 "$STACK_DIR/drain-body.json")"
+  stack_wait_until 25 "$name to exit once drained" eval "! kill -0 $pid 2>/dev/null"
+  wait "$pid" || rc=$?
+  ((rc == 0)) || fail "$name exited with status $rc after SIGTERM"
+  wait "$lock_pid" || fail "the psql session holding the row lock failed (logs/faults-lock.log)"
+  [[ "$(stack_sql "select title from tasks where id = '$id'")" == Drained ]] ||
+    fail "the rename answered 200 during the drain is not in the database"
+  log "the in-flight rename answered 200 $(stack_py -c "print(f'{$t1 - $t0:.1f}')")s after SIGTERM; $name then exited 0"
+  stack_start_app "$name"
+  t2="$(now)"
+  fault_window down "$t0" "$t2" "$name"
+  log "$name restarted ($(load_summary) so far)"
+}
+
+events_audited() { # USER...: every task-events event of these users is in the audit log
+  local users n
+  users="$(printf "'%s'," "$@")"
+  n="$(stack_sql "select count(*) from outbox o where o.topic = 'task-events'
+    and o.partition_key in (${users%,}) and not exists (select 1 from audit_log a where a.event_id = o.event_id)")"
+  STACK_STATE="$n event(s) not audited yet"
+  ((n == 0))
+}
+
+reminders_delivered() { # USER: every reminder of USER has reached the faults receiver
+  local n
+  n="$(stack_sql "select count(*) from tasks where user_id = '$1' and remind_at is not null")"
+  STACK_STATE="$(deliveries faults) of $n reminder(s) delivered"
+  (($(deliveries faults) >= n))
+}
+
+scenario_faults() {
+  local secret="e2e-faults-secret-$RANDOM$RANDOM" users=() u series_n config t0
+  users=("$FAULTS_SERIES" "${FAULTS_EDIT[@]}" "$FAULTS_REMIND")
+  : >"$STACK_DIR/faults-requests.jsonl"
+  : >"$STACK_DIR/faults-windows.jsonl"
+  rm -f "$STACK_DIR/faults-stop"
+  start_receiver faults
+  TOKEN="$(stack_token "$FAULTS_REMIND")"
+  register_webhook "$FAULTS_REMIND" "$RECEIVER_URL" "$secret"
+
+  config="$STACK_DIR/faults-config.json"
+  {
+    printf '{"urls": {'
+    local f sep=""
+    for f in create-task update-task complete-task get-task list-tasks; do
+      printf '%s"%s": "%s"' "$sep" "$f" "$(stack_url "$f")"
+      sep=", "
+    done
+    printf '}, "users": ['
+    printf '["series", "%s", "%s", 0.25], ' "$FAULTS_SERIES" "$(stack_token "$FAULTS_SERIES")"
+    for u in "${FAULTS_EDIT[@]}"; do printf '["edit", "%s", "%s", 0.25], ' "$u" "$(stack_token "$u")"; done
+    printf '["remind", "%s", "%s", 4]], ' "$FAULTS_REMIND" "$(stack_token "$FAULTS_REMIND")"
+    printf '"remind_in_s": [5, 30], "remind_user": "%s", "webhook_secret": "%s", ' "$FAULTS_REMIND" "$secret"
+    printf '"db_grace_s": 5, "fail_fast_s": %s}\n' "$E2E_FAULTS_FAIL_FAST"
+  } >"$config"
+
+  STACK_RUN_DIR="$STACK_DIR" "$STACK_PYTHON" -S "$STACK_ROOT/scripts/lib/faults.py" drive "$config" \
+    "$STACK_DIR/faults-requests.jsonl" "$STACK_DIR/faults-stop" >>"$STACK_DIR/logs/faults-load.log" 2>&1 &
+  LOAD_PID=$!
+  stack_record load:faults "$LOAD_PID"
+  log "load: weekly tasks created and completed ($FAULTS_SERIES), tasks created, renamed and read (${FAULTS_EDIT[*]}), reminders falling due ($FAULTS_REMIND)"
+  fault_postgres
+  load_for "$E2E_FAULTS_SETTLE"
+  fault_kafka
+  load_for "$E2E_FAULTS_SETTLE"
+  fault_consumer
+  load_for "$E2E_FAULTS_SETTLE"
+  fault_sigterm
+  load_for "$E2E_FAULTS_SETTLE"
+
+  touch "$STACK_DIR/faults-stop"
+  t0=$SECONDS
+  stack_wait_until 120 "the load driver to finish (it completes its open weekly tasks)" \
+    eval "! kill -0 $LOAD_PID 2>/dev/null"
+  wait "$LOAD_PID" || fail "the load driver failed (logs/faults-load.log)"
+  unset "STACK_PID[load:faults]"
+  log "load stopped: $(load_summary)"
+
+  series_n="$(grep '"user": "'"$FAULTS_SERIES"'"' "$STACK_DIR/faults-requests.jsonl" |
+    grep '"kind": "create"' | grep -c '"status": 201' || true)"
+  stack_wait_until "$E2E_TIMEOUT" "every one of the $series_n completed weekly tasks to have exactly one next occurrence" \
+    occurrences_complete "$FAULTS_SERIES" "$series_n"
+  stack_wait_until "$E2E_TIMEOUT" "the audit log to hold all $((3 * series_n)) events of $FAULTS_SERIES once" \
+    audit_complete "$FAULTS_SERIES" "$series_n"
+  stack_wait_until "$E2E_TIMEOUT" "every task-events event of the load to be audited" events_audited "${users[@]}"
+  stack_wait_until "$E2E_TIMEOUT" "the outbox to drain (inline relay, then the reminder-cron sweep)" outbox_drained
+  stack_wait_until "$E2E_TIMEOUT" "every reminder of $FAULTS_REMIND to reach the webhook" \
+    reminders_delivered "$FAULTS_REMIND"
+  log "everything arrived $((SECONDS - t0))s after the load stopped; settling"
+  sleep 5 # a late redelivery would show by now
+
+  local list
+  list="$(printf "'%s'," "${users[@]}")"
+  list="${list%,}"
+  stack_sql "select coalesce(json_agg(json_build_object('id', id, 'user_id', user_id, 'title', title,
+      'description', description, 'completed', completed, 'recurrence_parent_id', recurrence_parent_id,
+      'remind_at', remind_at, 'reminder_sent_at', reminder_sent_at)), '[]')
+    from tasks where user_id in ($list)" >"$STACK_DIR/faults-tasks.json"
+  stack_sql "select coalesce(json_agg(json_build_object('event_id', o.event_id,
+      'type', o.payload->>'event_type', 'task', o.payload->>'task_id',
+      'user', o.payload->>'user_id', 'title', o.payload->'task'->>'title',
+      'published', o.published_at is not null,
+      'audited', (select count(*) from audit_log a where a.event_id = o.event_id))), '[]')
+    from outbox o where o.topic = 'task-events' and o.partition_key in ($list)" >"$STACK_DIR/faults-events.json"
+  stack_py "$STACK_ROOT/scripts/lib/faults.py" check "$config" "$STACK_DIR/faults-requests.jsonl" \
+    "$STACK_DIR/faults-windows.jsonl" "$STACK_DIR/faults-tasks.json" "$STACK_DIR/faults-events.json" \
+    "$STACK_DIR/faults.jsonl" >"$STACK_DIR/faults-report.txt" ||
+    { cat "$STACK_DIR/faults-report.txt" >&2; fail "the fault checks failed (see above)"; }
+  while IFS= read -r line; do log "$line"; done <"$STACK_DIR/faults-report.txt"
+  outbox_drained || fail "$STACK_STATE"
+  log "outbox drained"
+  check_no_dead_letters
+}
+
 # --- main ------------------------------------------------------------------------------------
 
 selected=()
