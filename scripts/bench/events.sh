@@ -6,22 +6,25 @@
 #   scripts/bench/events.sh
 #   TRANSPORTS=dapr N=2000 scripts/bench/events.sh
 #
-# Runs complete-task and on-completed, each with its own daprd (the shipped components/),
-# release builds, LOG_LEVEL=warn. For each transport in TRANSPORTS (PUBSUB_TRANSPORT of both
+# Runs complete-task, on-completed and audit, each with its own daprd (the shipped
+# components/: on-completed and audit take bulk deliveries), release builds, LOG_LEVEL=warn. For each transport in TRANSPORTS (PUBSUB_TRANSPORT of both
 # functions: `dapr` publishes through the sidecar, `kafka` straight to Kafka with rdkafka;
 # on-completed always receives through its daprd subscription), two runs of N completions
 # each, on N recurring tasks seeded with SQL over USERS users (so over every partition):
 #
-#   live     on-completed runs while the completions arrive (CONCURRENCY parallel PATCH
+#   live     the consumers run while the completions arrive (CONCURRENCY parallel PATCH
 #            /complete, curl --parallel). Figures: completions/s at complete-task; events/s
-#            end to end = N / (first request sent .. last next occurrence committed); the
-#            latency from a completion's commit to its next occurrence's commit (p50/p99/max).
-#   backlog  on-completed (app and sidecar) is down while the N completions are published,
-#            then started: drain events/s = N / (sidecar ready .. last occurrence committed),
-#            and N / (first .. last occurrence committed) without the start-up.
+#            end to end = N / (first request sent .. last next occurrence committed and
+#            audited); the latency from a completion's commit to its next occurrence's
+#            commit (p50/p99/max).
+#   backlog  on-completed and audit (apps and sidecars) are down while the N completions
+#            are published, then started: drain events/s = N / (sidecars ready .. last
+#            occurrence committed and audited), and N / (first .. last occurrence
+#            committed) without the start-up.
 #
-# Every run checks that each completion got exactly one next occurrence and the outbox is
-# empty. Measures and reports; asserts only correctness. Output: target/bench/events-*.txt.
+# Every run checks that each completion got exactly one next occurrence, that audit
+# recorded every task event of the run exactly once (2 per completion: the completion and
+# the occurrence's creation), and that the outbox is empty. Measures and reports; asserts only correctness. Output: target/bench/events-*.txt.
 #
 # Knobs: N=10000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka", RUNS="live backlog",
 # STACK_PROFILE=release (debug to measure a debug build), STACK_BUILD=0 (no cargo build),
@@ -96,15 +99,25 @@ complete_all() {
 
 children() { stack_sql "select count(*) from tasks where user_id like '$1-u%' and recurrence_parent_id is not null"; }
 
-# wait_children RUN: until every task of RUN has its next occurrence (exactly one each).
+audited() { stack_sql "select count(*) from audit_log where user_id like '$1-u%'"; }
+
+# wait_children RUN: until every task of RUN has its next occurrence (exactly one each)
+# and audit has recorded the 2N events; sets AUDITED_T (epoch seconds).
 wait_children() {
-  local run="$1" deadline=$((SECONDS + TIMEOUT)) c
+  local run="$1" deadline=$((SECONDS + TIMEOUT)) c a
   while :; do
     c="$(children "$run")"
-    ((c >= N)) && break
-    ((SECONDS < deadline)) || stack_fail "$run: only $c of $N next occurrences after ${TIMEOUT}s"
-    sleep 0.5
+    a="$(audited "$run")"
+    ((c >= N && a >= 2 * N)) && break
+    ((SECONDS < deadline)) ||
+      stack_fail "$run: only $c of $N next occurrences, $a of $((2 * N)) audit entries after ${TIMEOUT}s"
+    sleep 0.2
   done
+  AUDITED_T="$(stack_sql "select extract(epoch from max(recorded_at)) from audit_log where user_id like '$run-u%'")"
+  a="$(stack_sql "select count(*), count(distinct event_id), count(*) filter (where event_type = 'task.completed')
+    from audit_log where user_id like '$run-u%'")"
+  [[ "$a" == "$((2 * N))|$((2 * N))|$N" ]] ||
+    stack_fail "$run: audit entries (total|distinct|completions) = $a, expected $((2 * N))|$((2 * N))|$N"
   local row
   row="$(stack_sql "select count(*), count(distinct recurrence_parent_id) from tasks
     where user_id like '$run-u%' and recurrence_parent_id is not null")"
@@ -130,6 +143,7 @@ start_functions() { # TRANSPORT
   export PUBSUB_TRANSPORT
   stack_start_function complete-task
   stack_start_function on-completed
+  stack_start_function audit
 }
 
 stop_function() { # NAME: graceful stop of the app and its sidecar
@@ -144,24 +158,30 @@ run_live() { # TRANSPORT
   complete_all "$run"
   wait_children "$run"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
+  last="$(calc "($last > $AUDITED_T) ? $last : $AUDITED_T" 3)"
   report "$1 live: $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
-    "end to end $(calc "$N / ($last - $COMPLETE_T0)" 0) events/s (first request .. last occurrence $(calc "$last - $COMPLETE_T0") s);" \
+    "end to end $(calc "$N / ($last - $COMPLETE_T0)" 0) events/s (first request .. last occurrence and audit entry $(calc "$last - $COMPLETE_T0") s);" \
     "completion -> next occurrence p50 $p50 ms, p99 $p99 ms, max $max ms"
 }
 
 run_backlog() { # TRANSPORT
   local run="$1-backlog" first last p50 p99 max ready
   stop_function on-completed
+  stop_function audit
   seed "$run"
-  log "$run: $N completions while on-completed is down"
+  log "$run: $N completions while on-completed and audit are down"
   complete_all "$run"
   stack_start_app on-completed
+  stack_start_app audit
   stack_start_sidecar on-completed
+  stack_start_sidecar audit
   ready="$(now)"
   wait_children "$run"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
+  local done_t
+  done_t="$(calc "($last > $AUDITED_T) ? $last : $AUDITED_T" 3)"
   report "$1 backlog: published $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
-    "drained by on-completed in $(calc "$last - $ready") s from sidecar ready = $(calc "$N / ($last - $ready)" 0) events/s" \
+    "drained by on-completed and audit in $(calc "$done_t - $ready") s from sidecars ready = $(calc "$N / ($done_t - $ready)" 0) events/s" \
     "($(calc "$N / ($last - $first)" 0) events/s first..last occurrence)"
 }
 
@@ -182,5 +202,6 @@ for transport in $TRANSPORTS; do
   done
   stop_function complete-task
   stop_function on-completed
+  stop_function audit
 done
 log "figures in ${OUT#"$STACK_ROOT"/}"

@@ -487,6 +487,106 @@ async fn the_subscription_contract_answers_success_retry_and_drop() {
 }
 
 #[tokio::test]
+async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let mut ids = Vec::new();
+    for title in ["a", "b", "c"] {
+        let (_, task) = app
+            .call(
+                &user,
+                "POST",
+                &format!("/api/{user}/tasks"),
+                Some(json!({"title": title, "recurrence": "daily"})),
+            )
+            .await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        app.call(
+            &user,
+            "PATCH",
+            &format!("/api/{user}/tasks/{id}/complete"),
+            None,
+        )
+        .await;
+        ids.push(id);
+    }
+    let event = |id: &str, event_type: &str| {
+        let seen = recorder.seen.lock().unwrap();
+        let m = seen
+            .iter()
+            .find(|m| {
+                m.topic == "task-events"
+                    && m.payload["task_id"] == id
+                    && m.payload["event_type"] == event_type
+            })
+            .unwrap_or_else(|| panic!("{event_type} of {id}"));
+        cloud_event(m, "test")
+    };
+    let batch = [
+        event(&ids[0], "task.completed"),
+        event(&ids[1], "task.completed"),
+        event(&ids[0], "task.completed"), // redelivered within the batch
+        json!({"specversion": "1.0", "id": "x", "data": {"nope": 1}}),
+        event(&ids[2], "task.completed"),
+        event(&ids[0], "task.created"),
+    ];
+    let expected = [
+        "SUCCESS", "SUCCESS", "SUCCESS", "DROP", "SUCCESS", "SUCCESS",
+    ];
+    for route in ["/events/on-completed", "/events/audit"] {
+        assert_eq!(app.deliver_bulk(route, &batch).await, expected, "{route}");
+        // And again, as daprd would after a lost answer: still each once.
+        assert_eq!(app.deliver_bulk(route, &batch).await, expected, "{route}");
+    }
+    // A full batch is far over the API's body limit; the sidecar routes take it.
+    let full: Vec<Value> = (0..100).map(|i| batch[i % 3].clone()).collect();
+    let size: usize = full.iter().map(|e| e.to_string().len()).sum();
+    assert!(size > shared::http::MAX_BODY_BYTES, "{size}");
+    for route in ["/events/on-completed", "/events/audit"] {
+        let statuses = app.deliver_bulk(route, &full).await;
+        assert!(
+            statuses.iter().all(|s| s == "SUCCESS"),
+            "{route}: {statuses:?}"
+        );
+    }
+    for id in &ids {
+        assert_eq!(
+            children(&app, &user, id).await.len(),
+            1,
+            "one occurrence of {id}"
+        );
+    }
+    let (_, history) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/tasks/{}/history", ids[0]),
+            None,
+        )
+        .await;
+    let types: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["task.created", "task.completed"], "{history}");
+
+    // The database is down: every event asks for redelivery, the bad one is still dropped.
+    let dead_app = TestApp::with_publisher(common::Db::dead(), recorder.clone());
+    let expected = ["RETRY", "RETRY", "RETRY", "DROP", "RETRY", "RETRY"];
+    for route in ["/events/on-completed", "/events/audit"] {
+        assert_eq!(
+            dead_app.deliver_bulk(route, &batch).await,
+            expected,
+            "{route}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn audit_records_each_event_once() {
     let pool = pool().await;
     let recorder = Arc::new(Recorder::default());

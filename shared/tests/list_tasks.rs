@@ -549,7 +549,11 @@ async fn tags(app: &TestApp, user: &str) -> Vec<(String, u64)> {
         .unwrap_or_else(|| panic!("an array: {body}"))
         .iter()
         .map(|t| {
-            assert_eq!(t.as_object().unwrap().len(), 2, "name and open_tasks only: {t}");
+            assert_eq!(
+                t.as_object().unwrap().len(),
+                2,
+                "name and open_tasks only: {t}"
+            );
             (
                 t["name"].as_str().unwrap().to_owned(),
                 t["open_tasks"].as_u64().unwrap(),
@@ -573,7 +577,8 @@ async fn tags_count_open_tasks_most_first_then_by_name_in_byte_order() {
         ("three", vec!["ärger", "alpha"]),
         ("four", vec![]),
     ] {
-        app.create(&user, json!({"title": title, "tags": tags})).await;
+        app.create(&user, json!({"title": title, "tags": tags}))
+            .await;
     }
     let done = app
         .create(&user, json!({"title": "five", "tags": ["errands", "work"]}))
@@ -582,7 +587,10 @@ async fn tags_count_open_tasks_most_first_then_by_name_in_byte_order() {
         .call(
             &user,
             "PATCH",
-            &format!("/api/{user}/tasks/{}/complete", done["id"].as_str().unwrap()),
+            &format!(
+                "/api/{user}/tasks/{}/complete",
+                done["id"].as_str().unwrap()
+            ),
             None,
         )
         .await;
@@ -636,8 +644,11 @@ async fn tags_follow_retagging_and_deletion() {
 async fn tags_are_the_users_own() {
     let app = TestApp::spawn().await;
     let (alice, bob) = (TestApp::user(), TestApp::user());
-    app.create(&alice, json!({"title": "a", "tags": ["shared", "alice-only"]}))
-        .await;
+    app.create(
+        &alice,
+        json!({"title": "a", "tags": ["shared", "alice-only"]}),
+    )
+    .await;
     app.create(&bob, json!({"title": "b", "tags": ["shared", "bob-only"]}))
         .await;
     app.create(&bob, json!({"title": "c", "tags": ["shared"]}))

@@ -210,12 +210,14 @@ impl ListQuery {
                 "due_before" => q.due_before = Some(timestamp(key, value)?),
                 "due_after" => q.due_after = Some(timestamp(key, value)?),
                 "overdue" => q.overdue = Some(boolean(key, value)?),
-                "sort_by" => q.sort_by = variant(value).ok_or_else(|| {
-                    bad(
+                "sort_by" => {
+                    q.sort_by = variant(value).ok_or_else(|| {
+                        bad(
                         key,
                         "sort_by must be one of due_at, priority, title, created_at, updated_at",
                     )
-                })?,
+                    })?
+                }
                 "sort_order" => {
                     sort_order = Some(
                         variant(value).ok_or_else(|| bad(key, "sort_order must be asc or desc"))?,

@@ -207,3 +207,21 @@ impl UserEvent {
         }
     }
 }
+
+impl subscription::Keyed for TaskEvent {
+    fn key(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl subscription::Keyed for ReminderEvent {
+    fn key(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl subscription::Keyed for UserEvent {
+    fn key(&self) -> &str {
+        self.user_id()
+    }
+}

@@ -1,11 +1,14 @@
 //! Where published events go, chosen by configuration (`PUBSUB_TRANSPORT`):
-//! - `dapr`: the sidecar's HTTP publish API (production);
+//! - `dapr`: the sidecar's HTTP bulk publish API (production);
 //! - `kafka`: straight to Kafka with rdkafka (idempotent producer, acks=all);
 //! - `inprocess`: the in-process bus of `todo-local` (and tests);
 //! - `none`: nothing is published now; rows stay in the outbox for a later sweep.
 
-use anyhow::{bail, Context};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::bail;
 use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::dapr::Sidecar;
 use crate::store::OutboxMessage;
@@ -14,6 +17,56 @@ use crate::store::OutboxMessage;
 pub trait Publisher: Send + Sync + 'static {
     /// Publishes one message; `Ok` means the transport has accepted it durably.
     async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()>;
+
+    /// Publishes `messages` (a transport may send them together), one result each, in
+    /// order. A message whose partition key had an earlier failure in the batch counts as
+    /// failed: by default it is not sent; a transport that sends a batch at once may have
+    /// sent it, and the later resend is harmless (the consumers are idempotent by event
+    /// id). Either way a user's events stay in order.
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+        let mut failed = std::collections::HashSet::new();
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            let key = message.partition_key.as_str();
+            let result = if failed.contains(key) {
+                Err(anyhow::anyhow!(
+                    "an earlier event with key {key} was not published"
+                ))
+            } else {
+                self.publish(message).await
+            };
+            if result.is_err() {
+                failed.insert(key);
+            }
+            results.push(result);
+        }
+        results
+    }
+}
+
+/// Fails each message that follows a failed one with the same partition key.
+pub fn after_failures(
+    messages: &[OutboxMessage],
+    results: Vec<anyhow::Result<()>>,
+) -> Vec<anyhow::Result<()>> {
+    let mut failed = std::collections::HashSet::new();
+    messages
+        .iter()
+        .zip(results)
+        .map(|(message, result)| {
+            let key = message.partition_key.as_str();
+            match result {
+                Ok(()) if failed.contains(key) => Err(anyhow::anyhow!(
+                    "an earlier event with key {key} was not published"
+                )),
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    failed.insert(key);
+                    Err(e)
+                }
+            }
+        })
+        .collect()
 }
 
 /// Publishes nothing and says so: outbox rows stay pending.
@@ -26,38 +79,179 @@ impl Publisher for NoPublisher {
     }
 }
 
-/// Dapr's HTTP publish API: `POST /v1.0/publish/{pubsub}/{topic}?metadata.partitionKey=`.
+/// Messages sent in one bulk publish at most.
+const BULK_MAX: usize = 100;
+
+type Waiting = (OutboxMessage, oneshot::Sender<Result<(), String>>);
+
+/// Dapr's bulk publish API, `POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}` (each entry
+/// with `metadata.partitionKey` = the user id, so a user's events share a partition).
+///
+/// Concurrent `publish` calls are coalesced: one task sends whatever is waiting as one bulk
+/// request while the previous one is in flight, so under load the sidecar gets a request
+/// per batch, not per event, and with no load an event goes alone, at once.
 pub struct DaprPublisher {
-    sidecar: std::sync::Arc<Sidecar>,
+    bulk: Arc<DaprBulk>,
+    queue: OnceLock<mpsc::UnboundedSender<Waiting>>,
+}
+
+struct DaprBulk {
+    sidecar: Arc<Sidecar>,
     pubsub: String,
 }
 
 impl DaprPublisher {
-    pub fn new(sidecar: std::sync::Arc<Sidecar>, pubsub: impl Into<String>) -> Self {
+    pub fn new(sidecar: Arc<Sidecar>, pubsub: impl Into<String>) -> Self {
         DaprPublisher {
-            sidecar,
-            pubsub: pubsub.into(),
+            bulk: Arc::new(DaprBulk {
+                sidecar,
+                pubsub: pubsub.into(),
+            }),
+            queue: OnceLock::new(),
         }
+    }
+
+    /// The coalescing task's queue, started on first use (inside the runtime). The task
+    /// ends when the publisher is dropped.
+    fn queue(&self) -> &mpsc::UnboundedSender<Waiting> {
+        self.queue.get_or_init(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Waiting>();
+            let bulk = self.bulk.clone();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < BULK_MAX {
+                        match rx.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    let (messages, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                    let results = bulk.publish(&messages).await;
+                    for (reply, result) in waiting.into_iter().zip(results) {
+                        let _ = reply.send(result.map_err(|e| format!("{e:#}")));
+                    }
+                }
+            });
+            tx
+        })
     }
 }
 
 #[async_trait]
 impl Publisher for DaprPublisher {
     async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let url = self
-            .sidecar
-            .url(&format!("/v1.0/publish/{}/{}", self.pubsub, message.topic));
-        let response = self
+        let (reply, answer) = oneshot::channel();
+        self.queue()
+            .send((message.clone(), reply))
+            .map_err(|_| anyhow::anyhow!("the publisher is shutting down"))?;
+        match answer.await {
+            Ok(result) => result.map_err(anyhow::Error::msg),
+            Err(_) => bail!("the publisher is shutting down"),
+        }
+    }
+
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for chunk in messages.chunks(BULK_MAX) {
+            results.extend(self.bulk.publish(chunk).await);
+        }
+        after_failures(messages, results)
+    }
+}
+
+impl DaprBulk {
+    /// One bulk request per topic of `messages`; a result per message, in order.
+    async fn publish(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+        let mut failed: Vec<Option<String>> = vec![None; messages.len()];
+        let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for topic in topics {
+            let indices: Vec<usize> = (0..messages.len())
+                .filter(|&i| messages[i].topic == topic)
+                .collect();
+            if let Err(failures) = self.publish_topic(topic, messages, &indices).await {
+                for (i, error) in failures {
+                    failed[i] = Some(error);
+                }
+            }
+        }
+        let results = failed
+            .into_iter()
+            .map(|f| match f {
+                None => Ok(()),
+                Some(error) => Err(anyhow::anyhow!(error)),
+            })
+            .collect();
+        after_failures(messages, results)
+    }
+
+    /// Publishes `messages[i]` for each of `indices` to `topic`; the failed ones with why.
+    async fn publish_topic(
+        &self,
+        topic: &str,
+        messages: &[OutboxMessage],
+        indices: &[usize],
+    ) -> Result<(), Vec<(usize, String)>> {
+        let all_failed = |why: String| indices.iter().map(|&i| (i, why.clone())).collect();
+        let entries: Vec<serde_json::Value> = indices
+            .iter()
+            .map(|&i| {
+                serde_json::json!({
+                    "entryId": i.to_string(),
+                    "event": messages[i].payload,
+                    "contentType": "application/json",
+                    "metadata": { "partitionKey": messages[i].partition_key },
+                })
+            })
+            .collect();
+        let url = self.sidecar.url(&format!(
+            "/v1.0-alpha1/publish/bulk/{}/{topic}",
+            self.pubsub
+        ));
+        let client = self
             .sidecar
             .client()
-            .await?
+            .await
+            .map_err(|e| all_failed(format!("{e:#}")))?;
+        let response = client
             .post(&url)
-            .query(&[("metadata.partitionKey", message.partition_key.as_str())])
-            .json(&message.payload)
+            .json(&entries)
             .send()
             .await
-            .context("publish through the Dapr sidecar")?;
-        crate::dapr::check(response, "publish to", &message.topic).await
+            .map_err(|e| all_failed(format!("bulk publish through the Dapr sidecar: {e}")))?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let why = format!("bulk publish to {topic}: the sidecar answered {status}: {body}");
+        // Which entries failed, when the sidecar says (else all did).
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Failures {
+            #[serde(default)]
+            failed_entries: Vec<Failed>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Failed {
+            entry_id: String,
+        }
+        let named: Vec<(usize, String)> = serde_json::from_str::<Failures>(&body)
+            .map(|f| f.failed_entries)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|f| f.entry_id.parse().ok())
+            .filter(|i| indices.contains(i))
+            .map(|i| (i, why.clone()))
+            .collect();
+        Err(if named.is_empty() {
+            all_failed(why)
+        } else {
+            named
+        })
     }
 }
 
@@ -180,6 +374,13 @@ mod direct_kafka {
                 )),
             }
         }
+
+        /// All at once: librdkafka batches what is queued together (and keeps each
+        /// partition's order), where one at a time would wait a round trip per message.
+        async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+            let results = futures::future::join_all(messages.iter().map(|m| self.publish(m))).await;
+            super::after_failures(messages, results)
+        }
     }
 
     impl Drop for KafkaPublisher {
@@ -200,5 +401,31 @@ mod direct_kafka {
             "Kafka publish of event {} to {} (key {})",
             message.event_id, message.topic, message.partition_key
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(key: &str) -> OutboxMessage {
+        OutboxMessage {
+            id: 0,
+            event_id: uuid::Uuid::new_v4(),
+            topic: "task-events".into(),
+            partition_key: key.into(),
+            payload: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn a_message_after_a_failure_of_its_key_counts_as_failed() {
+        let messages = [message("a"), message("b"), message("a"), message("b")];
+        let results = vec![Err(anyhow::anyhow!("down")), Ok(()), Ok(()), Ok(())];
+        let ok: Vec<bool> = after_failures(&messages, results)
+            .iter()
+            .map(Result::is_ok)
+            .collect();
+        assert_eq!(ok, [false, true, false, true]);
     }
 }

@@ -10,7 +10,8 @@ use super::publisher::Publisher;
 use crate::store::OutboxMessage;
 use crate::store::{OutboxStore, StoreError};
 
-/// How long one publish may take before the relay gives up on it for now.
+/// How long one publish (of a message or a batch) may take before the relay gives up on
+/// it for now.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// A claimed row is not offered to another sweep for this long (crash safety).
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
@@ -32,18 +33,14 @@ impl Relay {
     }
 
     /// Publishes rows just committed. Never fails the caller: whatever is not published
-    /// stays pending for the sweep. Stops at the first failure so a user's events keep
-    /// their order.
+    /// stays pending for the sweep (a user's later events with it, to keep their order).
     pub async fn publish_now(&self, messages: &[OutboxMessage]) {
         let mut published = Vec::with_capacity(messages.len());
-        for message in messages {
-            match self.publish_one(message).await {
+        for (message, result) in messages.iter().zip(self.publish_all(messages).await) {
+            match result {
                 Ok(()) => published.push(message.id),
-                Err(e) => {
-                    tracing::warn!(error = %e, topic = %message.topic, event_id = %message.event_id,
-                        "publish failed; the outbox sweep will retry");
-                    break;
-                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), topic = %message.topic,
+                    event_id = %message.event_id, "publish failed; the outbox sweep will retry"),
             }
         }
         if !published.is_empty() {
@@ -53,20 +50,20 @@ impl Relay {
         }
     }
 
-    /// Publishes up to `limit` pending rows whose time has come, oldest first.
+    /// Publishes up to `limit` pending rows whose time has come, oldest first, together.
     pub async fn sweep(&self, limit: usize) -> Result<SweepReport, StoreError> {
         let claimed = self.outbox.claim_pending(limit, CLAIM_LEASE).await?;
         let mut report = SweepReport::default();
         let mut published = Vec::new();
-        for message in &claimed {
-            match self.publish_one(message).await {
+        for (message, result) in claimed.iter().zip(self.publish_all(&claimed).await) {
+            match result {
                 Ok(()) => {
                     published.push(message.id);
                     report.published += 1;
                 }
                 Err(e) => {
                     report.failed += 1;
-                    tracing::warn!(error = %e, topic = %message.topic, event_id = %message.event_id, "sweep publish failed");
+                    tracing::warn!(error = %format!("{e:#}"), topic = %message.topic, event_id = %message.event_id, "sweep publish failed");
                     self.outbox
                         .mark_failed(message.id, &format!("{e:#}"))
                         .await?;
@@ -100,9 +97,21 @@ impl Relay {
         self.outbox.prune_published(retention).await
     }
 
-    async fn publish_one(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        tokio::time::timeout(PUBLISH_TIMEOUT, self.publisher.publish(message))
-            .await
-            .map_err(|_| anyhow::anyhow!("publish timed out after {PUBLISH_TIMEOUT:?}"))?
+    /// Publishes `messages` through the transport, failing them all when it takes too long.
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+        if messages.is_empty() {
+            return Vec::new();
+        }
+        match tokio::time::timeout(PUBLISH_TIMEOUT, self.publisher.publish_all(messages)).await {
+            Ok(results) => results,
+            Err(_) => messages
+                .iter()
+                .map(|_| {
+                    Err(anyhow::anyhow!(
+                        "publish timed out after {PUBLISH_TIMEOUT:?}"
+                    ))
+                })
+                .collect(),
+        }
     }
 }

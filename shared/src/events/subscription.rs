@@ -1,16 +1,25 @@
 //! Dapr's pub/sub contract on the app side (HTTP app channel):
 //! - `GET /dapr/subscribe` lists this function's subscriptions;
-//! - daprd `POST`s each CloudEvent (`application/cloudevents+json`) to the route;
-//! - the reply is 200 with `{"status":"SUCCESS"|"RETRY"|"DROP"}`. A DROP goes to the
-//!   subscription's dead-letter topic.
+//! - daprd `POST`s each CloudEvent (`application/cloudevents+json`) to the route, and the
+//!   reply is 200 with `{"status":"SUCCESS"|"RETRY"|"DROP"}`;
+//! - or, for a subscription with `bulk` on (Dapr's bulk subscribe), up to
+//!   [`BULK_MAX_MESSAGES`] of them in one request, `{"entries":[{"entryId","event"},...]}`,
+//!   and the reply is `{"statuses":[{"entryId","status"},...]}`, one status per entry, so
+//!   one bad entry never fails its neighbours.
+//!
+//! A DROP goes to the subscription's dead-letter topic; a RETRY is delivered again
+//! (resiliency.yaml). A route accepts both shapes, whichever daprd sends.
 //!
 //! Parsing is strict: an envelope that is not a CloudEvent 1.0, or data that is not a known
 //! event of the current schema, is DROPped (never a panic, never an endless retry).
+
+use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +35,18 @@ pub struct Subscription {
     pub pubsub: &'static str,
     pub topic: &'static str,
     pub route: &'static str,
+    /// Delivered in batches (Dapr bulk subscribe) rather than one event per request.
+    /// For consumers whose throughput matters and whose entries are idempotent by event
+    /// id; each user's events still apply in order ([`in_order_per_user`]).
+    pub bulk: bool,
 }
+
+/// Bulk subscribe: at most this many events in one delivery...
+pub const BULK_MAX_MESSAGES: u32 = 100;
+/// ...and a partly filled batch waits at most this long (milliseconds) in daprd.
+pub const BULK_MAX_AWAIT_MS: u32 = 20;
+/// Users whose events of one batch are applied at the same time.
+const BATCH_CONCURRENCY: usize = 16;
 
 impl Subscription {
     /// Where a DROPped event goes: the topic's dead-letter topic.
@@ -41,12 +61,20 @@ pub fn subscribe_document(subscriptions: &[Subscription]) -> serde_json::Value {
         subscriptions
             .iter()
             .map(|s| {
-                serde_json::json!({
+                let mut doc = serde_json::json!({
                     "pubsubname": s.pubsub,
                     "topic": s.topic,
                     "route": s.route,
                     "deadLetterTopic": s.dead_letter_topic(),
-                })
+                });
+                if s.bulk {
+                    doc["bulkSubscribe"] = serde_json::json!({
+                        "enabled": true,
+                        "maxMessagesCount": BULK_MAX_MESSAGES,
+                        "maxAwaitDurationMs": BULK_MAX_AWAIT_MS,
+                    });
+                }
+                doc
             })
             .collect(),
     )
@@ -77,12 +105,20 @@ pub fn declarative_yaml<'a>(apps: impl IntoIterator<Item = (&'a str, &'a Subscri
              kind: Subscription\n\
              metadata:\n  name: {app}-{topic}\n\
              spec:\n  pubsubname: {pubsub}\n  topic: {topic}\n  routes:\n    default: {route}\n  \
-             deadLetterTopic: {dlq}\n\
+             deadLetterTopic: {dlq}\n{bulk}\
              scopes:\n  - {app}\n",
             topic = s.topic,
             pubsub = s.pubsub,
             route = s.route,
             dlq = s.dead_letter_topic(),
+            bulk = if s.bulk {
+                format!(
+                    "  bulkSubscribe:\n    enabled: true\n    maxMessagesCount: {BULK_MAX_MESSAGES}\n    \
+                     maxAwaitDurationMs: {BULK_MAX_AWAIT_MS}\n"
+                )
+            } else {
+                String::new()
+            },
         ));
     }
     out
@@ -138,6 +174,35 @@ impl From<ConsumeError> for Delivery {
     }
 }
 
+/// What a consumer answers daprd: one status for a single delivery, or one per entry of
+/// a bulk delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    One(Delivery),
+    Bulk(Vec<(String, Delivery)>),
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::One(delivery) => delivery.into_response(),
+            Reply::Bulk(entries) => Json(serde_json::json!({
+                "statuses": entries
+                    .into_iter()
+                    .map(|(id, status)| serde_json::json!({ "entryId": id, "status": status }))
+                    .collect::<Vec<_>>(),
+            }))
+            .into_response(),
+        }
+    }
+}
+
+/// The events a consumer can keep in order: those of one user apply one after the other.
+pub trait Keyed {
+    /// The partition key: the user the event belongs to.
+    fn key(&self) -> &str;
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     specversion: String,
@@ -148,35 +213,170 @@ struct Envelope {
     data_base64: Option<String>,
 }
 
-/// The whole app-side contract for one delivery: parse the CloudEvent's data as `T`
-/// (DROP when it is not one), apply it, and answer SUCCESS, RETRY or DROP.
-pub async fn consume<T, F, Fut>(body: &Bytes, apply: F) -> Delivery
+/// One entry of a bulk delivery (Dapr's `BulkSubscribeMessageItem`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkEntry {
+    entry_id: String,
+    event: serde_json::Value,
+}
+
+/// The whole app-side contract for one delivery, single or bulk: parse each CloudEvent's
+/// data as `T` (an entry that is not one is DROPped), apply the events one at a time with
+/// `apply` ([`in_order_per_user`]), and answer a status for each.
+pub async fn consume<T, F, Fut>(body: &Bytes, apply: F) -> Reply
 where
-    T: DeserializeOwned,
-    F: FnOnce(T) -> Fut,
+    T: DeserializeOwned + Keyed,
+    F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<(), ConsumeError>>,
 {
-    let delivery = match parse_cloud_event::<T>(body) {
-        Ok(event) => match apply(event).await {
-            Ok(()) => Delivery::Success,
-            Err(e) => e.into(),
-        },
-        Err(reason) => ConsumeError::Drop(reason).into(),
-    };
-    let outcome = match delivery {
-        Delivery::Success => "success",
-        Delivery::Retry => "retry",
-        Delivery::Drop => "drop",
-    };
-    metrics::counter!("events_consumed_total", "outcome" => outcome).increment(1);
-    delivery
+    consume_batch(body, |events| in_order_per_user(events, apply)).await
+}
+
+/// As [`consume`], for a consumer that applies the events of a delivery together (e.g. one
+/// database write for the batch): `apply` gets them in delivery order and answers one
+/// result per event, in the same order.
+pub async fn consume_batch<T, F, Fut>(body: &Bytes, apply: F) -> Reply
+where
+    T: DeserializeOwned,
+    F: FnOnce(Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Vec<Result<(), ConsumeError>>>,
+{
+    let (bulk, parsed): (Option<Vec<String>>, Vec<Result<T, String>>) =
+        match parse_delivery::<T>(body) {
+            Ok(Delivered::One(event)) => (None, vec![event]),
+            Ok(Delivered::Bulk(entries)) => {
+                let (ids, events) = entries.into_iter().unzip();
+                (Some(ids), events)
+            }
+            Err(reason) => (None, vec![Err(reason)]),
+        };
+    let mut statuses: Vec<Option<Delivery>> = Vec::with_capacity(parsed.len());
+    let mut events = Vec::new();
+    for entry in parsed {
+        match entry {
+            Ok(event) => {
+                statuses.push(None);
+                events.push(event);
+            }
+            Err(reason) => statuses.push(Some(ConsumeError::Drop(reason).into())),
+        }
+    }
+    let expected = events.len();
+    let mut results = apply(events).await.into_iter();
+    let statuses: Vec<Delivery> = statuses
+        .into_iter()
+        .map(|status| {
+            status.unwrap_or_else(|| match results.next() {
+                Some(Ok(())) => Delivery::Success,
+                Some(Err(e)) => e.into(),
+                None => {
+                    tracing::error!(expected, "a consumer answered fewer results than events");
+                    Delivery::Retry
+                }
+            })
+        })
+        .collect();
+    for status in &statuses {
+        let outcome = match status {
+            Delivery::Success => "success",
+            Delivery::Retry => "retry",
+            Delivery::Drop => "drop",
+        };
+        metrics::counter!("events_consumed_total", "outcome" => outcome).increment(1);
+    }
+    match bulk {
+        Some(ids) => Reply::Bulk(ids.into_iter().zip(statuses).collect()),
+        None => Reply::One(statuses[0]),
+    }
+}
+
+/// Applies `events` with `apply`: different users' at the same time (up to
+/// `BATCH_CONCURRENCY`), each user's one after the other in delivery order. Once one of a
+/// user's events fails, that user's later events in the batch are not applied and ask for
+/// redelivery too, so they never overtake it. One result per event, in order.
+pub async fn in_order_per_user<T, F, Fut>(events: Vec<T>, apply: F) -> Vec<Result<(), ConsumeError>>
+where
+    T: Keyed,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ConsumeError>>,
+{
+    let total = events.len();
+    let mut users: Vec<Vec<(usize, T)>> = Vec::new();
+    let mut slot: HashMap<String, usize> = HashMap::new();
+    for (i, event) in events.into_iter().enumerate() {
+        let n = *slot.entry(event.key().to_owned()).or_insert_with(|| {
+            users.push(Vec::new());
+            users.len() - 1
+        });
+        users[n].push((i, event));
+    }
+    let apply = &apply;
+    let done: Vec<Vec<(usize, Result<(), ConsumeError>)>> = futures::stream::iter(users)
+        .map(|events| async move {
+            let mut out = Vec::with_capacity(events.len());
+            let mut failed = false;
+            for (i, event) in events {
+                let result = if failed {
+                    Err(ConsumeError::Retry(anyhow::anyhow!(
+                        "an earlier event of the same user is not applied yet"
+                    )))
+                } else {
+                    apply(event).await
+                };
+                failed |= matches!(result, Err(ConsumeError::Retry(_)));
+                out.push((i, result));
+            }
+            out
+        })
+        .buffer_unordered(BATCH_CONCURRENCY)
+        .collect()
+        .await;
+    let mut results: Vec<Option<Result<(), ConsumeError>>> = (0..total).map(|_| None).collect();
+    for (i, result) in done.into_iter().flatten() {
+        results[i] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every event has a result"))
+        .collect()
+}
+
+enum Delivered<T> {
+    One(Result<T, String>),
+    Bulk(Vec<(String, Result<T, String>)>),
+}
+
+/// A request body from daprd: a bulk delivery (`entries`) or a single CloudEvent.
+fn parse_delivery<T: DeserializeOwned>(body: &Bytes) -> Result<Delivered<T>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
+    if value.get("specversion").is_none() {
+        if let Some(entries) = value.get("entries") {
+            let entries: Vec<BulkEntry> = serde_json::from_value(entries.clone())
+                .map_err(|e| format!("not a bulk delivery: {e}"))?;
+            return Ok(Delivered::Bulk(
+                entries
+                    .into_iter()
+                    .map(|entry| (entry.entry_id, cloud_event_data(entry.event)))
+                    .collect(),
+            ));
+        }
+    }
+    Ok(Delivered::One(cloud_event_data(value)))
 }
 
 /// Parses a CloudEvent 1.0 envelope and its `data` as `T` (whose `schema_version`, when it
 /// has one, must be the current one).
 pub fn parse_cloud_event<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
-    let envelope: Envelope =
+    let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
+    cloud_event_data(value)
+}
+
+fn cloud_event_data<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    let envelope: Envelope =
+        serde_json::from_value(value).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
     if envelope.specversion != "1.0" {
         return Err(format!(
             "unsupported CloudEvents specversion {:?}",
@@ -281,6 +481,71 @@ mod tests {
         ] {
             assert!(parse_cloud_event::<TaskEvent>(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    struct Of(&'static str, u32);
+
+    impl Keyed for Of {
+        fn key(&self) -> &str {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_users_events_apply_in_order_and_stop_at_its_first_retry() {
+        let applied = std::sync::Mutex::new(Vec::new());
+        let events = vec![
+            Of("u1", 1),
+            Of("u2", 1),
+            Of("u1", 2),
+            Of("u1", 3),
+            Of("u2", 2),
+        ];
+        let results = in_order_per_user(events, |e: Of| {
+            let applied = &applied;
+            async move {
+                if e.0 == "u1" && e.1 == 2 {
+                    return Err(ConsumeError::Retry(anyhow::anyhow!("down")));
+                }
+                applied.lock().unwrap().push((e.0, e.1));
+                Ok(())
+            }
+        })
+        .await;
+        let outcome: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(outcome, [true, true, false, false, true]);
+        let applied = applied.into_inner().unwrap();
+        assert!(
+            !applied.contains(&("u1", 3)),
+            "u1's third never overtakes its second"
+        );
+        let u2: Vec<u32> = applied
+            .iter()
+            .filter(|e| e.0 == "u2")
+            .map(|e| e.1)
+            .collect();
+        assert_eq!(u2, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_reply_names_every_entry() {
+        let body = Bytes::from(
+            serde_json::to_vec(&serde_json::json!({"entries": [
+                {"entryId": "a", "event": serde_json::from_slice::<serde_json::Value>(&envelope(event())).unwrap()},
+                {"entryId": "b", "event": {"specversion": "1.0", "id": "y"}},
+            ]}))
+            .unwrap(),
+        );
+        let reply = consume(&body, |_: TaskEvent| async { Ok(()) }).await;
+        assert_eq!(
+            reply,
+            Reply::Bulk(vec![
+                ("a".into(), Delivery::Success),
+                ("b".into(), Delivery::Drop)
+            ])
+        );
+        let single = consume(&envelope(event()), |_: TaskEvent| async { Ok(()) }).await;
+        assert_eq!(single, Reply::One(Delivery::Success));
     }
 
     #[test]

@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
+use crate::events::subscription::{self, ConsumeError, Reply, Subscription};
 use crate::events::{self, TaskEvent, TASK_EVENTS};
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, AuditRecord};
 
 const ROUTE: &str = "/events/audit";
 
@@ -27,6 +27,7 @@ pub const FUNCTION: Function = Function {
         pubsub: events::PUBSUB,
         topic: TASK_EVENTS,
         route: ROUTE,
+        bulk: true,
     }],
 };
 
@@ -39,16 +40,34 @@ fn sidecar() -> Router<AppState> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
-    subscription::consume(&body, |event: TaskEvent| async move {
-        state
-            .store
-            .record_event(&event.audit_record())
-            .await
-            .map(drop)
-            .map_err(ConsumeError::from)
+async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
+    subscription::consume_batch(&body, |events: Vec<TaskEvent>| async move {
+        let records: Vec<AuditRecord> = events.iter().map(TaskEvent::audit_record).collect();
+        record(&state, &records).await
     })
     .await
+}
+
+/// Records a batch of events in one write; when that fails, each on its own, so one bad
+/// event never fails its neighbours (and the order of a user's events does not matter:
+/// the history is ordered by when they occurred).
+async fn record(state: &AppState, records: &[AuditRecord]) -> Vec<Result<(), ConsumeError>> {
+    match state.store.record_events(records).await {
+        Ok(_) => records.iter().map(|_| Ok(())).collect(),
+        Err(e) if records.len() == 1 => vec![Err(e.into())],
+        Err(e) => {
+            tracing::debug!(error = %e, "a batch of audit records failed; recording one at a time");
+            let mut results = Vec::with_capacity(records.len());
+            for record in records {
+                let one = state
+                    .store
+                    .record_events(std::slice::from_ref(record))
+                    .await;
+                results.push(one.map(drop).map_err(ConsumeError::from));
+            }
+            results
+        }
+    }
 }
 
 /// A task's history

@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{forbidden_control, Controls};
-use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
+use crate::events::subscription::{self, ConsumeError, Reply, Subscription};
 use crate::events::{self, ReminderEvent, REMINDERS};
 use crate::http::ApiError;
 use crate::http::Function;
@@ -41,6 +41,7 @@ pub const FUNCTION: Function = Function {
         pubsub: events::PUBSUB,
         topic: REMINDERS,
         route: ROUTE,
+        bulk: false,
     }],
 };
 
@@ -56,7 +57,8 @@ fn api() -> OpenApiRouter<AppState> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
+async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
+    let state = &state;
     subscription::consume(&body, |event: ReminderEvent| async move {
         deliver(&state, &event).await
     })

@@ -14,7 +14,7 @@ use axum::Router;
 use uuid::Uuid;
 
 use crate::domain::{self, Task};
-use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
+use crate::events::subscription::{self, ConsumeError, Reply, Subscription};
 use crate::events::{self, EventType, TaskEvent, TASK_EVENTS};
 use crate::http::AppState;
 use crate::http::Function;
@@ -31,6 +31,7 @@ pub const FUNCTION: Function = Function {
         pubsub: events::PUBSUB,
         topic: TASK_EVENTS,
         route: ROUTE,
+        bulk: true,
     }],
 };
 
@@ -39,9 +40,10 @@ fn sidecar() -> Router<AppState> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn handler(State(state): State<AppState>, body: Bytes) -> Delivery {
+async fn handler(State(state): State<AppState>, body: Bytes) -> Reply {
+    let state = &state;
     subscription::consume(&body, |event: TaskEvent| async move {
-        apply(&state, &event).await
+        apply(state, &event).await
     })
     .await
 }

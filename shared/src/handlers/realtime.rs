@@ -25,7 +25,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::events::subscription::{self, Delivery, Subscription};
+use crate::events::subscription::{self, Reply, Subscription};
 use crate::events::{self, UserEvent, REMINDERS, TASK_UPDATES};
 use crate::http::{AppState, Function, StreamUser};
 
@@ -42,11 +42,13 @@ pub const FUNCTION: Function = Function {
             pubsub: events::PUBSUB_REALTIME,
             topic: TASK_UPDATES,
             route: ROUTE,
+            bulk: false,
         },
         Subscription {
             pubsub: events::PUBSUB_REALTIME,
             topic: REMINDERS,
             route: ROUTE,
+            bulk: false,
         },
     ],
 };
@@ -60,7 +62,8 @@ fn sidecar() -> Router<AppState> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
+async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
+    let state = &state;
     subscription::consume(&body, |event: UserEvent| async move {
         state.hub.send(event);
         Ok(())

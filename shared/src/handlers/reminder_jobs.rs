@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::dapr::Refused;
 use crate::domain;
-use crate::events::subscription::{self, ConsumeError, Delivery, Subscription};
+use crate::events::subscription::{self, ConsumeError, Reply, Subscription};
 use crate::events::{self, EventType, TaskEvent, TASK_EVENTS};
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -39,6 +39,7 @@ pub const FUNCTION: Function = Function {
         pubsub: events::PUBSUB,
         topic: TASK_EVENTS,
         route: ROUTE,
+        bulk: false,
     }],
 };
 
@@ -54,7 +55,8 @@ pub fn job_name(task_id: Uuid) -> String {
 }
 
 #[tracing::instrument(skip_all)]
-async fn consume(State(state): State<AppState>, body: Bytes) -> Delivery {
+async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
+    let state = &state;
     subscription::consume(&body, |event: TaskEvent| async move {
         let task = &event.task;
         let name = job_name(task.id);

@@ -39,6 +39,9 @@ use crate::webhooks::Webhooks;
 
 /// Request bodies above this are refused with 413 (at once when `Content-Length` says so).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The same for the sidecar routes, whose callers hold the app token: a bulk delivery of
+/// events is far larger than an API request. daprd's own default request limit.
+pub const MAX_SIDECAR_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// A request target (path and query) longer than this is refused with 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Request headers larger than this in all (names and values), or more of them than
@@ -145,7 +148,10 @@ fn api_routes(functions: &[&Function]) -> Router<AppState> {
     let pages = functions
         .iter()
         .fold(Router::new(), |app, f| app.merge((f.pages)()));
-    api.layer(Extension(Document(Arc::from(json)))).merge(pages)
+    body_limit(
+        api.layer(Extension(Document(Arc::from(json)))).merge(pages),
+        MAX_BODY_BYTES,
+    )
 }
 
 fn documented_routes(functions: &[&Function]) -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -168,14 +174,35 @@ fn documented_routes(functions: &[&Function]) -> (Router<AppState>, utoipa::open
 
 fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {
     let subscriptions = subscriptions(functions);
-    functions
+    let routes = functions
         .iter()
         .fold(Router::new(), |app, f| app.merge((f.sidecar)()))
         .route(
             "/dapr/subscribe",
             get(move || async move { Json(subscribe_document(&subscriptions)) }),
         )
-        .route("/metrics", get(serve_metrics))
+        .route("/metrics", get(serve_metrics));
+    body_limit(routes, MAX_SIDECAR_BODY_BYTES)
+}
+
+/// Caps the request bodies of `routes` at `max` bytes: 413 at once when `Content-Length`
+/// announces more (without waiting for the body), and the same cap for the extractors.
+fn body_limit(routes: Router<AppState>, max: usize) -> Router<AppState> {
+    routes
+        .layer(DefaultBodyLimit::max(max))
+        .layer(middleware::from_fn(
+            move |request: Request, next: Next| async move {
+                let announced = request
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if announced.is_some_and(|n| n > max as u64) {
+                    return ApiError::PayloadTooLarge.into_response();
+                }
+                next.run(request).await
+            },
+        ))
 }
 
 /// JSON 404/405 answers, the request limits, panic catching, request metrics and
@@ -185,7 +212,6 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(middleware::from_fn(request_limits))
         .layer(CatchPanicLayer::custom(|_| {
@@ -249,9 +275,8 @@ fn request_span(request: &Request) -> tracing::Span {
 }
 
 /// Refuses, before any handler runs, a request whose target or headers are too long (414,
-/// 431) or whose `Content-Length` announces a body over the limit (413, without waiting
-/// for the body). The HTTP server's own limits sit above these, so a request it can parse
-/// gets the error JSON.
+/// 431); the body's limit is its routes' (`body_limit`). The HTTP server's own limits sit
+/// above these, so a request it can parse gets the error JSON.
 async fn request_limits(request: Request, next: Next) -> Response {
     let uri_len = request
         .uri()
@@ -267,14 +292,6 @@ async fn request_limits(request: Request, next: Next) -> Response {
         .sum();
     if header_bytes > MAX_HEADER_BYTES || request.headers().len() > MAX_HEADERS {
         return ApiError::HeadersTooLarge.into_response();
-    }
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return ApiError::PayloadTooLarge.into_response();
     }
     next.run(request).await
 }

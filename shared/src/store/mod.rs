@@ -204,8 +204,9 @@ pub struct AuditRecord {
 /// The audit trail.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
-    /// Records the event once (by event id); `false` when it was already recorded.
-    async fn record_event(&self, record: &AuditRecord) -> Result<bool, StoreError>;
+    /// Records each event once (by event id), all in one write; how many were new (the
+    /// others were recorded already).
+    async fn record_events(&self, records: &[AuditRecord]) -> Result<u64, StoreError>;
     /// The task's events in order; empty when there are none (or the task is another user's).
     async fn task_history(
         &self,

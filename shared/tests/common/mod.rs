@@ -344,6 +344,37 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         body["status"].as_str().unwrap().to_owned()
     }
+
+    /// Delivers CloudEvents to a subscription route as daprd's bulk subscribe does
+    /// (entry ids "0", "1", ...); asserts the 200 and answers the status of each entry.
+    pub async fn deliver_bulk(&self, route: &str, envelopes: &[Value]) -> Vec<String> {
+        let entries: Vec<Value> = envelopes
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                serde_json::json!({"entryId": i.to_string(), "event": event,
+                    "contentType": "application/cloudevents+json", "metadata": {}})
+            })
+            .collect();
+        let body = serde_json::json!({"id": "bulk", "entries": entries, "metadata": {},
+            "pubsubname": "pubsub", "topic": "task-events", "type": "com.dapr.event.sent.bulk"});
+        let request = sidecar_post(route)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (status, _, body) = self.send_sidecar(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let statuses = body["statuses"].as_array().expect("statuses");
+        assert_eq!(statuses.len(), envelopes.len(), "{body}");
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                assert_eq!(s["entryId"], i.to_string(), "{body}");
+                s["status"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
 }
 
 /// The CloudEvent daprd would deliver for `payload` (an event with `event_id` and

@@ -9,21 +9,32 @@ use crate::store::{AuditEntry, AuditRecord, AuditStore, StoreError};
 
 #[async_trait]
 impl AuditStore for PgStore {
-    async fn record_event(&self, record: &AuditRecord) -> Result<bool, StoreError> {
+    async fn record_events(&self, records: &[AuditRecord]) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        // One statement for the batch: a column array per field.
         let done = sqlx::query(
             "insert into audit_log (event_id, event_type, user_id, task_id, occurred_at, payload) \
-             values ($1, $2, $3, $4, $5, $6) on conflict (event_id) do nothing",
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], \
+                                  $5::timestamptz[], $6::jsonb[]) \
+             on conflict (event_id) do nothing",
         )
-        .bind(record.event_id)
-        .bind(record.event_type)
-        .bind(&record.user_id)
-        .bind(record.task_id)
-        .bind(record.occurred_at)
-        .bind(&record.task)
+        .bind(records.iter().map(|r| r.event_id).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.event_type).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.user_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(records.iter().map(|r| r.task_id).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| &r.task).collect::<Vec<_>>())
         .execute(&self.pool)
         .await
         .map_err(classify)?;
-        Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected())
     }
 
     async fn task_history(

@@ -9,23 +9,33 @@ use crate::store::{AuditEntry, AuditRecord, AuditStore, StoreError};
 
 #[async_trait]
 impl AuditStore for SqliteStore {
-    async fn record_event(&self, record: &AuditRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "insert into audit_log \
-                 (event_id, event_type, user_id, task_id, occurred_at, payload, recorded_at) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (event_id) do nothing",
-        )
-        .bind(record.event_id)
-        .bind(record.event_type)
-        .bind(&record.user_id)
-        .bind(record.task_id)
-        .bind(micros(record.occurred_at))
-        .bind(record.task.to_string())
-        .bind(now_micros())
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() == 1)
+    async fn record_events(&self, records: &[AuditRecord]) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        // One transaction for the batch: a single commit (SQLite's cost is the commit).
+        let mut tx = self.begin().await?;
+        let mut recorded = 0;
+        for record in records {
+            recorded += sqlx::query(
+                "insert into audit_log \
+                     (event_id, event_type, user_id, task_id, occurred_at, payload, recorded_at) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (event_id) do nothing",
+            )
+            .bind(record.event_id)
+            .bind(record.event_type)
+            .bind(&record.user_id)
+            .bind(record.task_id)
+            .bind(micros(record.occurred_at))
+            .bind(record.task.to_string())
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(recorded)
     }
 
     async fn task_history(
@@ -79,9 +89,21 @@ mod tests {
         };
         let updated = record("task.updated", now);
         let created = record("task.created", now - Duration::microseconds(1));
-        assert!(db.store.record_event(&updated).await.unwrap());
-        assert!(!db.store.record_event(&updated).await.unwrap(), "once");
-        assert!(db.store.record_event(&created).await.unwrap());
+        assert_eq!(
+            db.store
+                .record_events(std::slice::from_ref(&updated))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.store
+                .record_events(&[updated.clone(), created.clone()])
+                .await
+                .unwrap(),
+            1,
+            "each once"
+        );
         let history = db.store.task_history("alice", task_id).await.unwrap();
         let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(types, ["task.created", "task.updated"]);
