@@ -97,6 +97,37 @@ complete_all() {
   [[ "$ok" == "$N" ]] || stack_fail "$run: $ok of $N completions answered 200 ($(sort "$codes" | uniq -c | tr '\n' ' '))"
 }
 
+# cpu_snapshot FILE: CPU seconds used so far by each process of the stack (by its key:
+# app:NAME, daprd:NAME) and by PostgreSQL and Kafka in all, one "label seconds" per line.
+cpu_snapshot() {
+  local key args=()
+  for key in "${!STACK_PID[@]}"; do args+=("$key=${STACK_PID[$key]}"); done
+  python3 - "$@" "${args[@]}" <<'PY'
+import os, sys
+out, known = sys.argv[1], dict(a.split("=", 1)[::-1] for a in sys.argv[2:])
+hz, totals = os.sysconf("SC_CLK_TCK"), {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2 :].split()
+    label = known.get(pid) or {"postgres": "postgres", "java": "kafka"}.get(comm)
+    if label:
+        totals[label] = totals.get(label, 0) + (int(fields[11]) + int(fields[12])) / hz
+with open(out, "w") as f:
+    for label, seconds in sorted(totals.items()):
+        f.write(f"{label} {seconds:.2f}\n")
+PY
+}
+
+# cpu_report BEFORE AFTER: the CPU seconds each used between the two snapshots, largest first.
+cpu_report() {
+  report "  CPU seconds used (of $(nproc) CPUs): $(awk 'FNR == NR { a[$1] = $2; next }
+    { d = $2 - a[$1]; if (d >= 0.05) printf "%s %.1f\n", $1, d }' "$1" "$2" | sort -k2 -rn | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')"
+}
+
 children() { stack_sql "select count(*) from tasks where user_id like '$1-u%' and recurrence_parent_id is not null"; }
 
 audited() { stack_sql "select count(*) from audit_log where user_id like '$1-u%'"; }
@@ -155,13 +186,16 @@ run_live() { # TRANSPORT
   local run="$1-live" first last p50 p99 max
   seed "$run"
   log "$run: $N completions, on-completed running"
+  cpu_snapshot "$STACK_DIR/cpu.before"
   complete_all "$run"
   wait_children "$run"
+  cpu_snapshot "$STACK_DIR/cpu.after"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
   last="$(calc "($last > $AUDITED_T) ? $last : $AUDITED_T" 3)"
   report "$1 live: $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
     "end to end $(calc "$N / ($last - $COMPLETE_T0)" 0) events/s (first request .. last occurrence and audit entry $(calc "$last - $COMPLETE_T0") s);" \
     "completion -> next occurrence p50 $p50 ms, p99 $p99 ms, max $max ms"
+  cpu_report "$STACK_DIR/cpu.before" "$STACK_DIR/cpu.after"
 }
 
 run_backlog() { # TRANSPORT
@@ -176,13 +210,16 @@ run_backlog() { # TRANSPORT
   stack_start_sidecar on-completed
   stack_start_sidecar audit
   ready="$(now)"
+  cpu_snapshot "$STACK_DIR/cpu.before"
   wait_children "$run"
+  cpu_snapshot "$STACK_DIR/cpu.after"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
   local done_t
   done_t="$(calc "($last > $AUDITED_T) ? $last : $AUDITED_T" 3)"
   report "$1 backlog: published $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
     "drained by on-completed and audit in $(calc "$done_t - $ready") s from sidecars ready = $(calc "$N / ($done_t - $ready)" 0) events/s" \
     "($(calc "$N / ($last - $first)" 0) events/s first..last occurrence)"
+  cpu_report "$STACK_DIR/cpu.before" "$STACK_DIR/cpu.after"
 }
 
 stack_init

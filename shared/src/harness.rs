@@ -39,7 +39,7 @@ use crate::webhooks::Webhooks;
 /// Runs one function until it is told to stop.
 pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    crate::telemetry::init(config.log_format, &config.log_level);
+    crate::telemetry::init(config.log_format, &config.log_level, function.name);
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
     let chat = chat_state(&config, &state)?;
@@ -58,7 +58,9 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         ..ServerLimits::default()
     };
-    serve(function.name, app, addr, limits).await
+    let served = serve(function.name, app, addr, limits).await;
+    crate::telemetry::flush_traces();
+    served
 }
 
 pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {

@@ -1,34 +1,134 @@
-//! Tracing setup: JSON lines in containers, human-readable on a terminal; and the
-//! process's Prometheus metrics (`metrics`), which each function serves at `GET /metrics`.
+//! Tracing setup: JSON lines in containers, human-readable on a terminal; OpenTelemetry
+//! traces; and the process's Prometheus metrics (`metrics`), which each function serves at
+//! `GET /metrics`.
+//!
+//! Traces: every span at info level and above is an OpenTelemetry span too. A request
+//! continues the W3C `traceparent` it comes with (daprd passes one on), the events a
+//! change writes carry the trace on (`traceparent`, written into the outbox row and the
+//! CloudEvent), and a consumer continues it, so a create, its event, `audit` and
+//! `on-completed` form one trace. The spans go to an OTLP collector (HTTP/protobuf) when
+//! the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, named by
+//! `OTEL_SERVICE_NAME` or else the function; without it the trace ids still travel.
 //!
 //! Field values can come from users (a token's subject, a tag), so neither format lets one
 //! break a log line: JSON escapes by itself, and the human-readable format escapes every
 //! control character (`\n` is written as `\n`, an escape sequence as `\u{1b}`).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use tracing_subscriber::field::{MakeExt, RecordFields};
 use tracing_subscriber::fmt::format::{debug_fn, Writer};
 use tracing_subscriber::fmt::FormatFields;
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::{fmt, EnvFilter, Registry};
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat, level: &str) {
+/// Installs the logging and tracing of the process (`service`: the function's name, for
+/// the traces). A second call (tests, the local runner) keeps the first setup.
+pub fn init(format: LogFormat, level: &str, service: &str) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(true);
-    // `try_init`: a second call (tests, the local runner) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder
+    let logs = match format {
+        LogFormat::Json => fmt::layer()
+            .with_target(true)
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().fmt_fields(EscapedFields).try_init(),
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => fmt::layer()
+            .with_target(true)
+            .compact()
+            .fmt_fields(EscapedFields)
+            .with_filter(filter)
+            .boxed(),
     };
+    let provider = tracer_provider(service);
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("todo"))
+        // Spans only (events stay in the logs), whatever the log level.
+        .with_filter(LevelFilter::INFO);
+    if Registry::default()
+        .with(logs)
+        .with(traces)
+        .try_init()
+        .is_ok()
+    {
+        let _ = PROVIDER.set(provider);
+    }
+}
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// The tracer provider: exporting over OTLP when an endpoint is configured, else only
+/// making the trace ids that the events carry on.
+fn tracer_provider(service: &str) -> SdkTracerProvider {
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_owned());
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    let configured = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
+    if !configured {
+        return builder.build();
+    }
+    match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+    {
+        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Err(e) => {
+            eprintln!("warning: OTLP trace export is off: {e}");
+            builder.build()
+        }
+    }
+}
+
+/// Sends the spans not yet exported (at shutdown).
+pub fn flush_traces() {
+    if let Some(provider) = PROVIDER.get() {
+        if let Err(e) = provider.force_flush() {
+            tracing::warn!(error = %e, "could not export the last traces");
+        }
+    }
+}
+
+/// The W3C `traceparent` of the current span (for the events it writes); `None` outside
+/// a traced span.
+pub fn traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` continue the trace of `traceparent` (as sent by a caller or carried by an
+/// event); a missing or malformed one leaves the span a trace of its own.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    let _ = span.set_parent(context);
 }
 
 /// The process's metrics recorder, installed by the first call (the `metrics` macros record

@@ -627,3 +627,83 @@ async fn audit_records_each_event_once() {
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history[0]["task"]["title"], "t");
 }
+
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+fn trace_id(traceparent: &str) -> &str {
+    traceparent.split('-').nth(1).expect("a traceparent")
+}
+
+#[tokio::test]
+async fn a_change_its_events_and_their_consumers_share_one_trace() {
+    // Traces on, logs off (the layer is process-wide; the other tests do not mind it).
+    shared::telemetry::init(shared::config::LogFormat::Json, "off", "events-test");
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let request = Request::post(format!("/api/{user}/tasks"))
+        .header("authorization", format!("Bearer {}", app.token(&user)))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{caller}-00f067aa0ba902b7-01"))
+        .body(Body::from(
+            json!({"title": "traced", "recurrence": "daily"}).to_string(),
+        ))
+        .unwrap();
+    let (status, _, task) = app.send(request).await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let id = task["id"].as_str().unwrap().to_owned();
+    let find = |event_type: &str, task_id: &str| {
+        recorder
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m.topic == "task-events"
+                    && m.payload["event_type"] == event_type
+                    && m.payload["task_id"] == task_id
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{event_type} of {task_id}"))
+    };
+
+    // The create's event continues the caller's trace, from a span of its own, and the
+    // CloudEvent carries it on.
+    let created = find("task.created", &id);
+    let traceparent = created
+        .traceparent
+        .clone()
+        .expect("the event carries the trace");
+    assert_eq!(trace_id(&traceparent), caller, "{traceparent}");
+    assert!(
+        !traceparent.contains("00f067aa0ba902b7"),
+        "a span of its own: {traceparent}"
+    );
+    assert_eq!(cloud_event(&created, "test")["traceparent"], traceparent);
+
+    // A completion without a caller's trace starts one; on-completed continues it from the
+    // event (a bulk delivery), so the next occurrence's event is in the same trace.
+    app.call(
+        &user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{id}/complete"),
+        None,
+    )
+    .await;
+    let completed = find("task.completed", &id);
+    let trace = trace_id(completed.traceparent.as_deref().expect("a trace")).to_owned();
+    assert_ne!(trace, caller);
+    assert_eq!(
+        app.deliver_bulk("/events/on-completed", &[cloud_event(&completed, "test")])
+            .await,
+        ["SUCCESS"]
+    );
+    let next = children(&app, &user, &id).await;
+    let next_id = next[0]["id"].as_str().unwrap();
+    let occurrence = find("task.created", next_id);
+    assert_eq!(
+        trace_id(occurrence.traceparent.as_deref().expect("a trace")),
+        trace
+    );
+}

@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("LOG_FORMAT").is_none() {
         config.log_format = shared::config::LogFormat::Pretty;
     }
-    shared::telemetry::init(config.log_format, &config.log_level);
+    shared::telemetry::init(config.log_format, &config.log_level, "todo-local");
     if config.jwt_secret.expose() == DEV_JWT_SECRET {
         eprintln!(
             "warning: JWT_SECRET is not set; using the development secret (never deploy this)"
@@ -192,7 +192,9 @@ async fn main() -> anyhow::Result<()> {
                 );
                 api = api.layer(Extension(DevSignIn));
             }
-            shared::harness::serve("todo-local", api, addr, limits).await
+            let served = shared::harness::serve("todo-local", api, addr, limits).await;
+            shared::telemetry::flush_traces();
+            served
         }
     }
 }

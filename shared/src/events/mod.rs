@@ -142,6 +142,7 @@ fn records(
     event: &impl Serialize,
 ) -> Vec<OutboxRecord> {
     let payload = serde_json::to_value(event).expect("an event serialises");
+    let traceparent = crate::telemetry::traceparent();
     topics
         .iter()
         .map(|&topic| OutboxRecord {
@@ -149,6 +150,7 @@ fn records(
             topic,
             partition_key: user_id.to_owned(),
             payload: payload.clone(),
+            traceparent: traceparent.clone(),
         })
         .collect()
 }

@@ -160,6 +160,16 @@ impl Publisher for DaprPublisher {
     }
 }
 
+/// A bulk entry's metadata: its partition key, and its trace, which daprd writes into the
+/// CloudEvent (`cloudevent.traceparent`) for the consumers to continue.
+fn metadata(message: &OutboxMessage) -> serde_json::Value {
+    let mut metadata = serde_json::json!({ "partitionKey": message.partition_key });
+    if let Some(traceparent) = &message.traceparent {
+        metadata["cloudevent.traceparent"] = traceparent.as_str().into();
+    }
+    metadata
+}
+
 impl DaprBulk {
     /// One bulk request per topic of `messages`; a result per message, in order.
     async fn publish(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
@@ -202,7 +212,7 @@ impl DaprBulk {
                     "entryId": i.to_string(),
                     "event": messages[i].payload,
                     "contentType": "application/json",
-                    "metadata": { "partitionKey": messages[i].partition_key },
+                    "metadata": metadata(&messages[i]),
                 })
             })
             .collect();
@@ -415,6 +425,7 @@ mod tests {
             topic: "task-events".into(),
             partition_key: key.into(),
             payload: serde_json::json!({}),
+            traceparent: None,
         }
     }
 

@@ -22,6 +22,7 @@ use base64::Engine;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::SCHEMA_VERSION;
 use crate::store::StoreError;
@@ -211,6 +212,15 @@ struct Envelope {
     data: Option<serde_json::Value>,
     #[serde(default)]
     data_base64: Option<String>,
+    /// The trace the event belongs to (daprd and the direct Kafka transport set it).
+    #[serde(default)]
+    traceparent: Option<String>,
+}
+
+/// A delivered event and the span of its handling, which continues the event's trace.
+pub struct Traced<T> {
+    pub event: T,
+    pub span: tracing::Span,
 }
 
 /// One entry of a bulk delivery (Dapr's `BulkSubscribeMessageItem`).
@@ -234,23 +244,22 @@ where
 }
 
 /// As [`consume`], for a consumer that applies the events of a delivery together (e.g. one
-/// database write for the batch): `apply` gets them in delivery order and answers one
-/// result per event, in the same order.
+/// database write for the batch): `apply` gets them in delivery order, each with its span
+/// (kept open until the event is applied), and answers one result per event, in order.
 pub async fn consume_batch<T, F, Fut>(body: &Bytes, apply: F) -> Reply
 where
     T: DeserializeOwned,
-    F: FnOnce(Vec<T>) -> Fut,
+    F: FnOnce(Vec<Traced<T>>) -> Fut,
     Fut: std::future::Future<Output = Vec<Result<(), ConsumeError>>>,
 {
-    let (bulk, parsed): (Option<Vec<String>>, Vec<Result<T, String>>) =
-        match parse_delivery::<T>(body) {
-            Ok(Delivered::One(event)) => (None, vec![event]),
-            Ok(Delivered::Bulk(entries)) => {
-                let (ids, events) = entries.into_iter().unzip();
-                (Some(ids), events)
-            }
-            Err(reason) => (None, vec![Err(reason)]),
-        };
+    let (bulk, parsed): (Option<Vec<String>>, Vec<Parsed<T>>) = match parse_delivery::<T>(body) {
+        Ok(Delivered::One(event)) => (None, vec![event]),
+        Ok(Delivered::Bulk(entries)) => {
+            let (ids, events) = entries.into_iter().unzip();
+            (Some(ids), events)
+        }
+        Err(reason) => (None, vec![Err(reason)]),
+    };
     let mut statuses: Vec<Option<Delivery>> = Vec::with_capacity(parsed.len());
     let mut events = Vec::new();
     for entry in parsed {
@@ -291,21 +300,24 @@ where
     }
 }
 
-/// Applies `events` with `apply`: different users' at the same time (up to
-/// `BATCH_CONCURRENCY`), each user's one after the other in delivery order. Once one of a
-/// user's events fails, that user's later events in the batch are not applied and ask for
-/// redelivery too, so they never overtake it. One result per event, in order.
-pub async fn in_order_per_user<T, F, Fut>(events: Vec<T>, apply: F) -> Vec<Result<(), ConsumeError>>
+/// Applies `events` with `apply`, each in its span: different users' at the same time (up
+/// to `BATCH_CONCURRENCY`), each user's one after the other in delivery order. Once one of
+/// a user's events fails, that user's later events in the batch are not applied and ask
+/// for redelivery too, so they never overtake it. One result per event, in order.
+pub async fn in_order_per_user<T, F, Fut>(
+    events: Vec<Traced<T>>,
+    apply: F,
+) -> Vec<Result<(), ConsumeError>>
 where
     T: Keyed,
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<(), ConsumeError>>,
 {
     let total = events.len();
-    let mut users: Vec<Vec<(usize, T)>> = Vec::new();
+    let mut users: Vec<Vec<(usize, Traced<T>)>> = Vec::new();
     let mut slot: HashMap<String, usize> = HashMap::new();
     for (i, event) in events.into_iter().enumerate() {
-        let n = *slot.entry(event.key().to_owned()).or_insert_with(|| {
+        let n = *slot.entry(event.event.key().to_owned()).or_insert_with(|| {
             users.push(Vec::new());
             users.len() - 1
         });
@@ -322,7 +334,7 @@ where
                         "an earlier event of the same user is not applied yet"
                     )))
                 } else {
-                    apply(event).await
+                    apply(event.event).instrument(event.span).await
                 };
                 failed |= matches!(result, Err(ConsumeError::Retry(_)));
                 out.push((i, result));
@@ -342,9 +354,12 @@ where
         .collect()
 }
 
+/// One delivered event, or why it is not one.
+type Parsed<T> = Result<Traced<T>, String>;
+
 enum Delivered<T> {
-    One(Result<T, String>),
-    Bulk(Vec<(String, Result<T, String>)>),
+    One(Parsed<T>),
+    Bulk(Vec<(String, Parsed<T>)>),
 }
 
 /// A request body from daprd: a bulk delivery (`entries`) or a single CloudEvent.
@@ -371,10 +386,11 @@ fn parse_delivery<T: DeserializeOwned>(body: &Bytes) -> Result<Delivered<T>, Str
 pub fn parse_cloud_event<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
-    cloud_event_data(value)
+    cloud_event_data(value).map(|traced| traced.event)
 }
 
-fn cloud_event_data<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+/// The event of a CloudEvent, with a span of its own in the event's trace.
+fn cloud_event_data<T: DeserializeOwned>(value: serde_json::Value) -> Result<Traced<T>, String> {
     let envelope: Envelope =
         serde_json::from_value(value).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
     if envelope.specversion != "1.0" {
@@ -404,13 +420,17 @@ fn cloud_event_data<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, 
             return Err(format!("unsupported schema_version {v}"));
         }
     }
-    serde_json::from_value(data).map_err(|e| format!("unknown or malformed event: {e}"))
+    let event =
+        serde_json::from_value(data).map_err(|e| format!("unknown or malformed event: {e}"))?;
+    let span = tracing::info_span!("event", event_id = %envelope.id);
+    crate::telemetry::continue_trace(&span, envelope.traceparent.as_deref());
+    Ok(Traced { event, span })
 }
 
 /// Wraps a message in the CloudEvent envelope daprd would deliver (used by the in-process
 /// bus and by the direct Kafka transport, so subscribers see one format).
 pub fn cloud_event(message: &crate::store::OutboxMessage, source: &str) -> serde_json::Value {
-    serde_json::json!({
+    let mut event = serde_json::json!({
         "specversion": "1.0",
         "id": message.event_id.to_string(),
         "source": source,
@@ -419,7 +439,11 @@ pub fn cloud_event(message: &crate::store::OutboxMessage, source: &str) -> serde
         "topic": message.topic,
         "partitionkey": message.partition_key,
         "data": message.payload,
-    })
+    });
+    if let Some(traceparent) = &message.traceparent {
+        event["traceparent"] = traceparent.as_str().into();
+    }
+    event
 }
 
 #[cfg(test)]
@@ -494,13 +518,19 @@ mod tests {
     #[tokio::test]
     async fn a_users_events_apply_in_order_and_stop_at_its_first_retry() {
         let applied = std::sync::Mutex::new(Vec::new());
-        let events = vec![
+        let events = [
             Of("u1", 1),
             Of("u2", 1),
             Of("u1", 2),
             Of("u1", 3),
             Of("u2", 2),
-        ];
+        ]
+        .into_iter()
+        .map(|event| Traced {
+            event,
+            span: tracing::Span::none(),
+        })
+        .collect();
         let results = in_order_per_user(events, |e: Of| {
             let applied = &applied;
             async move {

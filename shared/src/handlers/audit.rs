@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::events::subscription::{self, ConsumeError, Reply, Subscription};
+use crate::events::subscription::{self, ConsumeError, Reply, Subscription, Traced};
 use crate::events::{self, TaskEvent, TASK_EVENTS};
 use crate::http::ApiError;
 use crate::http::Function;
@@ -41,8 +41,8 @@ fn sidecar() -> Router<AppState> {
 
 #[tracing::instrument(skip_all)]
 async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
-    subscription::consume_batch(&body, |events: Vec<TaskEvent>| async move {
-        let records: Vec<AuditRecord> = events.iter().map(TaskEvent::audit_record).collect();
+    subscription::consume_batch(&body, |events: Vec<Traced<TaskEvent>>| async move {
+        let records: Vec<AuditRecord> = events.iter().map(|e| e.event.audit_record()).collect();
         record(&state, &records).await
     })
     .await

@@ -60,7 +60,7 @@ fn api() -> OpenApiRouter<AppState> {
 async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
     let state = &state;
     subscription::consume(&body, |event: ReminderEvent| async move {
-        deliver(&state, &event).await
+        deliver(state, &event).await
     })
     .await
 }

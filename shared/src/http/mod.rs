@@ -268,10 +268,18 @@ async fn serve_metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// The request's span: method and path only. The query string is left out because it can
-/// carry a token (`/stream?access_token=`), and secrets are never logged.
+/// The request's span, continuing the caller's trace (`traceparent`): method and path
+/// only. The query string is left out because it can carry a token
+/// (`/stream?access_token=`), and secrets are never logged.
 fn request_span(request: &Request) -> tracing::Span {
-    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+    let span =
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    crate::telemetry::continue_trace(&span, traceparent);
+    span
 }
 
 /// Refuses, before any handler runs, a request whose target or headers are too long (414,

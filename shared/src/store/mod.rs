@@ -44,6 +44,8 @@ pub struct OutboxRecord {
     pub topic: &'static str,
     pub partition_key: String,
     pub payload: serde_json::Value,
+    /// The W3C trace context of the change that wrote it, carried on with the event.
+    pub traceparent: Option<String>,
 }
 
 /// A row of the outbox: one event bound for one topic.
@@ -55,6 +57,8 @@ pub struct OutboxMessage {
     /// The Kafka partition key: the user id, so one user's events stay in order.
     pub partition_key: String,
     pub payload: serde_json::Value,
+    /// The W3C trace context of the change that wrote it (`telemetry::traceparent`).
+    pub traceparent: Option<String>,
 }
 
 /// The result of a committed change: the value, and the outbox rows written with it that

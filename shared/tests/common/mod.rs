@@ -386,6 +386,7 @@ pub fn envelope(topic: &str, payload: Value) -> Value {
         topic: topic.into(),
         partition_key: payload["user_id"].as_str().unwrap().into(),
         payload,
+        traceparent: None,
     };
     shared::events::subscription::cloud_event(&message, "test")
 }

@@ -20,7 +20,7 @@ impl OutboxStore for PgStore {
             "update outbox set next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1 \
              where id in (select id from outbox where published_at is null and next_attempt_at <= now() \
                           order by id limit $1 for update skip locked) \
-             returning id, event_id, topic, partition_key, payload",
+             returning id, event_id, topic, partition_key, payload, traceparent",
         )
         .bind(limit as i64)
         .bind(lease.as_secs_f64())
@@ -102,16 +102,18 @@ pub(super) async fn insert_outbox(
     let topics: Vec<&str> = records.iter().map(|r| r.topic).collect();
     let keys: Vec<&str> = records.iter().map(|r| r.partition_key.as_str()).collect();
     let payloads: Vec<&serde_json::Value> = records.iter().map(|r| &r.payload).collect();
+    let traces: Vec<Option<&str>> = records.iter().map(|r| r.traceparent.as_deref()).collect();
     let rows = sqlx::query(
-        "insert into outbox (event_id, topic, partition_key, payload) \
-         select e, t, k, p from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) \
-             with ordinality as r(e, t, k, p, n) order by n \
-         returning id, event_id, topic, partition_key, payload",
+        "insert into outbox (event_id, topic, partition_key, payload, traceparent) \
+         select e, t, k, p, c from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[]) \
+             with ordinality as r(e, t, k, p, c, n) order by n \
+         returning id, event_id, topic, partition_key, payload, traceparent",
     )
     .bind(&ids)
     .bind(&topics)
     .bind(&keys)
     .bind(&payloads)
+    .bind(&traces)
     .fetch_all(&mut **tx)
     .await
     .map_err(classify)?;
@@ -129,6 +131,7 @@ fn outbox_messages(rows: &[PgRow]) -> Result<Vec<OutboxMessage>, StoreError> {
                 topic: row.try_get("topic").map_err(classify)?,
                 partition_key: row.try_get("partition_key").map_err(classify)?,
                 payload: row.try_get("payload").map_err(classify)?,
+                traceparent: row.try_get("traceparent").map_err(classify)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

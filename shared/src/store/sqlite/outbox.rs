@@ -29,7 +29,7 @@ impl OutboxStore for SqliteStore {
             "update outbox set next_attempt_at = ?1, attempts = attempts + 1 \
              where id in (select id from outbox where published_at is null and next_attempt_at <= ?2 \
                           order by id limit ?3) \
-             returning id, event_id, topic, partition_key, payload",
+             returning id, event_id, topic, partition_key, payload, traceparent",
         )
         .bind(now.saturating_add(duration_micros(lease)))
         .bind(now)
@@ -112,9 +112,10 @@ pub(super) async fn insert_outbox(
     let mut messages = Vec::with_capacity(records.len());
     for record in records {
         let row = sqlx::query(
-            "insert into outbox (event_id, topic, partition_key, payload, created_at, next_attempt_at) \
-             values (?1, ?2, ?3, ?4, ?5, ?6) \
-             returning id, event_id, topic, partition_key, payload",
+            "insert into outbox \
+                 (event_id, topic, partition_key, payload, created_at, next_attempt_at, traceparent) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             returning id, event_id, topic, partition_key, payload, traceparent",
         )
         .bind(record.event_id)
         .bind(record.topic)
@@ -122,6 +123,7 @@ pub(super) async fn insert_outbox(
         .bind(record.payload.to_string())
         .bind(now)
         .bind(now.saturating_add(duration_micros(INLINE_RELAY_GRACE)))
+        .bind(record.traceparent.as_deref())
         .fetch_one(&mut **tx)
         .await
         .map_err(classify)?;
@@ -139,6 +141,7 @@ fn outbox_message(row: &SqliteRow) -> Result<OutboxMessage, StoreError> {
         partition_key: row.try_get("partition_key").map_err(classify)?,
         payload: serde_json::from_str(payload)
             .map_err(|e| StoreError::Other(anyhow::anyhow!("stored payload: {e}")))?,
+        traceparent: row.try_get("traceparent").map_err(classify)?,
     })
 }
 
@@ -171,6 +174,7 @@ mod tests {
                 topic: "task-events",
                 partition_key: "alice".into(),
                 payload: serde_json::json!({"n": i}),
+                traceparent: None,
             })
             .collect();
         let written = insert_outbox(&mut tx, &records).await.unwrap();

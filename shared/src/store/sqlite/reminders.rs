@@ -116,6 +116,7 @@ mod tests {
             topic: "reminders",
             partition_key: task.user_id.clone(),
             payload: serde_json::json!({"task_id": task.id, "sent": task.reminder_sent_at}),
+            traceparent: None,
         }]
     }
 

@@ -440,6 +440,7 @@ mod tests {
             topic: "task-events",
             partition_key: task.user_id.clone(),
             payload: serde_json::json!({"task_id": task.id}),
+            traceparent: None,
         }]
     }
 
