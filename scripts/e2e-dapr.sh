@@ -11,8 +11,9 @@
 # Scenarios (one scenario_<name> function each; add one by writing the function and
 # listing it in SCENARIOS):
 #   recurring          create a weekly task over HTTP, complete it: its next occurrence
-#                      appears (due + 7 days, recurrence_parent_id = the first task) and the
-#                      history (audit) shows task.created then task.completed
+#                      appears (due + 7 days, recurrence_parent_id = the first task), the
+#                      history (audit) shows task.created then task.completed, and the
+#                      occurrence's event is in the completion's trace
 #   recurring-restart  complete E2E_RESTART_TASKS (200) recurring tasks while on-completed is
 #                      SIGKILLed and restarted mid-stream (once the app alone, once the app
 #                      and its daprd): every completion gets exactly one next occurrence,
@@ -222,6 +223,18 @@ scenario_recurring() {
   stack_wait_until 60 "the history of the next occurrence $child to be [task.created]" \
     history_is "$user" "$child" task.created
   log "history (audit): $id task.created, task.completed; $child task.created"
+
+  # One trace: the completion's event went through daprd's bulk publish
+  # (cloudevent.traceparent) and bulk delivery to on-completed, whose span wrote the next
+  # occurrence's event in the same trace.
+  local completed_trace child_trace
+  completed_trace="$(stack_sql "select split_part(traceparent, '-', 2) from outbox
+    where payload->>'task_id' = '$id' and payload->>'event_type' = 'task.completed' limit 1")"
+  child_trace="$(stack_sql "select split_part(traceparent, '-', 2) from outbox
+    where payload->>'task_id' = '$child' and payload->>'event_type' = 'task.created' limit 1")"
+  [[ -n "$completed_trace" && "$child_trace" == "$completed_trace" ]] ||
+    fail "the next occurrence's event is not in the completion's trace ('$child_trace' vs '$completed_trace')"
+  log "trace: the completion and the next occurrence's event share trace $completed_trace"
 }
 
 # --- scenario: recurring-restart -------------------------------------------------------------
