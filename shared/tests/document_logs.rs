@@ -3,26 +3,13 @@
 //! 503 example's "dependency unavailable" was logged as if the database were down). Alone
 //! in its test binary, for the reason given in request_logs.rs.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
 use shared::http::ApiDocument;
 
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn building_the_api_document_logs_no_warning() {
-    let sink = Sink::default();
+    let sink = common::LogSink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::WARN)
@@ -38,7 +25,7 @@ fn building_the_api_document_logs_no_warning() {
         document.0.contains("service_unavailable"),
         "no 503 example in the document"
     );
-    let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let logged = sink.text();
     assert_eq!(logged.matches("WARN").count(), 1, "{logged}");
     assert!(logged.contains("probe"), "{logged}");
     assert!(!logged.contains("dependency unavailable"), "{logged}");

@@ -53,6 +53,25 @@ async fn outbox_types(db: &common::Db, task_id: &str) -> Vec<(String, String, bo
         .collect()
 }
 
+/// The event types of `id`'s history, in order (asserts the 200).
+async fn history_types(app: &TestApp, user: &str, id: &str) -> Vec<String> {
+    let (status, history) = app
+        .call(
+            user,
+            "GET",
+            &format!("/api/{user}/tasks/{id}/history"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The next occurrences of `parent`, as the API shows them.
 async fn children(app: &TestApp, user: &str, parent: &str) -> Vec<Value> {
     let mut tasks = Vec::new();
@@ -277,22 +296,10 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
     assert_eq!(next["recurrence_parent_id"], *id);
     assert_eq!(next["recurrence_depth"], 1);
 
-    let (s, history) = app
-        .call(
-            &user,
-            "GET",
-            &format!("/api/{user}/tasks/{id}/history"),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let types: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
-    assert_eq!(types, ["task.created", "task.completed"]);
+    assert_eq!(
+        history_types(&app, &user, id).await,
+        ["task.created", "task.completed"]
+    );
 
     // Un-completing and completing again creates no second occurrence.
     app.call(
@@ -494,13 +501,8 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
     let user = TestApp::user();
     let mut ids = Vec::new();
     for title in ["a", "b", "c"] {
-        let (_, task) = app
-            .call(
-                &user,
-                "POST",
-                &format!("/api/{user}/tasks"),
-                Some(json!({"title": title, "recurrence": "daily"})),
-            )
+        let task = app
+            .create(&user, json!({"title": title, "recurrence": "daily"}))
             .await;
         let id = task["id"].as_str().unwrap().to_owned();
         app.call(
@@ -558,21 +560,10 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
             "one occurrence of {id}"
         );
     }
-    let (_, history) = app
-        .call(
-            &user,
-            "GET",
-            &format!("/api/{user}/tasks/{}/history", ids[0]),
-            None,
-        )
-        .await;
-    let types: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
-    assert_eq!(types, ["task.created", "task.completed"], "{history}");
+    assert_eq!(
+        history_types(&app, &user, &ids[0]).await,
+        ["task.created", "task.completed"]
+    );
 
     // The database is down: every event asks for redelivery, the bad one is still dropped.
     let dead_app = TestApp::with_publisher(common::Db::dead(), recorder.clone());

@@ -13,19 +13,7 @@ use common::TestApp;
 fn request_logs_never_carry_the_query_string() {
     // The access token of an EventSource stream travels in the query; the request span
     // records the path only.
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
+    let sink = common::LogSink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -48,7 +36,7 @@ fn request_logs_never_carry_the_query_string() {
             assert_eq!(status, StatusCode::UNAUTHORIZED);
         });
     });
-    let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let logged = sink.text();
     assert!(logged.contains("/api/alice/stream"), "{logged}");
     assert!(!logged.contains("very-secret-token"), "{logged}");
 }

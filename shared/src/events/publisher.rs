@@ -127,7 +127,7 @@ impl DaprPublisher {
                         }
                     }
                     let (messages, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                    let results = bulk.publish(&messages).await;
+                    let results = after_failures(&messages, bulk.publish(&messages).await);
                     for (reply, result) in waiting.into_iter().zip(results) {
                         let _ = reply.send(result.map_err(|e| format!("{e:#}")));
                     }
@@ -171,7 +171,8 @@ fn metadata(message: &OutboxMessage) -> serde_json::Value {
 }
 
 impl DaprBulk {
-    /// One bulk request per topic of `messages`; a result per message, in order.
+    /// One bulk request per topic of `messages`; a result per message, in order (as the
+    /// sidecar answered: the callers apply [`after_failures`]).
     async fn publish(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
         let mut failed: Vec<Option<String>> = vec![None; messages.len()];
         let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
@@ -187,14 +188,13 @@ impl DaprBulk {
                 }
             }
         }
-        let results = failed
+        failed
             .into_iter()
             .map(|f| match f {
                 None => Ok(()),
                 Some(error) => Err(anyhow::anyhow!(error)),
             })
-            .collect();
-        after_failures(messages, results)
+            .collect()
     }
 
     /// Publishes `messages[i]` for each of `indices` to `topic`; the failed ones with why.

@@ -427,3 +427,25 @@ impl Receiver {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// A log writer that keeps what is written, for tests that read the logs
+/// (`tracing_subscriber::fmt().with_writer(move || sink.clone())`).
+#[derive(Clone, Default)]
+pub struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogSink {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
