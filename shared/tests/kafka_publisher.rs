@@ -23,7 +23,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{json, Value};
-use shared::events::publisher::{KafkaPublisher, Publisher, KAFKA_DELIVERY_TIMEOUT, KAFKA_SOURCE};
+use shared::events::publisher::{KafkaPublisher, Publisher, KAFKA_SOURCE};
 use shared::events::relay::Relay;
 use shared::events::subscription::{cloud_event, parse_cloud_event};
 use shared::events::{TaskEvent, TASK_EVENTS, TASK_UPDATES};
@@ -290,44 +290,42 @@ async fn writes_the_cloud_event_dapr_delivers_keyed_by_user_in_order_per_user() 
     }
 }
 
+/// The librdkafka error code under a failed publish, if Kafka itself reported it.
+fn kafka_code(error: &anyhow::Error) -> Option<RDKafkaErrorCode> {
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<rdkafka::error::KafkaError>())
+        .and_then(|e| e.rdkafka_error_code())
+}
+
 #[tokio::test]
 async fn an_unreachable_broker_fails_the_publish_within_the_timeout() {
     let message = task_events(&TestApp::user(), 1, "test-unreachable")
         .await
         .remove(0);
 
-    // The default: Kafka's own error, before the relay's 5 s limit.
-    let publisher = KafkaPublisher::new(&unreachable_broker()).unwrap();
-    let started = Instant::now();
-    let error = publisher
-        .publish(&message)
-        .await
-        .expect_err("nothing listens there");
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(5),
-        "failed after {took:?}, past the relay's limit"
-    );
-    assert!(
-        took >= KAFKA_DELIVERY_TIMEOUT - Duration::from_millis(500),
-        "failed after {took:?}: gave up before its delivery timeout"
-    );
-    let text = format!("{error:#}");
-    assert!(
-        text.contains("Kafka publish") && text.contains(&message.event_id.to_string()),
-        "{text}"
-    );
-
-    // A shorter timeout is honoured.
-    let publisher =
-        KafkaPublisher::with_timeout(&unreachable_broker(), Duration::from_millis(300)).unwrap();
-    let started = Instant::now();
-    publisher.publish(&message).await.expect_err("unreachable");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    // Kafka's own delivery timeout ends the wait (not the publisher's backstop, not a
+    // hang), so the relay sees Kafka's error and the outbox row stays pending. Only a
+    // hang guard is timed here: how long the machine takes is not the behaviour.
+    for publisher in [
+        KafkaPublisher::new(&unreachable_broker()).unwrap(),
+        KafkaPublisher::with_timeout(&unreachable_broker(), Duration::from_millis(300)).unwrap(),
+    ] {
+        let error = tokio::time::timeout(WAIT, publisher.publish(&message))
+            .await
+            .expect("the publish ends on its own")
+            .expect_err("nothing listens there");
+        assert_eq!(
+            kafka_code(&error),
+            Some(RDKafkaErrorCode::MessageTimedOut),
+            "{error:#}"
+        );
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("Kafka publish") && text.contains(&message.event_id.to_string()),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -299,9 +299,15 @@ mod direct_kafka {
     pub const KAFKA_SOURCE: &str = "todo-functions";
 
     /// How long one publish may take, from enqueueing to the broker's acknowledgement
-    /// (`message.timeout.ms`). Below the relay's own 5 s limit, so a failure reaches the
-    /// relay as Kafka's error (and the outbox row stays pending) rather than as a timeout.
-    pub const KAFKA_DELIVERY_TIMEOUT: Duration = Duration::from_millis(4_000);
+    /// (`message.timeout.ms`). librdkafka looks for expired messages about once a second,
+    /// so the report can come up to [`TIMEOUT_SCAN`] later; both together stay below the
+    /// relay's own 5 s limit, so a failure reaches the relay as Kafka's error (and the
+    /// outbox row stays pending) rather than as a timeout.
+    pub const KAFKA_DELIVERY_TIMEOUT: Duration = Duration::from_millis(3_000);
+
+    /// How late librdkafka may report an expired message: its timeout scan runs about
+    /// once a second. The publisher's own backstop waits this much past the timeout.
+    const TIMEOUT_SCAN: Duration = Duration::from_millis(1_500);
 
     /// The direct Kafka transport: an idempotent producer (`enable.idempotence=true`,
     /// `acks=all`) writing the same CloudEvent envelope daprd delivers
@@ -310,7 +316,7 @@ mod direct_kafka {
     /// through the sidecar, and one user's events stay in order.
     ///
     /// `publish` waits for the broker's acknowledgement (all in-sync replicas) or fails
-    /// within [`KAFKA_DELIVERY_TIMEOUT`]; an unreachable broker is an error, never a hang.
+    /// soon after [`KAFKA_DELIVERY_TIMEOUT`]; an unreachable broker is an error, never a hang.
     pub struct KafkaPublisher {
         producer: FutureProducer,
         delivery_timeout: Duration,
@@ -369,18 +375,18 @@ mod direct_kafka {
                 .payload(&body)
                 .headers(headers);
             // `send` waits (up to the timeout) for room in the local queue, then for the
-            // delivery report, which librdkafka guarantees within `message.timeout.ms`.
-            // The outer timeout is a backstop only.
+            // delivery report, which librdkafka guarantees within `message.timeout.ms`
+            // plus its scan interval. The outer timeout is a backstop only.
             let delivery = self
                 .producer
                 .send(record, Timeout::After(self.delivery_timeout));
-            match tokio::time::timeout(self.delivery_timeout * 2, delivery).await {
+            let backstop = self.delivery_timeout + TIMEOUT_SCAN;
+            match tokio::time::timeout(backstop, delivery).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err((e, _))) => Err(anyhow::Error::new(e).context(describe(message))),
                 Err(_) => Err(anyhow::anyhow!(
-                    "{}: no delivery report within {:?}",
-                    describe(message),
-                    self.delivery_timeout * 2
+                    "{}: no delivery report within {backstop:?}",
+                    describe(message)
                 )),
             }
         }
