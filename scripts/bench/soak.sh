@@ -63,6 +63,12 @@ mixed() { # seconds, pause in ms
 }
 field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
+# Where the RSS is: the heap (anonymous) and mapped files (the binary, SQLite's shared
+# memory), in MiB, and the process's thread count.
+rss_parts() {
+    awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } /^RssShmem:/ { s = $2 } /^Threads:/ { t = $2 }
+        END { printf "%.1f %.1f %d\n", a / 1024, (f + s) / 1024, t }' "/proc/$server/status"
+}
 
 log "warm-up, then the peak (${PEAK_SECONDS}s, $CONNECTIONS connections, $USERS users)"
 mixed 5 0 >/dev/null
@@ -77,7 +83,7 @@ log "peak $peak_rps req/s (p99 $(field p99_ms "$peak") ms); soak at 80%: $target
 
 samples=$((SOAK_MINUTES * 6))
 warmup_samples=$((samples / 6 > 1 ? samples / 6 : 1))
-printf '%8s %9s %9s %8s %8s\n' elapsed "req/s" "p99 ms" errors "RSS MiB" >&2
+printf '%8s %9s %9s %8s %8s %8s %8s %8s\n' elapsed "req/s" "p99 ms" errors "RSS MiB" heap files threads >&2
 errors=0
 warm_rss=
 for i in $(seq "$samples"); do
@@ -87,7 +93,9 @@ for i in $(seq "$samples"); do
     rss=$(rss_mib)
     [[ $i == $((warmup_samples + 1)) ]] && warm_rss=$rss
     [[ -z $warm_rss && $i == "$samples" ]] && warm_rss=$rss
-    printf '%7ss %9s %9s %8s %8s\n' $((i * 10)) "$(field rps "$r")" "$(field p99_ms "$r")" "$e" "$rss" >&2
+    read -r heap files threads < <(rss_parts)
+    printf '%7ss %9s %9s %8s %8s %8s %8s %8s\n' $((i * 10)) "$(field rps "$r")" "$(field p99_ms "$r")" "$e" "$rss" \
+        "$heap" "$files" "$threads" >&2
 done
 end_rss=$(rss_mib)
 growth=$(python3 -c "print(round(($end_rss - $warm_rss) * 100 / $warm_rss, 1))")
