@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
@@ -149,8 +150,28 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Should something else have installed a recorder first, it keeps its place.
         let _ = metrics::set_global_recorder(recorder);
+        keep_up(handle.clone());
         handle
     })
+}
+
+/// Drains the recorder's histogram samples into their buckets now and then, for as long as
+/// the process lives. A recorder built without the crate's HTTP listener leaves this to its
+/// owner: only a scrape or an upkeep drains the raw samples, so where nothing scrapes
+/// `/metrics` (a laptop's `todo-local`) the heap would grow with every request served.
+fn keep_up(handle: PrometheusHandle) {
+    const EVERY: Duration = Duration::from_secs(5);
+    // A thread, not a task: the first caller's runtime may be a test's, dropped long before
+    // the process ends.
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the metrics upkeep thread; histograms grow until scraped");
+    }
 }
 
 /// The human-readable fields, `name=value` separated by spaces (the message bare), with
@@ -212,6 +233,20 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_metrics_recorder_comes_with_its_upkeep() {
+        metrics();
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .expect("Linux lists a process's threads")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect();
+        assert!(
+            names.iter().any(|name| name == "metrics-upkeep"),
+            "no upkeep thread among {names:?}: histogram samples would pile up unscraped"
+        );
     }
 
     #[test]
