@@ -39,15 +39,20 @@ def binaries() -> list[str]:
     return sorted(names, key=lambda n: (n == "todo-local", n))
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> tuple[int, int]:
+    """The resident set and its private (anonymous) part, in KiB: the rest is the mapped
+    binary, whose pages every process of the same image shares."""
+    fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon"):
+            fields[key] = int(value.split()[0])
+    return fields["VmRSS"], fields["RssAnon"]
 
 
-def one_start(binary: Path, database_url: str) -> tuple[float, int]:
-    """Milliseconds to the first 200 from /readyz, and the idle RSS in KiB a second later."""
+def one_start(binary: Path, database_url: str) -> tuple[float, tuple[int, int]]:
+    """Milliseconds to the first 200 from /readyz, and the idle RSS (all, private) in KiB a
+    second later."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, JWT_SECRET="footprint-bench",
                APP_PORT=str(port), APP_HOST="127.0.0.1", APP_API_TOKEN="footprint-bench",
@@ -81,19 +86,21 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         raise SystemExit("set DATABASE_URL (postgres://... or sqlite://...)")
-    print("| binary | size | start to first 200 from /readyz (median, range) | idle RSS (median) |")
-    print("| --- | --- | --- | --- |")
+    print("| binary | size | start to first 200 from /readyz (median, range) "
+          "| idle RSS (median) | of which private |")
+    print("| --- | --- | --- | --- | --- |")
     for name in binaries():
         binary = release / name
         if not binary.exists():
-            print(f"| {name} | not built | | |")
+            print(f"| {name} | not built | | | |")
             continue
         samples = [one_start(binary, database_url) for _ in range(runs)]
         times = [t for t, _ in samples]
-        rss = statistics.median(r for _, r in samples) / 1024
+        rss = statistics.median(r for _, (r, _) in samples) / 1024
+        private = statistics.median(a for _, (_, a) in samples) / 1024
         print(f"| {name} | {binary.stat().st_size / 1e6:.1f} MB | "
               f"{statistics.median(times):.0f} ms ({min(times):.0f}-{max(times):.0f}) | "
-              f"{rss:.1f} MiB |", flush=True)
+              f"{rss:.1f} MiB | {private:.1f} MiB |", flush=True)
 
 
 if __name__ == "__main__":

@@ -192,9 +192,10 @@ async fn docs(web: Option<Extension<WebApp>>, headers: HeaderMap) -> Result<Resp
 /// The whole API's OpenAPI document, for the docs page: a function's own
 /// `/openapi.json` documents only its routes, and the page shows every function's.
 async fn docs_document(document: Option<Extension<ApiDocument>>) -> Result<Response, ApiError> {
-    let Some(Extension(ApiDocument(json))) = document else {
+    let Some(Extension(document)) = document else {
         return Err(ApiError::NotFound);
     };
+    let json = document.json();
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),

@@ -7,7 +7,7 @@ pub mod extract;
 pub mod input;
 pub mod openapi;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
@@ -388,13 +388,21 @@ struct Document(Arc<str>);
 
 /// The whole API's OpenAPI document, as JSON, for the docs page (`/docs/openapi.json`): a
 /// function binary's `/openapi.json` documents only its own routes. The harness puts it on
-/// the router (every function's; `todo-local`: the functions it hosts).
+/// the router (every function's; `todo-local`: the functions it hosts). Built on first
+/// use: only the docs page reads it, and every other function's cold start would pay for
+/// the whole API's schemas.
 #[derive(Clone)]
-pub struct ApiDocument(pub Arc<str>);
+pub struct ApiDocument(Arc<(Vec<&'static Function>, OnceLock<Arc<str>>)>);
 
 impl ApiDocument {
-    pub fn of(functions: &[&Function]) -> Self {
-        ApiDocument(Arc::from(openapi::to_json(&document(functions), false)))
+    pub fn of(functions: &[&'static Function]) -> Self {
+        ApiDocument(Arc::new((functions.to_vec(), OnceLock::new())))
+    }
+
+    pub fn json(&self) -> Arc<str> {
+        let (functions, json) = &*self.0;
+        json.get_or_init(|| Arc::from(openapi::to_json(&document(functions), false)))
+            .clone()
     }
 }
 
