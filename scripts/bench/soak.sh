@@ -11,9 +11,11 @@
 #    warm-up; its rate is the peak.
 # 2. Soak: the same mix, each of CONNECTIONS connections pausing so that together they
 #    send 80% of the peak, in 10 s wrk runs back to back (a p99 per sample).
-# 3. Verdict: every response 2xx; and, in runs of 10 minutes or more, the RSS at the end
-#    within RSS_SLACK_PERCENT of the RSS after the warm-up (the first sixth of the run: a
-#    shorter run is all warm-up, its caches still filling).
+# 3. Verdict: every response 2xx; and, in runs of 10 minutes or more, the RSS of the last
+#    sixth of the run within RSS_SLACK_PERCENT of the RSS of the sixth after the warm-up
+#    (the first sixth: a shorter run is all warm-up, its caches still filling). Each is the
+#    median of its samples, since the allocator's transient peaks would decide a verdict on
+#    single samples.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -85,21 +87,23 @@ samples=$((SOAK_MINUTES * 6))
 warmup_samples=$((samples / 6 > 1 ? samples / 6 : 1))
 printf '%8s %9s %9s %8s %8s %8s %8s %8s\n' elapsed "req/s" "p99 ms" errors "RSS MiB" heap files threads >&2
 errors=0
-warm_rss=
+warm=() last=()
 for i in $(seq "$samples"); do
     r=$(mixed 10 "$pause")
     e=$(($(field non2xx "$r") + $(field socket_errors "$r")))
     errors=$((errors + e))
     rss=$(rss_mib)
-    [[ $i == $((warmup_samples + 1)) ]] && warm_rss=$rss
-    [[ -z $warm_rss && $i == "$samples" ]] && warm_rss=$rss
+    ((i > warmup_samples && i <= 2 * warmup_samples)) && warm+=("$rss")
+    ((i > samples - warmup_samples)) && last+=("$rss")
     read -r heap files threads < <(rss_parts)
     printf '%7ss %9s %9s %8s %8s %8s %8s %8s\n' $((i * 10)) "$(field rps "$r")" "$(field p99_ms "$r")" "$e" "$rss" \
         "$heap" "$files" "$threads" >&2
 done
-end_rss=$(rss_mib)
+median() { python3 -c 'import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
+warm_rss=$(median "${warm[@]:-$rss}")
+end_rss=$(median "${last[@]}")
 growth=$(python3 -c "print(round(($end_rss - $warm_rss) * 100 / $warm_rss, 1))")
-echo "soak: ${SOAK_MINUTES} min at $target req/s (80% of the peak $peak_rps): $errors errors; RSS ${warm_rss} MiB after warm-up, ${end_rss} MiB at the end (${growth}%)"
+echo "soak: ${SOAK_MINUTES} min at $target req/s (80% of the peak $peak_rps): $errors errors; RSS (median) ${warm_rss} MiB after warm-up, ${end_rss} MiB at the end (${growth}%)"
 kill -0 "$server" || { log "todo-local died"; exit 1; }
 [[ $errors == 0 ]] || { log "requests failed"; tail -n 20 "$work/server.log" >&2; exit 1; }
 if ((SOAK_MINUTES >= 10)); then
