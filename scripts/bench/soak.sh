@@ -64,12 +64,12 @@ mixed() { # seconds, pause in ms
         -- "$work/tokens.txt" "$2" | sed -n 's/^RESULT //p'
 }
 field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
-# Where the RSS is: the heap (anonymous) and mapped files (the binary, SQLite's shared
-# memory), in MiB, and the process's thread count.
+# The RSS and where it is: the heap (anonymous) and mapped files (the binary, SQLite's
+# shared memory), in MiB, and the process's thread count.
 rss_parts() {
-    awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } /^RssShmem:/ { s = $2 } /^Threads:/ { t = $2 }
-        END { printf "%.1f %.1f %d\n", a / 1024, (f + s) / 1024, t }' "/proc/$server/status"
+    awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } /^RssShmem:/ { s = $2 }
+        /^Threads:/ { t = $2 }
+        END { printf "%.1f %.1f %.1f %d\n", r / 1024, a / 1024, (f + s) / 1024, t }' "/proc/$server/status"
 }
 
 log "warm-up, then the peak (${PEAK_SECONDS}s, $CONNECTIONS connections, $USERS users)"
@@ -92,15 +92,14 @@ for i in $(seq "$samples"); do
     r=$(mixed 10 "$pause")
     e=$(($(field non2xx "$r") + $(field socket_errors "$r")))
     errors=$((errors + e))
-    rss=$(rss_mib)
+    read -r rss heap files threads < <(rss_parts)
     ((i > warmup_samples && i <= 2 * warmup_samples)) && warm+=("$rss")
     ((i > samples - warmup_samples)) && last+=("$rss")
-    read -r heap files threads < <(rss_parts)
     printf '%7ss %9s %9s %8s %8s %8s %8s %8s\n' $((i * 10)) "$(field rps "$r")" "$(field p99_ms "$r")" "$e" "$rss" \
         "$heap" "$files" "$threads" >&2
 done
 median() { python3 -c 'import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
-warm_rss=$(median "${warm[@]:-$rss}")
+warm_rss=$(median "${warm[@]}")
 end_rss=$(median "${last[@]}")
 growth=$(python3 -c "print(round(($end_rss - $warm_rss) * 100 / $warm_rss, 1))")
 echo "soak: ${SOAK_MINUTES} min at $target req/s (80% of the peak $peak_rps): $errors errors; RSS (median) ${warm_rss} MiB after warm-up, ${end_rss} MiB at the end (${growth}%)"
