@@ -4,10 +4,15 @@ process to its first 200 from /readyz (which runs a query, so the database conne
 in it), and its resident memory once idle; the median of RUNS starts each.
 
 A function binary starts as it does in a pod (Dapr HTTP transport, app API token set), on
-the database of DATABASE_URL (PostgreSQL in production; the run script starts one).
+the PostgreSQL of DATABASE_URL (`scripts/pg.sh start` prints one).
 
     cargo build --release --locked --workspace --bins
     DATABASE_URL=postgres://... python3 scripts/bench/footprint.py [TARGET_DIR/release] [RUNS]
+
+The image links its binaries with pack-relative-relocs (Dockerfile); to measure those,
+relink each package of functions/ after that build (its dependencies are reused):
+
+    cargo rustc --release --locked -p <package> -- -C link-arg=-Wl,-z,pack-relative-relocs
 """
 
 import os
@@ -85,7 +90,8 @@ def main() -> None:
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
-        raise SystemExit("set DATABASE_URL (postgres://... or sqlite://...)")
+        raise SystemExit("set DATABASE_URL (postgres://...; the function binaries run on "
+                         "PostgreSQL)")
     print("| binary | size | start to first 200 from /readyz (median, range) "
           "| idle RSS (median) | of which private |")
     print("| --- | --- | --- | --- | --- |")

@@ -28,11 +28,8 @@ use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
 use crate::handlers::chat::tools::McpEndpoint;
 use crate::handlers::chat::{ChatState, ModelSettings, RateLimit};
-use crate::handlers::web::WebApp;
 use crate::http::Function;
 use crate::http::{self, ApiDocument, AppState, Authenticator};
-use crate::store::dapr_state::DaprConversations;
-use crate::store::ConversationStore;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
 
@@ -42,13 +39,8 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format, &config.log_level, function.name);
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
-    let chat = chat_state(&config, &state)?;
-    let mut app = http::app(&[function], state)
-        .layer(Extension(chat))
-        .layer(Extension(ApiDocument::of(crate::handlers::ALL)));
-    if let Some(web) = WebApp::from_lookup(|k| std::env::var(k).ok())? {
-        app = app.layer(Extension(web));
-    }
+    let env = |k: &str| std::env::var(k).ok();
+    let app = (function.setup)(&config, &env, &state, http::app(&[function], state.clone()))?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         tracing::info!(function = function.name, "serving on the Lambda runtime");
         return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));
@@ -64,7 +56,7 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
 }
 
 pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
-    let store = crate::store::connect(
+    let store = crate::store::connect_postgres(
         config.database_url.expose(),
         config.database_max_connections,
     )?;
@@ -85,28 +77,6 @@ pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {
     state.sidecar_access = Arc::new(config.sidecar_access.clone());
     state.mcp_allowed_hosts = config.mcp_allowed_hosts.clone().into();
     Ok(state)
-}
-
-/// The chat's state for a function binary: conversations in the Dapr state store when
-/// `STATE_STORE` names one (else the database), the MCP tools through the sidecar (or
-/// `MCP_URL`), and the configured model (`OPENAI_*`), else the built-in assistant.
-pub fn chat_state(config: &Config, state: &AppState) -> anyhow::Result<ChatState> {
-    let conversations: Arc<dyn ConversationStore> = match &config.state_store {
-        Some(name) => Arc::new(DaprConversations::new(state.sidecar.clone(), name.clone())),
-        None => state.store.clone(),
-    };
-    let mcp = McpEndpoint::Http {
-        url: config.mcp_url.clone().unwrap_or_else(|| {
-            format!(
-                "http://127.0.0.1:{}/v1.0/invoke/mcp/method/mcp",
-                config.dapr_http_port
-            )
-        }),
-        sidecar_token: config.dapr_api_token.clone(),
-    };
-    let env = |k: &str| std::env::var(k).ok();
-    let model = ModelSettings::from_lookup(env)?;
-    Ok(ChatState::new(conversations, mcp, model).with_limit(RateLimit::from_lookup(env)?))
 }
 
 /// Assembles the state every handler sees (with the default sidecar port, no webhook

@@ -511,8 +511,7 @@ async fn a_model_that_never_stops_calling_tools_is_cut_off() {
 
 #[tokio::test]
 async fn over_http_the_chat_reaches_the_tools_as_in_production() {
-    use shared::handlers::chat::tools::McpEndpoint;
-    use shared::handlers::chat::ChatState;
+    use shared::handlers::chat;
     // The app on a port, its MCP endpoint the chat's (as the sidecar would forward it).
     let app = TestApp::spawn().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -523,16 +522,22 @@ async fn over_http_the_chat_reaches_the_tools_as_in_production() {
         Default::default(),
         std::future::pending(),
     ));
+    // The chat function as its binary sets it up (`harness::run`), told the endpoint.
+    let env = |k: &str| match k {
+        "MCP_URL" => Some(url.clone()),
+        "DATABASE_URL" => Some("postgres://unused".into()),
+        "JWT_SECRET" => Some("unused".into()),
+        _ => None,
+    };
+    let config = shared::config::Config::from_lookup(env).unwrap();
     let state = app.state.clone().unwrap();
-    let chat = ChatState::new(
-        app.db.store.clone(),
-        McpEndpoint::Http {
-            url,
-            sidecar_token: None,
-        },
-        None,
-    );
-    let router = shared::http::app(shared::handlers::ALL, state).layer(axum::Extension(chat));
+    let router = (chat::FUNCTION.setup)(
+        &config,
+        &env,
+        &state,
+        shared::http::app(&[&chat::FUNCTION], state.clone()),
+    )
+    .unwrap();
     let user = TestApp::user();
     let request = Request::post(format!("/api/{user}/chat"))
         .header(

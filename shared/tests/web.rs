@@ -12,7 +12,7 @@ use common::{assert_error, TestApp};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use shared::handlers::dev_sign_in::DevSignIn;
-use shared::handlers::web::{WebApp, CONTENT_SECURITY_POLICY};
+use shared::handlers::web::{self, WebApp, CONTENT_SECURITY_POLICY};
 use tower::ServiceExt;
 
 const INDEX: &str = "<!doctype html><title>Todo</title><div id=app></div>";
@@ -70,17 +70,29 @@ fn assert_app_headers(headers: &HeaderMap) {
 
 /// The `web` function as its binary serves it, with the app in `dir`.
 async fn web_function(dir: &std::path::Path) -> TestApp {
-    serving(WebApp::new(dir)).await
+    serving(&[("WEB_DIR", &dir.display().to_string())]).await
 }
 
-async fn serving(web: WebApp) -> TestApp {
+/// The `web` function set up as its binary does (`harness::run`), in the environment `env`.
+async fn serving(env: &[(&str, &str)]) -> TestApp {
     let mut app = TestApp::with_state(
         common::Db::open(2).await,
         std::sync::Arc::new(shared::events::publisher::NoPublisher),
-        &[&shared::handlers::web::FUNCTION],
+        &[&web::FUNCTION],
         |_| {},
     );
-    app.router = app.router.layer(Extension(web));
+    let lookup = |k: &str| {
+        env.iter()
+            .chain(&[
+                ("DATABASE_URL", "postgres://unused"),
+                ("JWT_SECRET", "unused"),
+            ])
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let config = shared::config::Config::from_lookup(lookup).unwrap();
+    let state = app.state.clone().unwrap();
+    app.router = (web::FUNCTION.setup)(&config, &lookup, &state, app.router).unwrap();
     app
 }
 
@@ -229,14 +241,14 @@ async fn function_binaries_without_the_app_answer_404_as_before() {
 #[tokio::test]
 async fn config_says_how_people_sign_in() {
     let dir = built_app();
-    let web = WebApp::from_lookup(|k| match k {
-        "WEB_DIR" => Some(dir.display().to_string()),
-        "WEB_SIGN_IN_URL" => Some("https://id.example/authorize?client_id=todo".into()),
-        _ => None,
-    })
-    .unwrap()
-    .unwrap();
-    let app = serving(web).await;
+    let app = serving(&[
+        ("WEB_DIR", &dir.display().to_string()),
+        (
+            "WEB_SIGN_IN_URL",
+            "https://id.example/authorize?client_id=todo",
+        ),
+    ])
+    .await;
     let (status, headers, body) = get(&app.router, "/config.json", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, "cache-control"), "no-store");
@@ -355,10 +367,7 @@ async fn no_function_binary_issues_tokens() {
 async fn the_docs_page_is_served_from_the_build_with_the_whole_apis_document() {
     const DOCS: &str = "<!doctype html><title>Todo API</title><div id=docs></div>";
     let dir = built_app();
-    let mut app = web_function(&dir).await;
-    app.router = app.router.layer(Extension(shared::http::ApiDocument::of(
-        shared::handlers::ALL,
-    )));
+    let app = web_function(&dir).await;
 
     // Built before docs.html existed: it says how to build it, as `/` does unbuilt.
     let (status, _, body) = get(&app.router, "/docs", &[]).await;

@@ -49,6 +49,7 @@ pub const FUNCTION: Function = Function {
     api,
     pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
+    setup: crate::http::no_setup,
     subscriptions: &[],
 };
 

@@ -37,6 +37,7 @@ pub const FUNCTION: Function = Function {
     api,
     pages: crate::http::no_routes,
     sidecar,
+    setup: crate::http::no_setup,
     subscriptions: &[Subscription {
         pubsub: events::PUBSUB,
         topic: REMINDERS,

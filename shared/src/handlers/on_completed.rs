@@ -27,6 +27,7 @@ pub const FUNCTION: Function = Function {
     api: crate::http::no_api,
     pages: crate::http::no_routes,
     sidecar,
+    setup: crate::http::no_setup,
     subscriptions: &[Subscription {
         pubsub: events::PUBSUB,
         topic: TASK_EVENTS,

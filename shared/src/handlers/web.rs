@@ -7,7 +7,7 @@
 //!   the app sends a person to, which sends them back with `#access_token=<JWT>`.
 //! - `GET /docs`: the API's docs page (`docs.html` of the build), which renders
 //!   `GET /docs/openapi.json`, the whole API's OpenAPI document (`http::ApiDocument`, put
-//!   on the router by the harness; the function's own `/openapi.json` has only its routes).
+//!   on the router by `setup`; the function's own `/openapi.json` has only its routes).
 //!   Neither is in the document: they are pages, like the app's files.
 //! - `GET /<file>`: a file of the build. Vite names what it builds under `assets/` by a hash
 //!   of the content, so those are cached for a year; everything else (`index.html` first)
@@ -39,6 +39,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::dev_sign_in::DevSignIn;
+use crate::config::Config;
 use crate::http::{ApiDocument, ApiError, AppState, Function};
 
 pub const FUNCTION: Function = Function {
@@ -46,8 +47,24 @@ pub const FUNCTION: Function = Function {
     api,
     pages,
     sidecar: crate::http::no_routes,
+    setup,
     subscriptions: &[],
 };
+
+/// The web function's binary: the app's files (`WEB_DIR`, `WEB_SIGN_IN_URL`) and the whole
+/// API's document for the docs page; the only binary that links every function's schemas.
+pub fn setup(
+    _: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    _: &AppState,
+    router: Router,
+) -> anyhow::Result<Router> {
+    let router = router.layer(Extension(ApiDocument::of(super::ALL)));
+    Ok(match WebApp::from_lookup(env)? {
+        Some(web) => router.layer(Extension(web)),
+        None => router,
+    })
+}
 
 /// Only this origin: the app's own scripts, styles, images and API. Styles set from script
 /// through the CSSOM are allowed without `unsafe-inline`.

@@ -27,7 +27,7 @@ pub use auth::{AuthUser, Authenticator, StreamUser, TokenUser};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use extract::{JsonBody, PathId, QueryPairs};
 
-use crate::config::SidecarAccess;
+use crate::config::{Config, SidecarAccess};
 use crate::dapr::Sidecar;
 use crate::events::hub::Hub;
 use crate::events::relay::Relay;
@@ -66,12 +66,32 @@ pub struct Function {
     /// function binary serves them behind the app API token (`app`); `todo-local` never
     /// serves them, its bus and tick call them in-process (`sidecar_app`).
     pub sidecar: fn() -> Router<AppState>,
+    /// What the function's own binary adds to its router at start (`harness::run`), beyond
+    /// the `AppState` every function has, from its configuration and the environment
+    /// (settings only it reads): the chat's model and conversations, the web app's files.
+    /// Only the functions that need one name one, so the other binaries link none of what
+    /// it builds. `todo-local` wires the in-process equivalents itself (`harness::local`).
+    pub setup: Setup,
     pub subscriptions: &'static [Subscription],
 }
 
 /// The API of a function that has none.
 pub fn no_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+}
+
+/// A function's `setup`: its configuration, the environment, its state, its router.
+pub type Setup =
+    fn(&Config, &dyn Fn(&str) -> Option<String>, &AppState, Router) -> anyhow::Result<Router>;
+
+/// The setup of a function whose handlers need nothing beyond `AppState`.
+pub fn no_setup(
+    _: &Config,
+    _: &dyn Fn(&str) -> Option<String>,
+    _: &AppState,
+    router: Router,
+) -> anyhow::Result<Router> {
+    Ok(router)
 }
 
 /// The routes of a function that has none of one kind.

@@ -420,20 +420,68 @@ pub fn connect(
     database_url: &str,
     max_connections: u32,
 ) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PgStore::connect_lazy(
+    if database_url.starts_with("sqlite:") {
+        return Ok(std::sync::Arc::new(SqliteStore::connect_lazy(
             database_url,
             max_connections,
-        )?))
-    } else if database_url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::connect_lazy(
-            database_url,
-            max_connections,
-        )?))
-    } else {
-        anyhow::bail!(
-            "DATABASE_URL must be a postgres:// or postgresql:// URL, or a sqlite: one \
-             (sqlite://todo.db, sqlite:///absolute/path.db, sqlite::memory:)"
-        )
+        )?));
+    }
+    anyhow::ensure!(
+        is_postgres(database_url),
+        "DATABASE_URL must be a postgres:// or postgresql:// URL, or a sqlite: one \
+         (sqlite://todo.db, sqlite:///absolute/path.db, sqlite::memory:)"
+    );
+    connect_postgres(database_url, max_connections)
+}
+
+/// Connects to PostgreSQL (lazily), the one database of the function binaries: they share
+/// it, each in its own process or pod, which `todo-local`'s embedded SQLite file cannot
+/// be. Their harness calls this rather than `connect`, so they link no SQLite either.
+pub fn connect_postgres(
+    database_url: &str,
+    max_connections: u32,
+) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    anyhow::ensure!(
+        is_postgres(database_url),
+        "DATABASE_URL must be a postgres:// or postgresql:// URL: a function binary runs on \
+         PostgreSQL (the embedded SQLite is todo-local's)"
+    );
+    Ok(std::sync::Arc::new(PgStore::connect_lazy(
+        database_url,
+        max_connections,
+    )?))
+}
+
+fn is_postgres(database_url: &str) -> bool {
+    database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(result: anyhow::Result<std::sync::Arc<dyn Store>>) -> String {
+        match result {
+            Ok(_) => panic!("connected"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    // The pools start their upkeep on the runtime even when they connect lazily.
+    #[tokio::test]
+    async fn a_function_binary_runs_on_postgres_only() {
+        let error = refusal(connect_postgres("sqlite://todo.db", 1));
+        assert!(error.contains("PostgreSQL"), "{error}");
+        assert!(error.contains("todo-local"), "{error}");
+        assert!(connect_postgres("postgresql://db/todo", 1).is_ok());
+    }
+
+    #[tokio::test]
+    async fn todo_local_takes_either_backend_and_names_both_when_neither_is_given() {
+        let error = refusal(connect("mysql://db/todo", 1));
+        assert!(error.contains("postgres://"), "{error}");
+        assert!(error.contains("sqlite:"), "{error}");
+        assert!(connect("postgres://db/todo", 1).is_ok());
+        assert!(connect("sqlite::memory:", 1).is_ok());
     }
 }

@@ -36,7 +36,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
@@ -48,22 +48,52 @@ use uuid::Uuid;
 pub use builtin::BuiltIn;
 pub use limit::RateLimit;
 pub use model::{Model, ModelSettings};
-use tools::{Progress, Tools};
+use tools::{McpEndpoint, Progress, Tools};
 
+use crate::config::Config;
 use crate::domain::conversation::{
     parse_message, Conversation, ConversationSummary, Message, Role, ToolCall,
 };
 use crate::domain::{self, Timezone};
 use crate::http::{ApiError, AppState, AuthUser, Function, JsonBody, PathId};
-use crate::store::StoreError;
+use crate::store::dapr_state::DaprConversations;
+use crate::store::{ConversationStore, StoreError};
 
 pub const FUNCTION: Function = Function {
     name: "chat",
     api,
     pages: crate::http::no_routes,
     sidecar: crate::http::no_routes,
+    setup,
     subscriptions: &[],
 };
+
+/// The chat function's binary: its state with conversations in the Dapr state store when
+/// `STATE_STORE` names one (else the database), the MCP tools through the sidecar (or
+/// `MCP_URL`), and the configured model (`OPENAI_*`), else the built-in assistant.
+pub fn setup(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    state: &AppState,
+    router: Router,
+) -> anyhow::Result<Router> {
+    let conversations: Arc<dyn ConversationStore> = match &config.state_store {
+        Some(name) => Arc::new(DaprConversations::new(state.sidecar.clone(), name.clone())),
+        None => state.store.clone(),
+    };
+    let mcp = McpEndpoint::Http {
+        url: config.mcp_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://127.0.0.1:{}/v1.0/invoke/mcp/method/mcp",
+                config.dapr_http_port
+            )
+        }),
+        sidecar_token: config.dapr_api_token.clone(),
+    };
+    let model = ModelSettings::from_lookup(env)?;
+    let chat = ChatState::new(conversations, mcp, model).with_limit(RateLimit::from_lookup(env)?);
+    Ok(router.layer(Extension(chat)))
+}
 
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -102,16 +132,16 @@ pub trait Assistant: Send + Sync {
 #[derive(Clone)]
 pub struct ChatState {
     pub assistant: Arc<dyn Assistant>,
-    pub mcp: Arc<tools::McpEndpoint>,
-    pub conversations: Arc<dyn crate::store::ConversationStore>,
+    pub mcp: Arc<McpEndpoint>,
+    pub conversations: Arc<dyn ConversationStore>,
     pub limit: Arc<RateLimit>,
 }
 
 impl ChatState {
     /// The model's assistant when one is configured, else the built-in one.
     pub fn new(
-        conversations: Arc<dyn crate::store::ConversationStore>,
-        mcp: tools::McpEndpoint,
+        conversations: Arc<dyn ConversationStore>,
+        mcp: McpEndpoint,
         model: Option<ModelSettings>,
     ) -> Self {
         let assistant: Arc<dyn Assistant> = match model {
