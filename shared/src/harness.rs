@@ -26,8 +26,8 @@ use crate::events::bus::InProcessBus;
 use crate::events::hub::Hub;
 use crate::events::publisher::{DaprPublisher, NoPublisher, Publisher};
 use crate::events::relay::Relay;
-use crate::handlers::chat::tools::McpEndpoint;
 use crate::handlers::chat::{ChatState, ModelSettings, RateLimit};
+use crate::handlers::mcp;
 use crate::http::Function;
 use crate::http::{self, ApiDocument, AppState, Authenticator};
 use crate::store::Store;
@@ -126,7 +126,7 @@ pub fn local(
     configure(&mut state);
     let sidecar = http::sidecar_app(functions, state.clone());
     bus.attach(sidecar.clone());
-    let chat = ChatState::new(state.store.clone(), McpEndpoint::InProcess, model).with_limit(limit);
+    let chat = ChatState::new(state.store.clone(), mcp::in_process(), model).with_limit(limit);
     Local {
         api: http::api_app(functions, state.clone())
             .layer(Extension(chat))

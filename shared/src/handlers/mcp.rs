@@ -36,6 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::chat::tools::McpEndpoint;
 use super::{complete_task, create_task, delete_task, list_tasks, update_task};
 use crate::domain::{Page, Task};
 use crate::http::extract::parse_json;
@@ -449,6 +450,11 @@ struct CompleteTask {
 struct DeleteTask {
     task_id: Uuid,
     user_id: UserId,
+}
+
+/// The chat's way to the tools of this process (`todo-local`, tests).
+pub fn in_process() -> McpEndpoint {
+    McpEndpoint::InProcess(|state, user| Box::pin(connect_in_process(state, user)))
 }
 
 /// An in-process MCP session with the tools acting for `user`: the client end of an MCP

@@ -23,7 +23,6 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::config::{Secret, SidecarAccess};
 use shared::events::publisher::{NoPublisher, Publisher};
-use shared::handlers::chat::tools::McpEndpoint;
 use shared::handlers::chat::{ChatState, ModelSettings};
 use shared::http::Function;
 use shared::http::{AppState, Authenticator};
@@ -96,7 +95,7 @@ impl TestApp {
             shared::harness::state(db.store.clone(), Authenticator::hs256(SECRET), publisher);
         state.sidecar_access = Arc::new(SidecarAccess::Token(Secret::new(SIDECAR_TOKEN)));
         configure(&mut state);
-        let chat = ChatState::new(db.store.clone(), McpEndpoint::InProcess, model);
+        let chat = ChatState::new(db.store.clone(), shared::handlers::mcp::in_process(), model);
         let router = shared::http::app(functions, state.clone()).layer(axum::Extension(chat));
         TestApp {
             sidecar: router.clone(),

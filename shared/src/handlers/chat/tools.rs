@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use rmcp::model::ClientJsonRpcMessage;
@@ -25,14 +26,15 @@ use tokio::sync::mpsc;
 
 use crate::config::Secret;
 use crate::domain::conversation::ToolCall;
-use crate::handlers::mcp;
 use crate::http::{ApiError, AppState};
 
 /// Where the chat finds the MCP tools.
 #[derive(Clone)]
 pub enum McpEndpoint {
-    /// The tools of this process (`todo-local`, tests).
-    InProcess,
+    /// The tools of this process (`todo-local`, tests): `mcp::in_process()`. The opener is
+    /// handed in rather than called by name, so the chat's own binary, which reaches the
+    /// tools over HTTP, does not link the MCP server and every operation behind it.
+    InProcess(OpenInProcess),
     /// Streamable HTTP at `url` (through the Dapr sidecar in production), sending
     /// `sidecar_token` as `dapr-api-token` when the sidecar requires one.
     Http {
@@ -40,6 +42,10 @@ pub enum McpEndpoint {
         sidecar_token: Option<Secret>,
     },
 }
+
+/// Opens an MCP session to tools in this process, acting for a user.
+pub type OpenInProcess =
+    fn(AppState, String) -> BoxFuture<'static, anyhow::Result<RunningService<RoleClient, ()>>>;
 
 /// What a streaming client is told while a reply is made.
 #[derive(Debug, Clone)]
@@ -64,7 +70,7 @@ impl Tools {
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<Tools, ApiError> {
         let session = match endpoint {
-            McpEndpoint::InProcess => mcp::connect_in_process(state.clone(), user.to_owned())
+            McpEndpoint::InProcess(open) => open(state.clone(), user.to_owned())
                 .await
                 .map_err(ApiError::Internal)?,
             McpEndpoint::Http { url, sidecar_token } => {
