@@ -70,6 +70,9 @@ RUN set -eu; mkdir -p /out; \
       | grep -Ev '^(linux-vdso|libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|ld-linux[-a-z0-9_]*)\.so' || true)"; \
     [ -z "$bad" ] || { echo "binaries need libraries missing at runtime: $bad" >&2; exit 1; }; \
     ls -l /out
+# The whole API's OpenAPI document, for the web function's docs page (it serves this copy
+# rather than linking every function to describe them).
+RUN mkdir -p /docs && target/release/todo-local openapi --functions > /docs/openapi.json
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.title="todo-app" \
@@ -77,6 +80,7 @@ LABEL org.opencontainers.image.title="todo-app" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=builder /out/ /usr/local/bin/
 COPY --from=web /web/dist/ /usr/share/todo/web/
+COPY --from=builder /docs/openapi.json /usr/share/todo/web/docs/openapi.json
 # APP_HOST: todo-local listens on loopback by default; in a container it must not.
 # WEB_DIR: where the `web` function (and todo-local) find the built app.
 ENV LOG_FORMAT=json \

@@ -363,13 +363,17 @@ async fn every_error_answer_is_the_error_json() {
 #[tokio::test]
 async fn the_docs_page_gets_the_whole_apis_document() {
     // A function binary's own /openapi.json has its routes; the docs page (served by the
-    // web function) shows every function's, as the harness puts it on the router.
+    // web function) shows every function's: the copy of their document that the image
+    // writes beside the app (`todo-local openapi --functions`).
+    let dir = std::env::temp_dir().join(format!("todo-docs-{}", uuid::Uuid::new_v4()));
+    let copy = dir.join(handlers::web::DOCUMENT_COPY);
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let document = shared::http::document(handlers::ALL);
+    std::fs::write(&copy, shared::http::openapi::to_json(&document, true)).unwrap();
     let mut app = function_app(&handlers::web::FUNCTION).await;
     app.router = app
         .router
-        .layer(axum::Extension(shared::http::ApiDocument::of(
-            handlers::ALL,
-        )));
+        .layer(axum::Extension(handlers::web::WebApp::new(&dir)));
     let own = get_json(&app, "/openapi.json").await;
     assert!(own["paths"]["/config.json"].is_object());
     assert!(own["paths"]["/api/{user_id}/tasks"].is_null());
@@ -387,6 +391,7 @@ async fn the_docs_page_gets_the_whole_apis_document() {
         whole["paths"]["/dev/token"].is_null(),
         "no function binary signs anyone in"
     );
+    std::fs::remove_dir_all(dir).unwrap();
 
     // todo-local's has its development sign-in.
     let local = TestApp::local(|_| {}).await;

@@ -381,6 +381,14 @@ async fn the_docs_page_is_served_from_the_build_with_the_whole_apis_document() {
     assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
     assert_app_headers(&headers);
 
+    // The whole API's document is the copy the image writes beside the app; without one
+    // there is none to show.
+    let (status, _, body) = get(&app.router, "/docs/openapi.json", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let copy = dir.join(web::DOCUMENT_COPY);
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let document = shared::http::document(shared::handlers::ALL);
+    std::fs::write(&copy, shared::http::openapi::to_json(&document, true)).unwrap();
     let (status, headers, body) = get(&app.router, "/docs/openapi.json", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, "content-type"), "application/json");

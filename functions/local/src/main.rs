@@ -17,7 +17,8 @@
 //!   the code (the source of components/subscriptions.yaml and the end-to-end checks).
 //! - `todo-local openapi` prints the OpenAPI document of everything it serves (what its
 //!   `GET /openapi.json` answers), without starting a server: the source of the web app's
-//!   generated API types.
+//!   generated API types. With `--functions`, the document of the function binaries' API
+//!   (no development sign-in): the copy the image puts beside the app for `web`'s docs page.
 //!
 //! Settings come through the same `Config` as every function, with a laptop's defaults:
 //! `DATABASE_URL` an embedded SQLite file in the user's data directory (printed at start;
@@ -93,16 +94,25 @@ enum Command {
         #[arg(long)]
         table: bool,
     },
-    /// Print the OpenAPI 3.1 document of every route `serve` answers (its `/openapi.json`).
-    Openapi,
+    /// Print the OpenAPI 3.1 document of every route `serve` answers (its `/openapi.json`),
+    /// or with --functions that of the function binaries together (what a deployment
+    /// serves: no development sign-in).
+    Openapi {
+        #[arg(long)]
+        functions: bool,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
+    if let Some(Command::Openapi { functions }) = cli.command {
         // A description of the code: no configuration, no database.
-        let document = shared::http::document(&shared::handlers::local());
+        let document = if functions {
+            shared::http::document(shared::handlers::ALL)
+        } else {
+            shared::http::document(&shared::handlers::local())
+        };
         println!("{}", shared::http::openapi::to_json(&document, true));
         return Ok(());
     }
@@ -141,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Openapi => unreachable!("answered before the configuration is read"),
+        Command::Openapi { .. } => unreachable!("answered before the configuration is read"),
         Command::Migrate => {
             store(&config).await?;
             tracing::info!("migrations applied");

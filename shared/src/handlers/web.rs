@@ -6,8 +6,9 @@
 //!   `POST /dev/token`); `sign_in_url` (`WEB_SIGN_IN_URL`) is the identity provider's page
 //!   the app sends a person to, which sends them back with `#access_token=<JWT>`.
 //! - `GET /docs`: the API's docs page (`docs.html` of the build), which renders
-//!   `GET /docs/openapi.json`, the whole API's OpenAPI document (`http::ApiDocument`, put
-//!   on the router by `setup`; the function's own `/openapi.json` has only its routes).
+//!   `GET /docs/openapi.json`, the whole API's OpenAPI document (`todo-local`'s
+//!   `http::ApiDocument`; the web function's image has a copy in the app's files,
+//!   `DOCUMENT_COPY`; the function's own `/openapi.json` has only its routes).
 //!   Neither is in the document: they are pages, like the app's files.
 //! - `GET /<file>`: a file of the build. Vite names what it builds under `assets/` by a hash
 //!   of the content, so those are cached for a year; everything else (`index.html` first)
@@ -51,15 +52,16 @@ pub const FUNCTION: Function = Function {
     subscriptions: &[],
 };
 
-/// The web function's binary: the app's files (`WEB_DIR`, `WEB_SIGN_IN_URL`) and the whole
-/// API's document for the docs page; the only binary that links every function's schemas.
+/// Where in the built app the image puts the whole API's document (`docs_document`).
+pub const DOCUMENT_COPY: &str = "docs/openapi.json";
+
+/// The web function's binary: the app's files (`WEB_DIR`, `WEB_SIGN_IN_URL`).
 pub fn setup(
     _: &Config,
     env: &dyn Fn(&str) -> Option<String>,
     _: &AppState,
     router: Router,
 ) -> anyhow::Result<Router> {
-    let router = router.layer(Extension(ApiDocument::of(super::ALL)));
     Ok(match WebApp::from_lookup(env)? {
         Some(web) => router.layer(Extension(web)),
         None => router,
@@ -208,19 +210,33 @@ async fn docs(web: Option<Extension<WebApp>>, headers: HeaderMap) -> Result<Resp
 
 /// The whole API's OpenAPI document, for the docs page: a function's own
 /// `/openapi.json` documents only its routes, and the page shows every function's.
-async fn docs_document(document: Option<Extension<ApiDocument>>) -> Result<Response, ApiError> {
-    let Some(Extension(document)) = document else {
+/// `todo-local` holds it (`ApiDocument`); the `web` function serves the copy its image
+/// wrote beside the app when it was built (`docs/openapi.json`, from `todo-local openapi
+/// --functions`), so that its binary need not link every function to describe them.
+async fn docs_document(
+    document: Option<Extension<ApiDocument>>,
+    web: Option<Extension<WebApp>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(Extension(document)) = document {
+        let json = document.json();
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, REVALIDATE),
+            ],
+            json.to_string(),
+        )
+            .into_response());
+    }
+    let Some(Extension(web)) = web else {
         return Err(ApiError::NotFound);
     };
-    let json = document.json();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, REVALIDATE),
-        ],
-        json.to_string(),
-    )
-        .into_response())
+    let copy = web.dir.join(DOCUMENT_COPY);
+    if !copy.is_file() {
+        return Err(ApiError::NotFound);
+    }
+    send(&copy, REVALIDATE, &headers).await
 }
 
 async fn file(
