@@ -238,15 +238,23 @@ mod tests {
     #[test]
     fn the_metrics_recorder_comes_with_its_upkeep() {
         metrics();
-        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .expect("Linux lists a process's threads")
-            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-            .map(|name| name.trim().to_owned())
-            .collect();
-        assert!(
-            names.iter().any(|name| name == "metrics-upkeep"),
-            "no upkeep thread among {names:?}: histogram samples would pile up unscraped"
-        );
+        let threads = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .expect("Linux lists a process's threads")
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        };
+        // A new thread names itself once it runs; until then it shows its parent's name.
+        let mut names = threads();
+        for _ in 0..100 {
+            if names.iter().any(|name| name == "metrics-upkeep") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            names = threads();
+        }
+        panic!("no upkeep thread among {names:?}: histogram samples would pile up unscraped");
     }
 
     #[test]
