@@ -44,9 +44,9 @@ FROM chef AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # pack-relative-relocs: the binaries' relative relocations in the compact DT_RELR form, so
 # a start reads a small bitmap rather than an entry per pointer, and less of each binary
-# stays resident (the footprint table in docs/BENCHMARKS.md). It needs glibc 2.36, which both this builder and
-# the distroless debian12 runtime have; it is set here, not for every build, because a
-# binary linked so does not start on an older glibc (e.g. Ubuntu 22.04's).
+# stays resident (the footprint table in docs/BENCHMARKS.md). It needs glibc 2.36, which
+# both this builder and the distroless debian12 runtime have; it is set here, not for every
+# build, because a binary linked so does not start on an older glibc (e.g. Ubuntu 22.04's).
 ENV CARGO_TERM_COLOR=never \
     LIBZ_SYS_STATIC=1 \
     RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs"
