@@ -7,28 +7,33 @@
 #   TRANSPORTS=dapr N=2000 scripts/bench/events.sh
 #
 # Runs complete-task, on-completed and audit, each with its own daprd (the shipped
-# components/: on-completed and audit take bulk deliveries), release builds, LOG_LEVEL=warn. For each transport in TRANSPORTS (PUBSUB_TRANSPORT of both
-# functions: `dapr` publishes through the sidecar, `kafka` straight to Kafka with rdkafka;
-# on-completed always receives through its daprd subscription), two runs of N completions
-# each, on N recurring tasks seeded with SQL over USERS users (so over every partition):
+# components/: on-completed and audit take bulk deliveries), release builds, LOG_LEVEL=warn.
+# For each transport in TRANSPORTS (PUBSUB_TRANSPORT of the functions: `dapr` publishes through the sidecar, `kafka` straight to Kafka with rdkafka;
+# on-completed always receives through its daprd subscription), the runs of RUNS in order, each
+# on its own recurring tasks, seeded with SQL over USERS users (so over every partition):
 #
-#   live     the consumers run while the completions arrive (CONCURRENCY parallel PATCH
-#            /complete, curl --parallel). Figures: completions/s at complete-task; events/s
-#            end to end = N / (first request sent .. last next occurrence committed and
-#            audited); the latency from a completion's commit to its next occurrence's
-#            commit (p50/p99/max).
+#   warmup   a live run of WARMUP_N completions, reported but not a figure: a fresh broker's
+#            JVM compiles its hot code during the first seconds of load, which costs as much
+#            CPU as the broker's whole share of a warm run.
+#   live     the consumers run while the N completions arrive (CONCURRENCY parallel PATCH
+#            /complete, curl --parallel). Figures: completions/s at complete-task; end to end
+#            = N / (first request sent .. last next occurrence committed and audited), in
+#            completions/s and in task events/s (two per completion: the completion and the
+#            occurrence's creation, both audited); the latency from a completion's commit to
+#            its next occurrence's commit (p50/p99/max).
 #   backlog  on-completed and audit (apps and sidecars) are down while the N completions
-#            are published, then started: drain events/s = N / (sidecars ready .. last
-#            occurrence committed and audited), and N / (first .. last occurrence
-#            committed) without the start-up.
+#            are published, then started: the drain = N / (sidecars ready .. last
+#            occurrence committed and audited), in completions/s and task events/s, and
+#            N / (first .. last occurrence committed) without the start-up.
 #
 # Every run checks that each completion got exactly one next occurrence, that audit
-# recorded every task event of the run exactly once (2 per completion: the completion and
-# the occurrence's creation), and that the outbox is empty. Measures and reports; asserts only correctness. Output: target/bench/events-*.txt.
+# recorded every task event of the run exactly once (2 per completion), and that the outbox
+# is empty. Measures and reports; asserts only correctness. Output: target/bench/events-*.txt.
 #
-# Knobs: N=10000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka", RUNS="live backlog",
-# STACK_PROFILE=release (debug to measure a debug build), STACK_BUILD=0 (no cargo build),
-# TIMEOUT=600 (seconds to wait for the occurrences of one run).
+# Knobs: N=10000, WARMUP_N=2000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka",
+# RUNS="warmup live backlog" (any sequence of the three), STACK_PROFILE=release (debug to
+# measure a debug build), STACK_BUILD=0 (no cargo build), TIMEOUT=600 (seconds to wait for
+# the occurrences of one run).
 set -euo pipefail
 
 STACK_NAME=bench-events
@@ -42,7 +47,8 @@ N="${N:-10000}"
 CONCURRENCY="${CONCURRENCY:-16}"
 USERS="${USERS:-100}"
 TRANSPORTS="${TRANSPORTS:-dapr kafka}"
-RUNS="${RUNS:-live backlog}"
+RUNS="${RUNS:-warmup live backlog}"
+WARMUP_N="${WARMUP_N:-2000}"
 TIMEOUT="${TIMEOUT:-600}"
 OUT_DIR="$STACK_ROOT/target/bench"
 OUT="$OUT_DIR/events-$(date -u +%Y%m%dT%H%M%SZ).txt"
@@ -143,7 +149,7 @@ wait_children() {
     ((c >= N && a >= 2 * N)) && break
     ((SECONDS < deadline)) ||
       stack_fail "$run: only $c of $N next occurrences, $a of $((2 * N)) audit entries after ${TIMEOUT}s"
-    sleep 0.2
+    sleep 0.5 # FINISHED_T comes from the rows' own timestamps, not from this poll
   done
   FINISHED_T="$(stack_sql "select extract(epoch from greatest(
       (select max(created_at) from tasks where user_id like '$run-u%' and recurrence_parent_id is not null),
@@ -185,8 +191,8 @@ stop_function() { # NAME: graceful stop of the app and its sidecar
   stack_kill_sidecar "$1" TERM
 }
 
-run_live() { # TRANSPORT
-  local run="$1-live" first last p50 p99 max
+run_live() { # TRANSPORT RUN
+  local run="$2" first last p50 p99 max
   seed "$run"
   log "$run: $N completions, on-completed running"
   cpu_snapshot "$STACK_DIR/cpu.before"
@@ -194,14 +200,14 @@ run_live() { # TRANSPORT
   wait_children "$run"
   cpu_snapshot "$STACK_DIR/cpu.after"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
-  report "$1 live: $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
-    "end to end $(calc "$N / ($FINISHED_T - $COMPLETE_T0)" 0) events/s (first request .. last occurrence and audit entry $(calc "$FINISHED_T - $COMPLETE_T0") s);" \
+  report "$2: $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
+    "end to end $(calc "$N / ($FINISHED_T - $COMPLETE_T0)" 0) completions/s = $(calc "2 * $N / ($FINISHED_T - $COMPLETE_T0)" 0) task events/s (first request .. last occurrence and audit entry $(calc "$FINISHED_T - $COMPLETE_T0") s);" \
     "completion -> next occurrence p50 $p50 ms, p99 $p99 ms, max $max ms"
   cpu_report "$STACK_DIR/cpu.before" "$STACK_DIR/cpu.after"
 }
 
-run_backlog() { # TRANSPORT
-  local run="$1-backlog" first last p50 p99 max ready
+run_backlog() { # TRANSPORT RUN
+  local run="$2" first last p50 p99 max ready
   stop_function on-completed
   stop_function audit
   seed "$run"
@@ -216,9 +222,9 @@ run_backlog() { # TRANSPORT
   wait_children "$run"
   cpu_snapshot "$STACK_DIR/cpu.after"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
-  report "$1 backlog: published $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
-    "drained by on-completed and audit in $(calc "$FINISHED_T - $ready") s from sidecars ready = $(calc "$N / ($FINISHED_T - $ready)" 0) events/s" \
-    "($(calc "$N / ($last - $first)" 0) events/s first..last occurrence)"
+  report "$2: published $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
+    "drained by on-completed and audit in $(calc "$FINISHED_T - $ready") s from sidecars ready = $(calc "$N / ($FINISHED_T - $ready)" 0) completions/s = $(calc "2 * $N / ($FINISHED_T - $ready)" 0) task events/s" \
+    "($(calc "$N / ($last - $first)" 0) completions/s first..last occurrence)"
   cpu_report "$STACK_DIR/cpu.before" "$STACK_DIR/cpu.after"
 }
 
@@ -229,11 +235,14 @@ report "# scripts/bench/events.sh $(date -u +%FT%TZ): N=$N CONCURRENCY=$CONCURRE
 report "# $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for transport in $TRANSPORTS; do
   start_functions "$transport"
+  i=0
   for r in $RUNS; do
+    i=$((i + 1))
     case "$r" in
-      live) run_live "$transport" ;;
-      backlog) run_backlog "$transport" ;;
-      *) stack_fail "unknown run $r (live, backlog)" ;;
+      warmup) N="$WARMUP_N" run_live "$transport" "$transport-$i-warmup" ;;
+      live) run_live "$transport" "$transport-$i-live" ;;
+      backlog) run_backlog "$transport" "$transport-$i-backlog" ;;
+      *) stack_fail "unknown run $r (warmup, live, backlog)" ;;
     esac
     report "  (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
   done

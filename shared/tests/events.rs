@@ -577,6 +577,83 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
     }
 }
 
+/// on-completed writes a delivery's occurrences in one transaction; an entry the database
+/// refuses fails that write, and then each entry is applied on its own, so its neighbours
+/// (other users', and the same user's) still get their occurrences, once each.
+#[tokio::test]
+async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let (alice, bob) = (TestApp::user(), TestApp::user());
+    let mut completions = Vec::new();
+    for (user, title) in [
+        (&alice, "water plants"),
+        (&bob, "stand-up"),
+        (&alice, "gym"),
+    ] {
+        let task = app
+            .create(user, json!({"title": title, "recurrence": "weekly"}))
+            .await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        app.call(
+            user,
+            "PATCH",
+            &format!("/api/{user}/tasks/{id}/complete"),
+            None,
+        )
+        .await;
+        let seen = recorder.seen.lock().unwrap();
+        let m = seen
+            .iter()
+            .find(|m| {
+                m.topic == "task-events"
+                    && m.payload["task_id"] == *id.as_str()
+                    && m.payload["event_type"] == "task.completed"
+            })
+            .cloned()
+            .expect("task.completed published");
+        completions.push((user.clone(), id, m));
+    }
+    // A completion whose occurrence breaks a check of the database (a user id longer than
+    // any the API lets in), between alice's two.
+    let mut forged = completions[0].2.clone();
+    let long = "u".repeat(300);
+    forged.event_id = uuid::Uuid::new_v4();
+    forged.payload["event_id"] = json!(forged.event_id);
+    forged.payload["task_id"] = json!(uuid::Uuid::new_v4());
+    forged.payload["task"]["id"] = forged.payload["task_id"].clone();
+    forged.payload["user_id"] = json!(long);
+    forged.payload["task"]["user_id"] = json!(long);
+    let batch = [
+        cloud_event(&completions[0].2, "test"),
+        cloud_event(&forged, "test"),
+        cloud_event(&completions[1].2, "test"),
+        cloud_event(&completions[2].2, "test"),
+    ];
+    let statuses = app.deliver_bulk("/events/on-completed", &batch).await;
+    assert_eq!(statuses, ["SUCCESS", "RETRY", "SUCCESS", "SUCCESS"]);
+    for (user, id, _) in &completions {
+        assert_eq!(
+            children(&app, user, id).await.len(),
+            1,
+            "one occurrence of {id}"
+        );
+    }
+    // Redelivered (as daprd retries the failed entry with its batch): nothing doubles.
+    assert_eq!(
+        app.deliver_bulk("/events/on-completed", &batch).await,
+        statuses
+    );
+    for (user, id, _) in &completions {
+        assert_eq!(
+            children(&app, user, id).await.len(),
+            1,
+            "still one occurrence of {id}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn audit_records_each_event_once() {
     let pool = pool().await;

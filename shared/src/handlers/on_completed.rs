@@ -5,19 +5,23 @@
 //!
 //! Exactly once per completion: the (consumer, event id) record and the unique
 //! `recurrence_parent_id` are written in the transaction that creates the occurrence.
+//! A bulk delivery's occurrences are created in one transaction (one write for the batch).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
-use crate::domain::{self, Task};
-use crate::events::subscription::{self, ConsumeError, Reply, Subscription};
+use crate::domain::{self, Task, TaskChange};
+use crate::events::subscription::{self, ConsumeError, Reply, Subscription, Traced};
 use crate::events::{self, EventType, TaskEvent, TASK_EVENTS};
 use crate::http::AppState;
 use crate::http::Function;
+use crate::store::StoreError;
 
 pub const CONSUMER: &str = "on-completed";
 const ROUTE: &str = "/events/on-completed";
@@ -43,37 +47,102 @@ fn sidecar() -> Router<AppState> {
 #[tracing::instrument(skip_all)]
 async fn handler(State(state): State<AppState>, body: Bytes) -> Reply {
     let state = &state;
-    subscription::consume(&body, |event: TaskEvent| async move {
-        apply(state, &event).await
-    })
-    .await
+    subscription::consume_batch(&body, |events| apply_delivery(state, events)).await
 }
 
-/// Applies one task event: creates the next occurrence when a recurring task was completed
-/// (`Task::next_occurrence`).
-pub async fn apply(state: &AppState, event: &TaskEvent) -> Result<(), ConsumeError> {
-    if event.event_type != EventType::Completed {
+/// Applies a delivery's events together: the next occurrences of its completions in one
+/// transaction. When that fails, and not because the database is down, each event is
+/// applied on its own (each user's in order), so one bad event never fails its neighbours.
+async fn apply_delivery(
+    state: &AppState,
+    events: Vec<Traced<TaskEvent>>,
+) -> Vec<Result<(), ConsumeError>> {
+    let together: Vec<_> = events.iter().map(|e| (&e.event, &e.span)).collect();
+    match apply(state, &together).await {
+        Ok(()) => events.iter().map(|_| Ok(())).collect(),
+        Err(e) if events.len() == 1 => vec![Err(e.into())],
+        Err(StoreError::Unavailable(e)) => {
+            let reason = format!("database unavailable: {e:#}");
+            events
+                .iter()
+                .map(|_| Err(ConsumeError::Retry(anyhow::anyhow!("{reason}"))))
+                .collect()
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "a delivery's next occurrences failed together; applying one event at a time");
+            subscription::in_order_per_user(events, |event: TaskEvent| async move {
+                let span = tracing::Span::current();
+                apply(state, &[(&event, &span)])
+                    .await
+                    .map_err(ConsumeError::from)
+            })
+            .await
+        }
+    }
+}
+
+/// Creates the next occurrence of each recurring task these events completed
+/// (`Task::next_occurrence`), in one transaction, each at most once; every log line and
+/// outbox event of an occurrence belongs to its completion's span (and so its trace).
+async fn apply(
+    state: &AppState,
+    events: &[(&TaskEvent, &tracing::Span)],
+) -> Result<(), StoreError> {
+    let mut items = Vec::new();
+    let mut spans = HashMap::new();
+    for &(event, span) in events {
+        if let Some(next) = span.in_scope(|| next_occurrence(event)) {
+            spans.insert(next.id, span);
+            items.push((event.event_id, next));
+        }
+    }
+    if items.is_empty() {
         return Ok(());
+    }
+    let announce = |change: TaskChange<'_>| {
+        let span = match &change {
+            TaskChange::Created(task) => spans.get(&task.id),
+            _ => None,
+        };
+        match span {
+            Some(span) => span.in_scope(|| events::announce(change)),
+            None => events::announce(change),
+        }
+    };
+    let changed = state
+        .store
+        .create_tasks_once(CONSUMER, &items, &announce)
+        .await?;
+    for ((_, next), &created) in items.iter().zip(&changed.value) {
+        let parent = next.recurrence_parent_id;
+        spans[&next.id].in_scope(|| {
+            if created {
+                tracing::info!(parent = ?parent, task_id = %next.id, due_at = ?next.due_at, "next occurrence created");
+            } else {
+                tracing::debug!(parent = ?parent, "next occurrence exists already");
+            }
+        });
+    }
+    state.publish(changed).await;
+    Ok(())
+}
+
+/// The next occurrence of the task a `task.completed` event completed, if it has one.
+fn next_occurrence(event: &TaskEvent) -> Option<Task> {
+    if event.event_type != EventType::Completed {
+        return None;
     }
     let task = &event.task;
     let Some(next) = task.next_occurrence(event.occurred_at) else {
         if task.recurrence.is_some() {
             tracing::info!(task_id = %task.id, "recurring series ended");
         }
-        return Ok(());
+        return None;
     };
-    let due_at = next.due_at;
-    let next = Task::create(Uuid::new_v4(), &task.user_id, next, domain::now());
-    match state
-        .store
-        .create_task_once(CONSUMER, event.event_id, &next, &events::announce)
-        .await?
-    {
-        Some(changed) => {
-            let created = state.publish(changed).await;
-            tracing::info!(parent = %task.id, task_id = %created.id, due_at = ?due_at, "next occurrence created");
-        }
-        None => tracing::debug!(parent = %task.id, "next occurrence exists already"),
-    }
-    Ok(())
+    Some(Task::create(
+        Uuid::new_v4(),
+        &task.user_id,
+        next,
+        domain::now(),
+    ))
 }

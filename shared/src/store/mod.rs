@@ -116,16 +116,18 @@ pub trait TaskStore: Send + Sync + 'static {
         id: Uuid,
         announce: Announce<'_>,
     ) -> Result<Option<Changed<Task>>, StoreError>;
-    /// Stores `task` as the effect of event `event_id` seen by `consumer`, at most once:
-    /// `None` when that event was already processed, or when the task's
-    /// `recurrence_parent_id` already has its next occurrence.
-    async fn create_task_once(
+    /// Stores each `(event_id, task)` as the effect of that event seen by `consumer`, at
+    /// most once, all in one transaction (a consumer's whole delivery in one write). The
+    /// value says, item by item, whether its task was created: not when its event was
+    /// already processed (or came earlier in `items`), nor when the task's
+    /// `recurrence_parent_id` already has its next occurrence. On an error nothing is
+    /// stored.
+    async fn create_tasks_once(
         &self,
         consumer: &str,
-        event_id: Uuid,
-        task: &Task,
+        items: &[(Uuid, Task)],
         announce: Announce<'_>,
-    ) -> Result<Option<Changed<Task>>, StoreError>;
+    ) -> Result<Changed<Vec<bool>>, StoreError>;
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// The connection pool's state now (for the metrics).

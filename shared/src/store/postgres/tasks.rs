@@ -2,6 +2,8 @@
 //! its tags, search vector and reminder queue row in step with it, and writes the events the
 //! caller's `announce` builds, all in one transaction.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -33,41 +35,47 @@ impl TaskStore for PgStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(consumer, %event_id))]
-    async fn create_task_once(
+    #[tracing::instrument(skip_all, fields(consumer, items = items.len()))]
+    async fn create_tasks_once(
         &self,
         consumer: &str,
-        event_id: Uuid,
-        task: &Task,
+        items: &[(Uuid, Task)],
         announce: Announce<'_>,
-    ) -> Result<Option<Changed<Task>>, StoreError> {
+    ) -> Result<Changed<Vec<bool>>, StoreError> {
         let mut tx = self.begin().await?;
-        // A concurrent delivery of the same event waits here on the primary key, then sees
-        // it processed.
-        let fresh = sqlx::query(
-            "insert into processed_events (consumer, event_id) values ($1, $2) on conflict do nothing",
+        // All the batch's event ids in one statement, in key order, so two deliveries that
+        // share events lock them in one order (no deadlock): a concurrent delivery of the
+        // same event waits here on the primary key, then sees it processed.
+        let ids: Vec<Uuid> = items.iter().map(|(event_id, _)| *event_id).collect();
+        let mut fresh: HashSet<Uuid> = sqlx::query_scalar(
+            "insert into processed_events (consumer, event_id) \
+             select $1, e from unnest($2::uuid[]) as e order by e \
+             on conflict do nothing returning event_id",
         )
         .bind(consumer)
-        .bind(event_id)
-        .execute(&mut *tx)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
         .await
         .map_err(classify)?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            return Ok(None);
+        .into_iter()
+        .collect();
+        let mut created = Vec::with_capacity(items.len());
+        let mut records = Vec::new();
+        for (event_id, task) in items {
+            // `insert_task` is false when the parent already has its next occurrence (an
+            // earlier completion made it).
+            let made = fresh.remove(event_id) && insert_task(&mut tx, task).await?;
+            if made {
+                records.extend(announce(TaskChange::Created(task)));
+            }
+            created.push(made);
         }
-        if !insert_task(&mut tx, task).await? {
-            // The parent already has its next occurrence (an earlier completion did it).
-            tx.commit().await.map_err(classify)?;
-            return Ok(None);
-        }
-        let outbox = insert_outbox(&mut tx, &announce(TaskChange::Created(task))).await?;
+        let outbox = insert_outbox(&mut tx, &records).await?;
         tx.commit().await.map_err(classify)?;
-        Ok(Some(Changed {
-            value: task.clone(),
+        Ok(Changed {
+            value: created,
             outbox,
-        }))
+        })
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]

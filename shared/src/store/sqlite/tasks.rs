@@ -38,43 +38,45 @@ impl TaskStore for SqliteStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(consumer, %event_id))]
-    async fn create_task_once(
+    #[tracing::instrument(skip_all, fields(consumer, items = items.len()))]
+    async fn create_tasks_once(
         &self,
         consumer: &str,
-        event_id: Uuid,
-        task: &Task,
+        items: &[(Uuid, Task)],
         announce: Announce<'_>,
-    ) -> Result<Option<Changed<Task>>, StoreError> {
+    ) -> Result<Changed<Vec<bool>>, StoreError> {
         // The write lock is held from the start: a concurrent delivery of the same event
         // waits for this one to commit, then sees it processed.
         let mut tx = self.begin().await?;
-        let fresh = sqlx::query(
-            "insert into processed_events (consumer, event_id, processed_at) values (?1, ?2, ?3) \
-             on conflict do nothing",
-        )
-        .bind(consumer)
-        .bind(event_id)
-        .bind(now_micros())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            return Ok(None);
+        let mut created = Vec::with_capacity(items.len());
+        let mut records = Vec::new();
+        for (event_id, task) in items {
+            let fresh = sqlx::query(
+                "insert into processed_events (consumer, event_id, processed_at) values (?1, ?2, ?3) \
+                 on conflict do nothing",
+            )
+            .bind(consumer)
+            .bind(event_id)
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected()
+                == 1;
+            // `insert_task` is false when the parent already has its next occurrence (an
+            // earlier completion made it).
+            let made = fresh && insert_task(&mut tx, task).await?;
+            if made {
+                records.extend(announce(TaskChange::Created(task)));
+            }
+            created.push(made);
         }
-        if !insert_task(&mut tx, task).await? {
-            // The parent already has its next occurrence (an earlier completion did it).
-            tx.commit().await.map_err(classify)?;
-            return Ok(None);
-        }
-        let outbox = insert_outbox(&mut tx, &announce(TaskChange::Created(task))).await?;
+        let outbox = insert_outbox(&mut tx, &records).await?;
         tx.commit().await.map_err(classify)?;
-        Ok(Some(Changed {
-            value: task.clone(),
+        Ok(Changed {
+            value: created,
             outbox,
-        }))
+        })
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
@@ -565,10 +567,10 @@ mod tests {
                     // (a new event id): the unique parent still stops them.
                     let event = if i % 2 == 0 { event } else { Uuid::new_v4() };
                     store
-                        .create_task_once("recurrence", event, &task, &announce)
+                        .create_tasks_once("recurrence", &[(event, task)], &announce)
                         .await
                         .unwrap()
-                        .is_some()
+                        .value[0]
                 })
             })
             .collect();
