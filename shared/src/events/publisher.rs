@@ -87,9 +87,10 @@ type Waiting = (OutboxMessage, oneshot::Sender<Result<(), String>>);
 /// Dapr's bulk publish API, `POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}` (each entry
 /// with `metadata.partitionKey` = the user id, so a user's events share a partition).
 ///
-/// Concurrent `publish` calls are coalesced: one task sends whatever is waiting as one bulk
-/// request while the previous one is in flight, so under load the sidecar gets a request
-/// per batch, not per event, and with no load an event goes alone, at once.
+/// Concurrent publishes are coalesced (each request's events, the sweep's, the consumers'):
+/// one task sends whatever is waiting as one bulk request per topic while the previous one
+/// is in flight, so under load the sidecar gets a request per batch, not per change, and
+/// with no load a change's events go at once.
 pub struct DaprPublisher {
     bulk: Arc<DaprBulk>,
     queue: OnceLock<mpsc::UnboundedSender<Waiting>>,
@@ -141,21 +142,30 @@ impl DaprPublisher {
 #[async_trait]
 impl Publisher for DaprPublisher {
     async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let (reply, answer) = oneshot::channel();
-        self.queue()
-            .send((message.clone(), reply))
-            .map_err(|_| anyhow::anyhow!("the publisher is shutting down"))?;
-        match answer.await {
-            Ok(result) => result.map_err(anyhow::Error::msg),
-            Err(_) => bail!("the publisher is shutting down"),
-        }
+        let mut results = self.publish_all(std::slice::from_ref(message)).await;
+        results.pop().expect("one result per message")
     }
 
     async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
-        let mut results = Vec::with_capacity(messages.len());
-        for chunk in messages.chunks(BULK_MAX) {
-            results.extend(self.bulk.publish(chunk).await);
+        let mut answers = Vec::with_capacity(messages.len());
+        for message in messages {
+            let (reply, answer) = oneshot::channel();
+            answers.push(match self.queue().send((message.clone(), reply)) {
+                Ok(()) => Some(answer),
+                Err(_) => None,
+            });
         }
+        let mut results = Vec::with_capacity(messages.len());
+        for answer in answers {
+            results.push(match answer {
+                Some(answer) => match answer.await {
+                    Ok(result) => result.map_err(anyhow::Error::msg),
+                    Err(_) => Err(anyhow::anyhow!("the publisher is shutting down")),
+                },
+                None => Err(anyhow::anyhow!("the publisher is shutting down")),
+            });
+        }
+        // A call's messages may have gone out in two batches.
         after_failures(messages, results)
     }
 }
@@ -422,6 +432,8 @@ mod direct_kafka {
 
 #[cfg(test)]
 mod tests {
+    use axum::response::IntoResponse;
+
     use super::*;
 
     fn message(key: &str) -> OutboxMessage {
@@ -433,6 +445,116 @@ mod tests {
             payload: serde_json::json!({}),
             traceparent: None,
         }
+    }
+
+    /// A stand-in for the sidecar's bulk publish API (the real daprd runs in
+    /// scripts/e2e-dapr.sh): records each request's entries (the payload's `n`), answers
+    /// after a pause, and fails the entries whose payload says `fail`.
+    async fn fake_sidecar() -> (u16, Arc<std::sync::Mutex<Vec<Vec<String>>>>) {
+        use axum::routing::{get, post};
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1.0/healthz/outbound",
+                get(|| async { axum::http::StatusCode::NO_CONTENT }),
+            )
+            .route(
+                "/v1.0-alpha1/publish/bulk/pubsub/{topic}",
+                post(
+                    move |axum::Json(entries): axum::Json<Vec<serde_json::Value>>| {
+                        let seen = seen.clone();
+                        async move {
+                            seen.lock().unwrap().push(
+                                entries
+                                    .iter()
+                                    .map(|e| e["event"]["n"].as_str().unwrap().to_owned())
+                                    .collect(),
+                            );
+                            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                            let failed: Vec<_> = entries
+                                .iter()
+                                .filter(|e| e["event"]["fail"] == true)
+                                .map(|e| serde_json::json!({ "entryId": e["entryId"] }))
+                                .collect();
+                            if failed.is_empty() {
+                                axum::http::StatusCode::NO_CONTENT.into_response()
+                            } else {
+                                (
+                                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                                    axum::Json(serde_json::json!({ "failedEntries": failed })),
+                                )
+                                    .into_response()
+                            }
+                        }
+                    },
+                ),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (port, requests)
+    }
+
+    fn numbered(key: &str, n: &str, fail: bool) -> OutboxMessage {
+        OutboxMessage {
+            payload: serde_json::json!({ "n": n, "fail": fail }),
+            ..message(key)
+        }
+    }
+
+    /// Concurrent changes' events go to the sidecar together. On this single-threaded
+    /// runtime every call has queued its events before the coalescing task first runs, so
+    /// they all make one bulk request.
+    #[tokio::test]
+    async fn concurrent_publishes_share_one_bulk_request() {
+        let (port, requests) = fake_sidecar().await;
+        let publisher = DaprPublisher::new(Arc::new(Sidecar::new(port)), "pubsub");
+        let calls: Vec<Vec<OutboxMessage>> = (0..40)
+            .map(|i| {
+                let key = format!("user-{i}");
+                vec![
+                    numbered(&key, &format!("{i}.1"), false),
+                    numbered(&key, &format!("{i}.2"), false),
+                ]
+            })
+            .collect();
+        let results =
+            futures::future::join_all(calls.iter().map(|call| publisher.publish_all(call))).await;
+        assert!(results.iter().flatten().all(Result::is_ok));
+        let requests = requests.lock().unwrap().clone();
+        let expected: Vec<String> = (0..40)
+            .flat_map(|i| [format!("{i}.1"), format!("{i}.2")])
+            .collect();
+        assert_eq!(requests, [expected]);
+    }
+
+    /// An entry the sidecar refuses fails, and so does every later event of its user in
+    /// the same bulk request (another call's too), to keep that user's order; other users'
+    /// events are published.
+    #[tokio::test]
+    async fn a_refused_entry_fails_its_users_later_events_only() {
+        let (port, requests) = fake_sidecar().await;
+        let publisher = DaprPublisher::new(Arc::new(Sidecar::new(port)), "pubsub");
+        let first = [
+            numbered("alice", "a1", true),
+            numbered("bob", "b1", false),
+            numbered("alice", "a2", false),
+        ];
+        let second = [
+            numbered("alice", "a3", false),
+            numbered("carol", "c1", false),
+        ];
+        let (first, second) = tokio::join!(
+            publisher.publish_all(&first),
+            publisher.publish_all(&second)
+        );
+        let ok = |results: Vec<anyhow::Result<()>>| -> Vec<bool> {
+            results.iter().map(Result::is_ok).collect()
+        };
+        assert_eq!(ok(first), [false, true, false]);
+        assert_eq!(ok(second), [false, true]);
+        assert_eq!(requests.lock().unwrap().len(), 1);
     }
 
     #[test]
