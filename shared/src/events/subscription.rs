@@ -19,6 +19,7 @@ use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -298,6 +299,42 @@ where
         Some(ids) => Reply::Bulk(ids.into_iter().zip(statuses).collect()),
         None => Reply::One(statuses[0]),
     }
+}
+
+/// As [`consume`], for a consumer that applies a delivery's events together (one write
+/// for the batch): `apply` gets them all, each with its span, in delivery order. When that
+/// fails because the database is down, every event asks for redelivery; when it fails for
+/// another reason, each event is applied on its own ([`in_order_per_user`]), so one bad
+/// event never fails its neighbours.
+pub async fn consume_together<T, F>(body: &Bytes, apply: F) -> Reply
+where
+    T: DeserializeOwned + Keyed + Sync,
+    F: for<'a> Fn(&'a [(&'a T, &'a tracing::Span)]) -> BoxFuture<'a, Result<(), StoreError>>,
+{
+    let apply = &apply;
+    consume_batch(body, |events: Vec<Traced<T>>| async move {
+        let together: Vec<_> = events.iter().map(|e| (&e.event, &e.span)).collect();
+        match apply(&together).await {
+            Ok(()) => events.iter().map(|_| Ok(())).collect(),
+            Err(e) if events.len() == 1 => vec![Err(e.into())],
+            Err(StoreError::Unavailable(e)) => {
+                let reason = format!("database unavailable: {e:#}");
+                events
+                    .iter()
+                    .map(|_| Err(ConsumeError::Retry(anyhow::anyhow!("{reason}"))))
+                    .collect()
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a delivery's events failed together; applying one at a time");
+                in_order_per_user(events, |event: T| async move {
+                    let span = tracing::Span::current();
+                    apply(&[(&event, &span)]).await.map_err(ConsumeError::from)
+                })
+                .await
+            }
+        }
+    })
+    .await
 }
 
 /// Applies `events` with `apply`, each in its span: different users' at the same time (up

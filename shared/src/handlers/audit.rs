@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::events::subscription::{self, ConsumeError, Reply, Subscription, Traced};
+use crate::events::subscription::{self, Reply, Subscription};
 use crate::events::{self, TaskEvent, TASK_EVENTS};
 use crate::http::ApiError;
 use crate::http::Function;
@@ -40,35 +40,16 @@ fn sidecar() -> Router<AppState> {
     Router::new().route(ROUTE, post(consume))
 }
 
+/// Records a delivery's events in one write (`subscription::consume_together`: one at a
+/// time when that fails, to isolate a bad one).
 #[tracing::instrument(skip_all)]
 async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
-    subscription::consume_batch(&body, |events: Vec<Traced<TaskEvent>>| async move {
-        let records: Vec<AuditRecord> = events.iter().map(|e| e.event.audit_record()).collect();
-        record(&state, &records).await
+    subscription::consume_together(&body, |events: &[(&TaskEvent, &tracing::Span)]| {
+        let records: Vec<AuditRecord> = events.iter().map(|(e, _)| e.audit_record()).collect();
+        let store = state.store.clone();
+        Box::pin(async move { store.record_events(&records).await.map(drop) })
     })
     .await
-}
-
-/// Records a batch of events in one write; when that fails, each on its own, so one bad
-/// event never fails its neighbours (and the order of a user's events does not matter:
-/// the history is ordered by when they occurred).
-async fn record(state: &AppState, records: &[AuditRecord]) -> Vec<Result<(), ConsumeError>> {
-    match state.store.record_events(records).await {
-        Ok(_) => records.iter().map(|_| Ok(())).collect(),
-        Err(e) if records.len() == 1 => vec![Err(e.into())],
-        Err(e) => {
-            tracing::debug!(error = %e, "a batch of audit records failed; recording one at a time");
-            let mut results = Vec::with_capacity(records.len());
-            for record in records {
-                let one = state
-                    .store
-                    .record_events(std::slice::from_ref(record))
-                    .await;
-                results.push(one.map(drop).map_err(ConsumeError::from));
-            }
-            results
-        }
-    }
 }
 
 /// A task's history

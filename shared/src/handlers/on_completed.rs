@@ -7,17 +7,16 @@
 //! `recurrence_parent_id` are written in the transaction that creates the occurrence.
 //! A bulk delivery's occurrences are created in one transaction (one write for the batch).
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
-
-use std::collections::HashMap;
-
 use uuid::Uuid;
 
 use crate::domain::{self, Task, TaskChange};
-use crate::events::subscription::{self, ConsumeError, Reply, Subscription, Traced};
+use crate::events::subscription::{self, Reply, Subscription};
 use crate::events::{self, EventType, TaskEvent, TASK_EVENTS};
 use crate::http::AppState;
 use crate::http::Function;
@@ -46,39 +45,11 @@ fn sidecar() -> Router<AppState> {
 
 #[tracing::instrument(skip_all)]
 async fn handler(State(state): State<AppState>, body: Bytes) -> Reply {
-    let state = &state;
-    subscription::consume_batch(&body, |events| apply_delivery(state, events)).await
-}
-
-/// Applies a delivery's events together: the next occurrences of its completions in one
-/// transaction. When that fails, and not because the database is down, each event is
-/// applied on its own (each user's in order), so one bad event never fails its neighbours.
-async fn apply_delivery(
-    state: &AppState,
-    events: Vec<Traced<TaskEvent>>,
-) -> Vec<Result<(), ConsumeError>> {
-    let together: Vec<_> = events.iter().map(|e| (&e.event, &e.span)).collect();
-    match apply(state, &together).await {
-        Ok(()) => events.iter().map(|_| Ok(())).collect(),
-        Err(e) if events.len() == 1 => vec![Err(e.into())],
-        Err(StoreError::Unavailable(e)) => {
-            let reason = format!("database unavailable: {e:#}");
-            events
-                .iter()
-                .map(|_| Err(ConsumeError::Retry(anyhow::anyhow!("{reason}"))))
-                .collect()
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "a delivery's next occurrences failed together; applying one event at a time");
-            subscription::in_order_per_user(events, |event: TaskEvent| async move {
-                let span = tracing::Span::current();
-                apply(state, &[(&event, &span)])
-                    .await
-                    .map_err(ConsumeError::from)
-            })
-            .await
-        }
-    }
+    subscription::consume_together(&body, |events| {
+        let state = state.clone();
+        Box::pin(async move { apply(&state, events).await })
+    })
+    .await
 }
 
 /// Creates the next occurrence of each recurring task these events completed
