@@ -181,21 +181,23 @@ fn metadata(message: &OutboxMessage) -> serde_json::Value {
 }
 
 impl DaprBulk {
-    /// One bulk request per topic of `messages`; a result per message, in order (as the
-    /// sidecar answered: the callers apply [`after_failures`]).
+    /// One bulk request per topic of `messages`, the topics at the same time (each keeps
+    /// its own order); a result per message, in order (as the sidecar answered: the callers
+    /// apply [`after_failures`]).
     async fn publish(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
         let mut failed: Vec<Option<String>> = vec![None; messages.len()];
         let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
         topics.sort_unstable();
         topics.dedup();
-        for topic in topics {
+        let requests = topics.into_iter().map(|topic| async move {
             let indices: Vec<usize> = (0..messages.len())
                 .filter(|&i| messages[i].topic == topic)
                 .collect();
-            if let Err(failures) = self.publish_topic(topic, messages, &indices).await {
-                for (i, error) in failures {
-                    failed[i] = Some(error);
-                }
+            self.publish_topic(topic, messages, &indices).await
+        });
+        for failures in futures::future::join_all(requests).await {
+            for (i, error) in failures.err().unwrap_or_default() {
+                failed[i] = Some(error);
             }
         }
         failed
@@ -432,6 +434,8 @@ mod direct_kafka {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use axum::response::IntoResponse;
 
     use super::*;
@@ -448,12 +452,48 @@ mod tests {
     }
 
     /// A stand-in for the sidecar's bulk publish API (the real daprd runs in
-    /// scripts/e2e-dapr.sh): records each request's entries (the payload's `n`), answers
-    /// after a pause, and fails the entries whose payload says `fail`.
-    async fn fake_sidecar() -> (u16, Arc<std::sync::Mutex<Vec<Vec<String>>>>) {
+    /// scripts/e2e-dapr.sh): records each request's entries (the payload's `n`) and the
+    /// most requests it had in flight at once, answers after a pause, and fails the entries
+    /// whose payload says `fail`.
+    #[derive(Default)]
+    struct FakeSidecar {
+        requests: std::sync::Mutex<Vec<Vec<String>>>,
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    async fn bulk_publish(
+        axum::extract::State(fake): axum::extract::State<Arc<FakeSidecar>>,
+        axum::Json(entries): axum::Json<Vec<serde_json::Value>>,
+    ) -> axum::response::Response {
+        let now = fake.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        fake.peak.fetch_max(now, Ordering::SeqCst);
+        let numbers = entries
+            .iter()
+            .map(|e| e["event"]["n"].as_str().unwrap().to_owned());
+        fake.requests.lock().unwrap().push(numbers.collect());
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        fake.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let failed: Vec<_> = entries
+            .iter()
+            .filter(|e| e["event"]["fail"] == true)
+            .map(|e| serde_json::json!({ "entryId": e["entryId"] }))
+            .collect();
+        if failed.is_empty() {
+            return axum::http::StatusCode::NO_CONTENT.into_response();
+        }
+        let body = serde_json::json!({ "failedEntries": failed });
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(body),
+        )
+            .into_response()
+    }
+
+    /// A publisher whose sidecar is a [`FakeSidecar`].
+    async fn publisher_with_fake() -> (DaprPublisher, Arc<FakeSidecar>) {
         use axum::routing::{get, post};
-        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = requests.clone();
+        let fake = Arc::new(FakeSidecar::default());
         let app = axum::Router::new()
             .route(
                 "/v1.0/healthz/outbound",
@@ -461,39 +501,16 @@ mod tests {
             )
             .route(
                 "/v1.0-alpha1/publish/bulk/pubsub/{topic}",
-                post(
-                    move |axum::Json(entries): axum::Json<Vec<serde_json::Value>>| {
-                        let seen = seen.clone();
-                        async move {
-                            seen.lock().unwrap().push(
-                                entries
-                                    .iter()
-                                    .map(|e| e["event"]["n"].as_str().unwrap().to_owned())
-                                    .collect(),
-                            );
-                            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-                            let failed: Vec<_> = entries
-                                .iter()
-                                .filter(|e| e["event"]["fail"] == true)
-                                .map(|e| serde_json::json!({ "entryId": e["entryId"] }))
-                                .collect();
-                            if failed.is_empty() {
-                                axum::http::StatusCode::NO_CONTENT.into_response()
-                            } else {
-                                (
-                                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                                    axum::Json(serde_json::json!({ "failedEntries": failed })),
-                                )
-                                    .into_response()
-                            }
-                        }
-                    },
-                ),
-            );
+                post(bulk_publish),
+            )
+            .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (port, requests)
+        (
+            DaprPublisher::new(Arc::new(Sidecar::new(port)), "pubsub"),
+            fake,
+        )
     }
 
     fn numbered(key: &str, n: &str, fail: bool) -> OutboxMessage {
@@ -508,8 +525,7 @@ mod tests {
     /// they all make one bulk request.
     #[tokio::test]
     async fn concurrent_publishes_share_one_bulk_request() {
-        let (port, requests) = fake_sidecar().await;
-        let publisher = DaprPublisher::new(Arc::new(Sidecar::new(port)), "pubsub");
+        let (publisher, fake) = publisher_with_fake().await;
         let calls: Vec<Vec<OutboxMessage>> = (0..40)
             .map(|i| {
                 let key = format!("user-{i}");
@@ -522,11 +538,31 @@ mod tests {
         let results =
             futures::future::join_all(calls.iter().map(|call| publisher.publish_all(call))).await;
         assert!(results.iter().flatten().all(Result::is_ok));
-        let requests = requests.lock().unwrap().clone();
+        let requests = fake.requests.lock().unwrap().clone();
         let expected: Vec<String> = (0..40)
             .flat_map(|i| [format!("{i}.1"), format!("{i}.2")])
             .collect();
         assert_eq!(requests, [expected]);
+    }
+
+    /// A batch's topics go to the sidecar at the same time, each in one request.
+    #[tokio::test]
+    async fn each_topic_of_a_batch_is_its_own_request_sent_together() {
+        let (publisher, fake) = publisher_with_fake().await;
+        let mut update = numbered("alice", "u1", false);
+        update.topic = "task-updates".into();
+        let results = publisher
+            .publish_all(&[numbered("alice", "e1", false), update])
+            .await;
+        assert!(results.iter().all(Result::is_ok));
+        let mut requests = fake.requests.lock().unwrap().clone();
+        requests.sort();
+        assert_eq!(requests, [["e1"], ["u1"]]);
+        assert_eq!(
+            fake.peak.load(Ordering::SeqCst),
+            2,
+            "both in flight at once"
+        );
     }
 
     /// An entry the sidecar refuses fails, and so does every later event of its user in
@@ -534,8 +570,7 @@ mod tests {
     /// events are published.
     #[tokio::test]
     async fn a_refused_entry_fails_its_users_later_events_only() {
-        let (port, requests) = fake_sidecar().await;
-        let publisher = DaprPublisher::new(Arc::new(Sidecar::new(port)), "pubsub");
+        let (publisher, fake) = publisher_with_fake().await;
         let first = [
             numbered("alice", "a1", true),
             numbered("bob", "b1", false),
@@ -554,7 +589,7 @@ mod tests {
         };
         assert_eq!(ok(first), [false, true, false]);
         assert_eq!(ok(second), [false, true]);
-        assert_eq!(requests.lock().unwrap().len(), 1);
+        assert_eq!(fake.requests.lock().unwrap().len(), 1);
     }
 
     #[test]
