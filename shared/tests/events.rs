@@ -34,6 +34,23 @@ impl Publisher for Recorder {
     }
 }
 
+impl Recorder {
+    /// The `event_type` event of `task_id` it published on `task-events`.
+    fn task_event(&self, task_id: &str, event_type: &str) -> OutboxMessage {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m.topic == "task-events"
+                    && m.payload["task_id"] == task_id
+                    && m.payload["event_type"] == event_type
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{event_type} of {task_id} published"))
+    }
+}
+
 /// The test database (`common::Db`).
 async fn pool() -> common::Db {
     common::Db::open(8).await
@@ -360,18 +377,7 @@ async fn duplicate_and_concurrent_deliveries_create_exactly_one_occurrence() {
         Some(json!({"completed": true})),
     )
     .await;
-    let completed = recorder
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|m| {
-            m.topic == "task-events"
-                && m.payload["task_id"] == *id.as_str()
-                && m.payload["event_type"] == "task.completed"
-        })
-        .cloned()
-        .expect("task.completed published");
+    let completed = recorder.task_event(&id, "task.completed");
     let event = cloud_event(&completed, "test");
 
     let deliveries = (0..10).map(|_| app.deliver("/events/on-completed", &event));
@@ -514,18 +520,8 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
         .await;
         ids.push(id);
     }
-    let event = |id: &str, event_type: &str| {
-        let seen = recorder.seen.lock().unwrap();
-        let m = seen
-            .iter()
-            .find(|m| {
-                m.topic == "task-events"
-                    && m.payload["task_id"] == id
-                    && m.payload["event_type"] == event_type
-            })
-            .unwrap_or_else(|| panic!("{event_type} of {id}"));
-        cloud_event(m, "test")
-    };
+    let event =
+        |id: &str, event_type: &str| cloud_event(&recorder.task_event(id, event_type), "test");
     let batch = [
         event(&ids[0], "task.completed"),
         event(&ids[1], "task.completed"),
@@ -603,17 +599,8 @@ async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
             None,
         )
         .await;
-        let seen = recorder.seen.lock().unwrap();
-        let m = seen
-            .iter()
-            .find(|m| {
-                m.topic == "task-events"
-                    && m.payload["task_id"] == *id.as_str()
-                    && m.payload["event_type"] == "task.completed"
-            })
-            .cloned()
-            .expect("task.completed published");
-        completions.push((user.clone(), id, m));
+        let completed = recorder.task_event(&id, "task.completed");
+        completions.push((user.clone(), id, completed));
     }
     // A completion whose occurrence breaks a check of the database (a user id longer than
     // any the API lets in), between alice's two.
@@ -721,20 +708,7 @@ async fn a_change_its_events_and_their_consumers_share_one_trace() {
     let (status, _, task) = app.send(request).await;
     assert_eq!(status, StatusCode::CREATED, "{task}");
     let id = task["id"].as_str().unwrap().to_owned();
-    let find = |event_type: &str, task_id: &str| {
-        recorder
-            .seen
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|m| {
-                m.topic == "task-events"
-                    && m.payload["event_type"] == event_type
-                    && m.payload["task_id"] == task_id
-            })
-            .cloned()
-            .unwrap_or_else(|| panic!("{event_type} of {task_id}"))
-    };
+    let find = |event_type: &str, task_id: &str| recorder.task_event(task_id, event_type);
 
     // The create's event continues the caller's trace, from a span of its own, and the
     // CloudEvent carries it on.
