@@ -227,6 +227,69 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
 }
 
 #[tokio::test]
+async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
+    use shared::domain::{Description, NewTask, Priority, Task, Timezone, Title};
+    // The sweep is global: take turns with the other tests that sweep.
+    let _turn = common::global_turn().await;
+    let pool = pool().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = app_with(&pool, recorder.clone());
+    let user = TestApp::user();
+    // What a broker outage leaves behind: more rows than fifty batches of a hundred (all a
+    // tick used to sweep, so the rest waited a minute per five thousand).
+    let now = shared::domain::now();
+    let items: Vec<(uuid::Uuid, Task)> = (0..2_600)
+        .map(|i| {
+            let new = NewTask {
+                title: Title::parse(&format!("backlog {i}")).unwrap(),
+                description: Description::default(),
+                priority: Priority::DEFAULT,
+                tags: Vec::new(),
+                due_at: None,
+                reminder_minutes: None,
+                recurrence: None,
+                timezone: Timezone::UTC,
+                recurrence_parent_id: None,
+                recurrence_depth: 0,
+                recurrence_anchor: None,
+            };
+            (uuid::Uuid::new_v4(), Task::create(uuid::Uuid::new_v4(), &user, new, now))
+        })
+        .collect();
+    let changed = pool
+        .store
+        .create_tasks_once("backlog-test", &items, &shared::events::announce)
+        .await
+        .unwrap();
+    let rows = changed.outbox.len();
+    assert_eq!(rows, 2 * items.len(), "a row per topic");
+    pool.make_outbox_due(None, chrono::Duration::zero()).await;
+
+    let (s, _, report) = app
+        .send(
+            common::sidecar_post("/reminder-cron")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert!(report["published"].as_u64().unwrap() >= rows as u64, "{report}");
+    let seen = recorder.seen.lock().unwrap();
+    let mine: Vec<&OutboxMessage> = seen.iter().filter(|m| m.partition_key == user).collect();
+    assert_eq!(mine.len(), rows, "every row published once, in one tick");
+    let order: Vec<&Value> = mine
+        .iter()
+        .filter(|m| m.topic == "task-events")
+        .map(|m| &m.payload["task"]["title"])
+        .collect();
+    let expected: Vec<Value> = (0..2_600).map(|i| json!(format!("backlog {i}"))).collect();
+    assert!(
+        order.iter().copied().eq(expected.iter()),
+        "in the order they were written"
+    );
+}
+
+#[tokio::test]
 async fn a_failing_sweep_backs_off() {
     // The sweep is global: take turns, so no other test publishes the rows this one
     // expects to fail.

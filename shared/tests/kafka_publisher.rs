@@ -440,7 +440,7 @@ async fn the_outbox_relay_publishes_through_kafka_and_keeps_rows_pending_while_i
     // Kafka is back: the sweep publishes them and marks them published.
     make_due(&pool).await;
     let report = Relay::new(store(), kafka.clone())
-        .sweep_all(100, 10)
+        .sweep_for(100, Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!((report.published, report.failed), (2, 0));

@@ -2,7 +2,7 @@
 //! sweeps whatever is still pending (failed publishes, crashed processes) with backoff.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -74,22 +74,24 @@ impl Relay {
         Ok(report)
     }
 
-    /// Sweeps until nothing due is left (bounded by `max_batches`).
-    pub async fn sweep_all(
+    /// Sweeps batch after batch until nothing due is left, a publish fails (the rest waits
+    /// for its backoff), or `budget` has passed (the next tick goes on). Batches run one
+    /// after another, oldest rows first, so a user's events leave in their order.
+    pub async fn sweep_for(
         &self,
         batch: usize,
-        max_batches: usize,
+        budget: Duration,
     ) -> Result<SweepReport, StoreError> {
+        let started = Instant::now();
         let mut total = SweepReport::default();
-        for _ in 0..max_batches {
+        loop {
             let r = self.sweep(batch).await?;
             total.published += r.published;
             total.failed += r.failed;
-            if r.published + r.failed < batch || r.failed > 0 {
-                break;
+            if r.published + r.failed < batch || r.failed > 0 || started.elapsed() >= budget {
+                return Ok(total);
             }
         }
-        Ok(total)
     }
 
     /// Deletes rows published longer than `retention` ago.

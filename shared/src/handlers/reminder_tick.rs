@@ -33,6 +33,12 @@ pub const OUTBOX_RETENTION: Duration = Duration::from_secs(72 * 3600);
 pub const REMINDER_BATCH: usize = 1000;
 /// At most this many batches per tick; the next tick continues.
 const MAX_REMINDER_BATCHES: usize = 100;
+/// Outbox rows claimed per sweep batch (the transport splits them into its own requests).
+const SWEEP_BATCH: usize = 1000;
+/// How long one tick's outbox sweep may go on: a backlog left by a broker outage drains
+/// in the first tick after it, and the sweep still ends well inside the binding's minute,
+/// so ticks do not overlap (two sweeps at once could reorder a user's events).
+const SWEEP_BUDGET: Duration = Duration::from_secs(30);
 
 pub const FUNCTION: Function = Function {
     name: "reminder-tick",
@@ -75,7 +81,7 @@ async fn handler(State(state): State<AppState>) -> Result<Json<TickReport>, ApiE
             break;
         }
     }
-    let swept = state.relay.sweep_all(100, 50).await?;
+    let swept = state.relay.sweep_for(SWEEP_BATCH, SWEEP_BUDGET).await?;
     report.published = swept.published;
     report.failed = swept.failed;
     report.pruned = state.relay.prune(OUTBOX_RETENTION).await?;
