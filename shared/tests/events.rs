@@ -12,9 +12,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::TestApp;
 use serde_json::{json, Value};
+use shared::domain::{Description, NewTask, Priority, Task, Timezone, Title};
 use shared::events::publisher::Publisher;
 use shared::events::subscription::cloud_event;
-use shared::store::OutboxMessage;
+use shared::store::{OutboxMessage, StoreError};
 
 /// Records what it is asked to publish; fails while `down` is set.
 #[derive(Default)]
@@ -59,6 +60,23 @@ async fn pool() -> common::Db {
 /// The whole app (every function) with `publisher` as its transport.
 fn app_with(db: &common::Db, publisher: Arc<dyn Publisher>) -> TestApp {
     TestApp::with_publisher(db.clone(), publisher)
+}
+
+/// A plain new task titled `title`, for writing straight through the store.
+fn new_task(title: &str) -> NewTask {
+    NewTask {
+        title: Title::parse(title).unwrap(),
+        description: Description::default(),
+        priority: Priority::DEFAULT,
+        tags: Vec::new(),
+        due_at: None,
+        reminder_minutes: None,
+        recurrence: None,
+        timezone: Timezone::UTC,
+        recurrence_parent_id: None,
+        recurrence_depth: 0,
+        recurrence_anchor: None,
+    }
 }
 
 /// (event type, topic, published) of each outbox row of `task_id`, in order.
@@ -228,7 +246,6 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
 
 #[tokio::test]
 async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
-    use shared::domain::{Description, NewTask, Priority, Task, Timezone, Title};
     // The sweep is global: take turns with the other tests that sweep.
     let _turn = common::global_turn().await;
     let pool = pool().await;
@@ -240,20 +257,13 @@ async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
     let now = shared::domain::now();
     let items: Vec<(uuid::Uuid, Task)> = (0..2_600)
         .map(|i| {
-            let new = NewTask {
-                title: Title::parse(&format!("backlog {i}")).unwrap(),
-                description: Description::default(),
-                priority: Priority::DEFAULT,
-                tags: Vec::new(),
-                due_at: None,
-                reminder_minutes: None,
-                recurrence: None,
-                timezone: Timezone::UTC,
-                recurrence_parent_id: None,
-                recurrence_depth: 0,
-                recurrence_anchor: None,
-            };
-            (uuid::Uuid::new_v4(), Task::create(uuid::Uuid::new_v4(), &user, new, now))
+            let task = Task::create(
+                uuid::Uuid::new_v4(),
+                &user,
+                new_task(&format!("backlog {i}")),
+                now,
+            );
+            (uuid::Uuid::new_v4(), task)
         })
         .collect();
     let changed = pool
@@ -273,7 +283,10 @@ async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{report}");
-    assert!(report["published"].as_u64().unwrap() >= rows as u64, "{report}");
+    assert!(
+        report["published"].as_u64().unwrap() >= rows as u64,
+        "{report}"
+    );
     let seen = recorder.seen.lock().unwrap();
     let mine: Vec<&OutboxMessage> = seen.iter().filter(|m| m.partition_key == user).collect();
     assert_eq!(mine.len(), rows, "every row published once, in one tick");
@@ -666,7 +679,8 @@ async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
         completions.push((user.clone(), id, completed));
     }
     // A completion whose occurrence breaks a check of the database (a user id longer than
-    // any the API lets in), between alice's two.
+    // any the API lets in), between alice's two. It is dead-lettered: redelivering it
+    // would hold the partition and never succeed.
     let mut forged = completions[0].2.clone();
     let long = "u".repeat(300);
     forged.event_id = uuid::Uuid::new_v4();
@@ -682,7 +696,7 @@ async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
         cloud_event(&completions[2].2, "test"),
     ];
     let statuses = app.deliver_bulk("/events/on-completed", &batch).await;
-    assert_eq!(statuses, ["SUCCESS", "RETRY", "SUCCESS", "SUCCESS"]);
+    assert_eq!(statuses, ["SUCCESS", "DROP", "SUCCESS", "SUCCESS"]);
     for (user, id, _) in &completions {
         assert_eq!(
             children(&app, user, id).await.len(),
@@ -702,6 +716,20 @@ async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
             "still one occurrence of {id}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_value_the_database_refuses_is_told_apart_from_a_passing_failure() {
+    let pool = pool().await;
+    let now = shared::domain::now();
+    let long_user = "u".repeat(300);
+    let task = Task::create(uuid::Uuid::new_v4(), &long_user, new_task("x"), now);
+    let err = pool
+        .store
+        .create_task(&task, &|_| Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
 }
 
 #[tokio::test]

@@ -155,7 +155,7 @@ pub enum ConsumeError {
 impl From<StoreError> for ConsumeError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid(_) => ConsumeError::Drop(e.to_string()),
+            StoreError::Invalid(_) | StoreError::Refused(_) => ConsumeError::Drop(e.to_string()),
             other => ConsumeError::Retry(other.into()),
         }
     }

@@ -257,7 +257,9 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Unavailable(e) => ApiError::Unavailable(e),
             StoreError::Invalid(e) => e.into(),
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
-            StoreError::Other(e) => ApiError::Internal(e),
+            // Validation lets nothing through that the database refuses: a gap there is
+            // the server's fault.
+            StoreError::Refused(e) | StoreError::Other(e) => ApiError::Internal(e),
         }
     }
 }

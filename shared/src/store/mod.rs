@@ -33,6 +33,12 @@ pub enum StoreError {
     Invalid(#[from] Invalid),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database refuses the values themselves (a check, a missing value, a value out
+    /// of range): the same statement will be refused every time. Validation keeps requests
+    /// from getting here; a consumer dead-letters such an event rather than holding its
+    /// partition with redeliveries that cannot succeed.
+    #[error("refused by the database: {0:#}")]
+    Refused(anyhow::Error),
     #[error(transparent)]
     Other(anyhow::Error),
 }

@@ -134,6 +134,11 @@ pub fn classify(err: sqlx::Error) -> StoreError {
                 // deadlock, serialization failure: transient
                 "40P01" | "40001" => StoreError::Unavailable(err.into()),
                 "23505" => StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned()),
+                // data exceptions (a value too long, out of range, malformed), a missing
+                // value, a failed check
+                c if c.starts_with("22") || c == "23502" || c == "23514" => {
+                    StoreError::Refused(err.into())
+                }
                 _ => StoreError::Other(err.into()),
             }
         }

@@ -256,6 +256,10 @@ pub fn classify(err: sqlx::Error) -> StoreError {
                 19 if code == 2067 || code == 1555 => {
                     StoreError::Conflict(constraint_name(db.message()))
                 }
+                // a failed check, a missing value (SQLITE_CONSTRAINT_CHECK, _NOTNULL); a
+                // value too big, of the wrong type
+                19 if code == 275 || code == 1299 => StoreError::Refused(err.into()),
+                18 | 20 => StoreError::Refused(err.into()),
                 _ => StoreError::Other(err.into()),
             }
         }
