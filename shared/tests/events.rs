@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::TestApp;
 use serde_json::{json, Value};
-use shared::domain::{Description, NewTask, Priority, Task, Timezone, Title};
+use shared::domain::Task;
 use shared::events::publisher::Publisher;
 use shared::events::subscription::cloud_event;
 use shared::store::{OutboxMessage, StoreError};
@@ -60,23 +60,6 @@ async fn pool() -> common::Db {
 /// The whole app (every function) with `publisher` as its transport.
 fn app_with(db: &common::Db, publisher: Arc<dyn Publisher>) -> TestApp {
     TestApp::with_publisher(db.clone(), publisher)
-}
-
-/// A plain new task titled `title`, for writing straight through the store.
-fn new_task(title: &str) -> NewTask {
-    NewTask {
-        title: Title::parse(title).unwrap(),
-        description: Description::default(),
-        priority: Priority::DEFAULT,
-        tags: Vec::new(),
-        due_at: None,
-        reminder_minutes: None,
-        recurrence: None,
-        timezone: Timezone::UTC,
-        recurrence_parent_id: None,
-        recurrence_depth: 0,
-        recurrence_anchor: None,
-    }
 }
 
 /// (event type, topic, published) of each outbox row of `task_id`, in order.
@@ -219,14 +202,7 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
         .await;
     recorder.down.store(false, Ordering::SeqCst);
     for _ in 0..500 {
-        let (s, _, _) = app
-            .send(
-                common::sidecar_post("/reminder-cron")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK);
+        app.tick().await;
         if outbox_types(&pool, &id).await.iter().all(|r| r.2) {
             break;
         }
@@ -260,7 +236,7 @@ async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
             let task = Task::create(
                 uuid::Uuid::new_v4(),
                 &user,
-                new_task(&format!("backlog {i}")),
+                common::new_task(&format!("backlog {i}")),
                 now,
             );
             (uuid::Uuid::new_v4(), task)
@@ -275,14 +251,7 @@ async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
     assert_eq!(rows, 2 * items.len(), "a row per topic");
     pool.make_outbox_due(None, chrono::Duration::zero()).await;
 
-    let (s, _, report) = app
-        .send(
-            common::sidecar_post("/reminder-cron")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{report}");
+    let report = app.tick().await;
     assert!(
         report["published"].as_u64().unwrap() >= rows as u64,
         "{report}"
@@ -723,7 +692,7 @@ async fn a_value_the_database_refuses_is_told_apart_from_a_passing_failure() {
     let pool = pool().await;
     let now = shared::domain::now();
     let long_user = "u".repeat(300);
-    let task = Task::create(uuid::Uuid::new_v4(), &long_user, new_task("x"), now);
+    let task = Task::create(uuid::Uuid::new_v4(), &long_user, common::new_task("x"), now);
     let err = pool
         .store
         .create_task(&task, &|_| Vec::new())

@@ -11,18 +11,6 @@ use chrono::{Duration, Utc};
 use common::TestApp;
 use serde_json::{json, Value};
 
-async fn tick(app: &TestApp) -> Value {
-    let (status, _, report) = app
-        .send(
-            common::sidecar_post("/reminder-cron")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
-    report
-}
-
 /// The `reminder.due` payloads written for `task_id`.
 async fn reminders(app: &TestApp, task_id: &str) -> Vec<Value> {
     app.db
@@ -83,7 +71,7 @@ async fn a_due_reminder_is_claimed_once_with_its_event() {
     assert_eq!(s, StatusCode::OK);
     let before = app.get(&user, &id(&due)).await.1;
 
-    let report = tick(&app).await;
+    let report = app.tick().await;
     assert!(report["reminders"].as_u64().unwrap() >= 1, "{report}");
 
     let rows = reminders(&app, &id(&due)).await;
@@ -112,7 +100,7 @@ async fn a_due_reminder_is_claimed_once_with_its_event() {
         "completed tasks never remind"
     );
 
-    tick(&app).await;
+    app.tick().await;
     assert_eq!(
         reminders(&app, &id(&due)).await.len(),
         1,
@@ -137,7 +125,7 @@ async fn concurrent_ticks_never_send_a_reminder_twice() {
         .iter()
         .map(|id| id.to_string())
         .collect();
-    let reports = futures::future::join_all((0..4).map(|_| tick(&app))).await;
+    let reports = futures::future::join_all((0..4).map(|_| app.tick())).await;
     let claimed: u64 = reports
         .iter()
         .map(|r| r["reminders"].as_u64().unwrap())
@@ -171,7 +159,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         )
         .await;
     let path = format!("/api/{user}/tasks/{}", id(&task));
-    tick(&app).await;
+    app.tick().await;
     assert_eq!(reminders(&app, &id(&task)).await.len(), 1);
 
     // A new due date re-arms the reminder; it fires again when due.
@@ -185,7 +173,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         .await;
     assert_eq!(s, StatusCode::OK, "{patched}");
     assert!(sent_at(&app, &user, &id(&task)).await.is_none(), "re-armed");
-    tick(&app).await;
+    app.tick().await;
     assert_eq!(reminders(&app, &id(&task)).await.len(), 2);
 
     // A new offset re-arms it too; moved into the future it waits.
@@ -194,7 +182,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert!(sent_at(&app, &user, &id(&task)).await.is_none(), "re-armed");
-    tick(&app).await;
+    app.tick().await;
     assert_eq!(
         reminders(&app, &id(&task)).await.len(),
         2,
@@ -210,7 +198,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         .call(&user, "PATCH", &format!("{path}/complete"), None)
         .await;
     assert_eq!(s, StatusCode::OK);
-    tick(&app).await;
+    app.tick().await;
     assert_eq!(reminders(&app, &id(&task)).await.len(), 2);
 
     // Clearing the reminder disarms it.
@@ -246,7 +234,7 @@ async fn changes_re_arm_a_reminder_and_completion_or_deletion_disarms_it() {
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    tick(&app).await;
+    app.tick().await;
     assert!(reminders(&app, &id(&other)).await.is_empty());
     assert!(reminders(&app, &id(&gone)).await.is_empty());
 }
