@@ -5,6 +5,8 @@
 #
 #   docker buildx build -t todo-app:dev .
 #
+# or, with no Docker engine, scripts/image-check.sh (buildah), which also checks the result.
+#
 # Stages: chef (toolchain + cargo-chef) -> planner (the dependency recipe) -> builder
 # (dependencies cooked in their own layer, cached until Cargo.toml/Cargo.lock change; then
 # the workspace); web (the web app built by Vite, for the `web` function) -> runtime

