@@ -40,7 +40,8 @@
 # Knobs: N=10000, WARMUP_N=2000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka",
 # RUNS="warmup live backlog outbox" (any sequence of them), STACK_PROFILE=release (debug to
 # measure a debug build), STACK_BUILD=0 (no cargo build), TIMEOUT=600 (seconds to wait for
-# the occurrences of one run).
+# the occurrences of one run), CONSUMERS=1 (replicas of on-completed and audit, each with its
+# own daprd, sharing their consumer group's partitions as scaled-out pods do).
 set -euo pipefail
 
 STACK_NAME=bench-events
@@ -55,6 +56,7 @@ CONCURRENCY="${CONCURRENCY:-16}"
 USERS="${USERS:-100}"
 TRANSPORTS="${TRANSPORTS:-dapr kafka}"
 RUNS="${RUNS:-warmup live backlog outbox}"
+CONSUMERS="${CONSUMERS:-1}"
 WARMUP_N="${WARMUP_N:-2000}"
 TIMEOUT="${TIMEOUT:-600}"
 OUT_DIR="$STACK_ROOT/target/bench"
@@ -185,12 +187,23 @@ occurrence_stats() {
     where c.user_id like '$1-u%'" | tr '|' ' '
 }
 
+# The consumers: on-completed and audit, CONSUMERS replicas of each (on-completed,
+# on-completed.2, ...; stack.sh), each with its own daprd, one consumer group per function.
+consumers() {
+  local f r
+  for f in on-completed audit; do
+    for ((r = 1; r <= CONSUMERS; r++)); do
+      if ((r == 1)); then echo "$f"; else echo "$f.$r"; fi
+    done
+  done
+}
+
 start_functions() { # TRANSPORT
+  local c
   PUBSUB_TRANSPORT="$1"
   export PUBSUB_TRANSPORT
   stack_start_function complete-task
-  stack_start_function on-completed
-  stack_start_function audit
+  for c in $(consumers); do stack_start_function "$c"; done
 }
 
 stop_function() { # NAME: graceful stop of the app and its sidecar
@@ -214,16 +227,13 @@ run_live() { # TRANSPORT RUN
 }
 
 run_backlog() { # TRANSPORT RUN
-  local run="$2" first last p50 p99 max ready
-  stop_function on-completed
-  stop_function audit
+  local run="$2" first last p50 p99 max ready c
+  for c in $(consumers); do stop_function "$c"; done
   seed "$run"
   log "$run: $N completions while on-completed and audit are down"
   complete_all "$run"
-  stack_start_app on-completed
-  stack_start_app audit
-  stack_start_sidecar on-completed
-  stack_start_sidecar audit
+  for c in $(consumers); do stack_start_app "$c"; done
+  for c in $(consumers); do stack_start_sidecar "$c"; done
   ready="$(now)"
   cpu_snapshot "$STACK_DIR/cpu.before"
   wait_children "$run"
@@ -277,7 +287,7 @@ run_outbox() { # TRANSPORT RUN
 stack_init
 stack_start_pg
 stack_start_kafka
-report "# scripts/bench/events.sh $(date -u +%FT%TZ): N=$N CONCURRENCY=$CONCURRENCY USERS=$USERS profile=$STACK_PROFILE"
+report "# scripts/bench/events.sh $(date -u +%FT%TZ): N=$N CONCURRENCY=$CONCURRENCY USERS=$USERS CONSUMERS=$CONSUMERS profile=$STACK_PROFILE"
 report "# $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for transport in $TRANSPORTS; do
   start_functions "$transport"
@@ -294,7 +304,6 @@ for transport in $TRANSPORTS; do
     report "  (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
   done
   stop_function complete-task
-  stop_function on-completed
-  stop_function audit
+  for c in $(consumers); do stop_function "$c"; done
 done
 log "figures in ${OUT#"$STACK_ROOT"/}"

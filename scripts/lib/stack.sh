@@ -36,6 +36,10 @@
 # Per-function extra environment: before stack_start_function, set
 #   STACK_FUNCTION_ENV[name]="KEY=value KEY2=value2"   (words; no spaces inside values)
 # and STACK_COMMON_ENV+=(KEY=value) for every function.
+#
+# A second replica of a function is started by a name with a suffix, e.g. on-completed.2:
+# the same binary, app id and extra environment as on-completed, with ports, logs and
+# processes of its own (its daprd joins the same consumer group, as a pod's would).
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_DIR="${STACK_DIR:-$STACK_ROOT/target/e2e}"
@@ -387,7 +391,7 @@ stack_url() { echo "http://127.0.0.1:$(stack_port "$1" app)"; }
 
 stack_start_function() {
   local name="$1"
-  [[ -x "$STACK_BIN/$name" ]] || stack_fail "no binary $STACK_BIN/$name"
+  [[ -x "$STACK_BIN/${name%.*}" ]] || stack_fail "no binary $STACK_BIN/${name%.*}"
   if [[ -z "${STACK_PORTS[$name]:-}" ]]; then
     stack_free_ports 5
     STACK_PORTS[$name]="${STACK_FREE[*]}"
@@ -399,7 +403,7 @@ stack_start_function() {
 stack_start_app() {
   local name="$1" extra=() log
   log="$STACK_DIR/logs/$name.log"
-  read -r -a extra <<<"${STACK_FUNCTION_ENV[$name]:-}"
+  read -r -a extra <<<"${STACK_FUNCTION_ENV[${name%.*}]:-}"
   printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$log"
   env STACK_RUN_DIR="$STACK_DIR" \
     DATABASE_URL="$DATABASE_URL" JWT_SECRET="$STACK_JWT_SECRET" \
@@ -411,7 +415,7 @@ stack_start_app() {
     DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-10}" \
     LOG_FORMAT=json LOG_LEVEL="${LOG_LEVEL:-info}" \
     ${STACK_COMMON_ENV[@]+"${STACK_COMMON_ENV[@]}"} ${extra[@]+"${extra[@]}"} \
-    "$STACK_BIN/$name" >>"$log" 2>&1 &
+    "$STACK_BIN/${name%.*}" >>"$log" 2>&1 &
   stack_record "app:$name" $!
   stack_wait_http "$(stack_url "$name")/healthz" 30 "${STACK_PID[app:$name]}" "$name"
 }
@@ -419,7 +423,7 @@ stack_start_app() {
 stack_start_sidecar() {
   local name="$1" log args=()
   log="$STACK_DIR/logs/$name.daprd.log"
-  args=(--app-id "$name" --app-port "$(stack_port "$name" app)"
+  args=(--app-id "${name%.*}" --app-port "$(stack_port "$name" app)"
     --app-channel-address 127.0.0.1
     --dapr-http-port "$(stack_port "$name" http)" --dapr-grpc-port "$(stack_port "$name" grpc)"
     --dapr-internal-grpc-port "$(stack_port "$name" internal)"
