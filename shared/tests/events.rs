@@ -606,6 +606,35 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
         ["task.created", "task.completed"]
     );
 
+    // Two completion events of one task in one delivery (under different event ids, as a
+    // second completion would be): one occurrence, both entries done, the batch written
+    // together.
+    let task = app
+        .create(
+            &user,
+            json!({"title": "twice", "recurrence": "daily", "tags": ["b", "a"]}),
+        )
+        .await;
+    let twice = task["id"].as_str().unwrap().to_owned();
+    app.call(
+        &user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{twice}/complete"),
+        None,
+    )
+    .await;
+    let mut again = recorder.task_event(&twice, "task.completed");
+    again.event_id = uuid::Uuid::new_v4();
+    again.payload["event_id"] = json!(again.event_id);
+    let pair = [event(&twice, "task.completed"), cloud_event(&again, "test")];
+    assert_eq!(
+        app.deliver_bulk("/events/on-completed", &pair).await,
+        ["SUCCESS", "SUCCESS"]
+    );
+    let made = children(&app, &user, &twice).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["tags"], json!(["a", "b"]));
+
     // The database is down: every event asks for redelivery, the bad one is still dropped.
     let dead_app = TestApp::with_publisher(common::Db::dead(), recorder.clone());
     let expected = ["RETRY", "RETRY", "RETRY", "DROP", "RETRY", "RETRY"];

@@ -59,12 +59,18 @@ impl TaskStore for PgStore {
         .map_err(classify)?
         .into_iter()
         .collect();
+        // Each event's task, the first time the event is seen; a task is not inserted when
+        // its parent already has its next occurrence (an earlier completion made it).
+        let first_seen: Vec<&Task> = items
+            .iter()
+            .filter(|(event_id, _)| fresh.remove(event_id))
+            .map(|(_, task)| task)
+            .collect();
+        let inserted = insert_tasks(&mut tx, &first_seen).await?;
         let mut created = Vec::with_capacity(items.len());
         let mut records = Vec::new();
-        for (event_id, task) in items {
-            // `insert_task` is false when the parent already has its next occurrence (an
-            // earlier completion made it).
-            let made = fresh.remove(event_id) && insert_task(&mut tx, task).await?;
+        for (_, task) in items {
+            let made = inserted.contains(&task.id);
             if made {
                 records.extend(announce(TaskChange::Created(task)));
             }
@@ -194,15 +200,14 @@ impl TaskStore for PgStore {
     }
 }
 
-/// The search vector of a task, from its search document (`Task::search_document`) bound at
-/// `$first` (user id), `$first + 1` (title), `+ 2` (tags), `+ 3` (description): English
-/// stemming, weights A, B, C, and every lexeme keyed by its user (migration 6).
-fn search_vector(first: usize) -> String {
-    let (user, title, tags, description) = (first, first + 1, first + 2, first + 3);
+/// The search vector of a task, from its search document (`Task::search_document`): the
+/// SQL expressions of its user id, title, tags and description; English stemming, weights
+/// A, B, C, and every lexeme keyed by its user (migration 6).
+fn search_vector(user: &str, title: &str, tags: &str, description: &str) -> String {
     format!(
-        "task_user_keyed(${user}, (setweight(to_tsvector('english', ${title}), 'A') || \
-         setweight(to_tsvector('english', ${tags}), 'B') || \
-         setweight(to_tsvector('english', ${description}), 'C'))::text)::tsvector"
+        "task_user_keyed({user}, (setweight(to_tsvector('english', {title}), 'A') || \
+         setweight(to_tsvector('english', {tags}), 'B') || \
+         setweight(to_tsvector('english', {description}), 'C'))::text)::tsvector"
     )
 }
 
@@ -212,47 +217,94 @@ async fn insert_task(
     tx: &mut Transaction<'static, Postgres>,
     task: &Task,
 ) -> Result<bool, StoreError> {
-    let document = task.search_document();
-    let inserted = sqlx::query(&format!(
+    Ok(insert_tasks(tx, &[task]).await?.contains(&task.id))
+}
+
+/// Inserts `tasks` in one statement, with their tags, search vectors and reminders, and
+/// answers the ids of those inserted: not those whose `recurrence_parent_id` has its
+/// occurrence already (an earlier row of the same batch included). One statement rather
+/// than one per task, because each statement opens and sets up every index of the table
+/// (expression indexes included), which cost more than the rows themselves.
+async fn insert_tasks(
+    tx: &mut Transaction<'static, Postgres>,
+    tasks: &[&Task],
+) -> Result<HashSet<Uuid>, StoreError> {
+    if tasks.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let documents: Vec<_> = tasks.iter().map(|t| t.search_document()).collect();
+    // Tags travel as one JSON array per task: unnest cannot take an array of arrays of
+    // different lengths.
+    let tags: Vec<String> = tasks
+        .iter()
+        .map(|t| serde_json::Value::from(tag_names(t)).to_string())
+        .collect();
+    let inserted: HashSet<Uuid> = sqlx::query_scalar(&format!(
         "insert into tasks ({TASK_COLUMNS}, search) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                 $18, $19, {}) \
-         on conflict (recurrence_parent_id) do nothing",
-        search_vector(20)
+         select r.id, r.user_id, r.title, r.description, r.completed, r.completed_at, \
+                r.priority, \
+                array(select t from jsonb_array_elements_text(r.tags::jsonb) \
+                      with ordinality as a(t, n) order by n), \
+                r.due_at, r.reminder_minutes, r.remind_at, r.reminder_sent_at, r.recurrence, \
+                r.timezone, r.recurrence_parent_id, r.recurrence_depth, r.recurrence_anchor, \
+                r.created_at, r.updated_at, {search} \
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], \
+                     $6::timestamptz[], $7::int2[], $8::text[], $9::timestamptz[], $10::int4[], \
+                     $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], \
+                     $15::uuid[], $16::int4[], $17::timestamptz[], $18::timestamptz[], \
+                     $19::timestamptz[], $20::text[], $21::text[], $22::text[]) \
+              with ordinality as r(id, user_id, title, description, completed, completed_at, \
+                   priority, tags, due_at, reminder_minutes, remind_at, reminder_sent_at, \
+                   recurrence, timezone, recurrence_parent_id, recurrence_depth, \
+                   recurrence_anchor, created_at, updated_at, search_title, search_tags, \
+                   search_description, n) \
+         order by r.n \
+         on conflict (recurrence_parent_id) do nothing \
+         returning id",
+        search = search_vector(
+            "r.user_id",
+            "r.search_title",
+            "r.search_tags",
+            "r.search_description"
+        ),
     ))
-    .bind(task.id)
-    .bind(&task.user_id)
-    .bind(task.title.as_str())
-    .bind(task.description.as_str())
-    .bind(task.completed)
-    .bind(task.completed_at)
-    .bind(task.priority.level())
-    .bind(tag_names(task))
-    .bind(task.due_at)
-    .bind(task.reminder_minutes)
-    .bind(task.remind_at)
-    .bind(task.reminder_sent_at)
-    .bind(task.recurrence.as_ref().map(|r| r.as_str()))
-    .bind(task.timezone.name())
-    .bind(task.recurrence_parent_id)
-    .bind(task.recurrence_depth)
-    .bind(task.recurrence_anchor)
-    .bind(task.created_at)
-    .bind(task.updated_at)
-    .bind(&task.user_id)
-    .bind(document.title)
-    .bind(&document.tags)
-    .bind(document.description)
-    .execute(&mut **tx)
+    .bind(column(tasks, |t| t.id))
+    .bind(column(tasks, |t| t.user_id.as_str()))
+    .bind(column(tasks, |t| t.title.as_str()))
+    .bind(column(tasks, |t| t.description.as_str()))
+    .bind(column(tasks, |t| t.completed))
+    .bind(column(tasks, |t| t.completed_at))
+    .bind(column(tasks, |t| t.priority.level()))
+    .bind(&tags)
+    .bind(column(tasks, |t| t.due_at))
+    .bind(column(tasks, |t| t.reminder_minutes))
+    .bind(column(tasks, |t| t.remind_at))
+    .bind(column(tasks, |t| t.reminder_sent_at))
+    .bind(column(tasks, |t| t.recurrence.as_ref().map(|r| r.as_str())))
+    .bind(column(tasks, |t| t.timezone.name()))
+    .bind(column(tasks, |t| t.recurrence_parent_id))
+    .bind(column(tasks, |t| t.recurrence_depth))
+    .bind(column(tasks, |t| t.recurrence_anchor))
+    .bind(column(tasks, |t| t.created_at))
+    .bind(column(tasks, |t| t.updated_at))
+    .bind(column(&documents, |d| d.title))
+    .bind(column(&documents, |d| d.tags.as_str()))
+    .bind(column(&documents, |d| d.description))
+    .fetch_all(&mut **tx)
     .await
     .map_err(classify)?
-    .rows_affected()
-        == 1;
-    if inserted {
+    .into_iter()
+    .collect();
+    for task in tasks.iter().filter(|t| inserted.contains(&t.id)) {
         link_tags(tx, &task.user_id, task.id, &tag_names(task)).await?;
         queue_reminder(tx, None, task).await?;
     }
     Ok(inserted)
+}
+
+/// One field of each row, as an array parameter of an `unnest(...)` insert.
+fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
 }
 
 /// Writes `after` over `before` (the same task, locked): its fields, and its tags, search
@@ -266,7 +318,7 @@ async fn update_task(
     let search = if document == before.search_document() {
         String::new()
     } else {
-        format!(", search = {}", search_vector(16))
+        format!(", search = {}", search_vector("$16", "$17", "$18", "$19"))
     };
     let sql = format!(
         "update tasks set title = $3, description = $4, completed = $5, completed_at = $6, \
