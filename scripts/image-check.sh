@@ -82,7 +82,6 @@ need_debian_packages() {
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ "${#missing[@]}" -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || tools_die "need ${missing[*]} (apt-get install ${missing[*]}), as root"
   log "installing ${missing[*]} from Debian"
   apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
     { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||

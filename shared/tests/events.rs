@@ -52,6 +52,20 @@ impl Recorder {
     }
 }
 
+/// A task made from `body` and then completed through the API; its id.
+async fn completed_task(app: &TestApp, user: &str, body: Value) -> String {
+    let task = app.create(user, body).await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    app.call(
+        user,
+        "PATCH",
+        &format!("/api/{user}/tasks/{id}/complete"),
+        None,
+    )
+    .await;
+    id
+}
+
 /// The test database (`common::Db`).
 async fn pool() -> common::Db {
     common::Db::open(8).await
@@ -552,18 +566,7 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
     let user = TestApp::user();
     let mut ids = Vec::new();
     for title in ["a", "b", "c"] {
-        let task = app
-            .create(&user, json!({"title": title, "recurrence": "daily"}))
-            .await;
-        let id = task["id"].as_str().unwrap().to_owned();
-        app.call(
-            &user,
-            "PATCH",
-            &format!("/api/{user}/tasks/{id}/complete"),
-            None,
-        )
-        .await;
-        ids.push(id);
+        ids.push(completed_task(&app, &user, json!({"title": title, "recurrence": "daily"})).await);
     }
     let event =
         |id: &str, event_type: &str| cloud_event(&recorder.task_event(id, event_type), "test");
@@ -609,18 +612,10 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
     // Two completion events of one task in one delivery (under different event ids, as a
     // second completion would be): one occurrence, both entries done, the batch written
     // together.
-    let task = app
-        .create(
-            &user,
-            json!({"title": "twice", "recurrence": "daily", "tags": ["b", "a"]}),
-        )
-        .await;
-    let twice = task["id"].as_str().unwrap().to_owned();
-    app.call(
+    let twice = completed_task(
+        &app,
         &user,
-        "PATCH",
-        &format!("/api/{user}/tasks/{twice}/complete"),
-        None,
+        json!({"title": "twice", "recurrence": "daily", "tags": ["b", "a"]}),
     )
     .await;
     let mut again = recorder.task_event(&twice, "task.completed");
@@ -662,17 +657,7 @@ async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
         (&bob, "stand-up"),
         (&alice, "gym"),
     ] {
-        let task = app
-            .create(user, json!({"title": title, "recurrence": "weekly"}))
-            .await;
-        let id = task["id"].as_str().unwrap().to_owned();
-        app.call(
-            user,
-            "PATCH",
-            &format!("/api/{user}/tasks/{id}/complete"),
-            None,
-        )
-        .await;
+        let id = completed_task(&app, user, json!({"title": title, "recurrence": "weekly"})).await;
         let completed = recorder.task_event(&id, "task.completed");
         completions.push((user.clone(), id, completed));
     }
