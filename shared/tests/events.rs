@@ -52,20 +52,6 @@ impl Recorder {
     }
 }
 
-/// A task made from `body` and then completed through the API; its id.
-async fn completed_task(app: &TestApp, user: &str, body: Value) -> String {
-    let task = app.create(user, body).await;
-    let id = task["id"].as_str().unwrap().to_owned();
-    app.call(
-        user,
-        "PATCH",
-        &format!("/api/{user}/tasks/{id}/complete"),
-        None,
-    )
-    .await;
-    id
-}
-
 /// The test database (`common::Db`).
 async fn pool() -> common::Db {
     common::Db::open(8).await
@@ -82,25 +68,6 @@ async fn outbox_types(db: &common::Db, task_id: &str) -> Vec<(String, String, bo
         .await
         .into_iter()
         .map(|row| (row.event_type, row.topic, row.published))
-        .collect()
-}
-
-/// The event types of `id`'s history, in order (asserts the 200).
-async fn history_types(app: &TestApp, user: &str, id: &str) -> Vec<String> {
-    let (status, history) = app
-        .call(
-            user,
-            "GET",
-            &format!("/api/{user}/tasks/{id}/history"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{history}");
-    history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -373,7 +340,7 @@ async fn completing_a_weekly_task_creates_the_next_occurrence_and_fills_the_hist
     assert_eq!(next["recurrence_depth"], 1);
 
     assert_eq!(
-        history_types(&app, &user, id).await,
+        app.history_types(&user, id).await,
         ["task.created", "task.completed"]
     );
 
@@ -566,7 +533,10 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
     let user = TestApp::user();
     let mut ids = Vec::new();
     for title in ["a", "b", "c"] {
-        ids.push(completed_task(&app, &user, json!({"title": title, "recurrence": "daily"})).await);
+        ids.push(
+            app.completed_task(&user, json!({"title": title, "recurrence": "daily"}))
+                .await,
+        );
     }
     let event =
         |id: &str, event_type: &str| cloud_event(&recorder.task_event(id, event_type), "test");
@@ -605,19 +575,19 @@ async fn a_bulk_delivery_answers_each_entry_and_applies_each_event_once() {
         );
     }
     assert_eq!(
-        history_types(&app, &user, &ids[0]).await,
+        app.history_types(&user, &ids[0]).await,
         ["task.created", "task.completed"]
     );
 
     // Two completion events of one task in one delivery (under different event ids, as a
     // second completion would be): one occurrence, both entries done, the batch written
     // together.
-    let twice = completed_task(
-        &app,
-        &user,
-        json!({"title": "twice", "recurrence": "daily", "tags": ["b", "a"]}),
-    )
-    .await;
+    let twice = app
+        .completed_task(
+            &user,
+            json!({"title": "twice", "recurrence": "daily", "tags": ["b", "a"]}),
+        )
+        .await;
     let mut again = recorder.task_event(&twice, "task.completed");
     again.event_id = uuid::Uuid::new_v4();
     again.payload["event_id"] = json!(again.event_id);
@@ -657,7 +627,9 @@ async fn an_entry_the_database_refuses_never_fails_its_neighbours() {
         (&bob, "stand-up"),
         (&alice, "gym"),
     ] {
-        let id = completed_task(&app, user, json!({"title": title, "recurrence": "weekly"})).await;
+        let id = app
+            .completed_task(user, json!({"title": title, "recurrence": "weekly"}))
+            .await;
         let completed = recorder.task_event(&id, "task.completed");
         completions.push((user.clone(), id, completed));
     }

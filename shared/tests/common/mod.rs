@@ -11,6 +11,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 mod db;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 use std::sync::Arc;
 
@@ -252,6 +254,22 @@ impl TestApp {
         task
     }
 
+    /// A task made from `body` and then completed through the API (asserts both); its id.
+    pub async fn completed_task(&self, user: &str, body: Value) -> String {
+        let task = self.create(user, body).await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        let (status, done) = self
+            .call(
+                user,
+                "PATCH",
+                &format!("/api/{user}/tasks/{id}/complete"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "complete {id}: {done}");
+        id
+    }
+
     /// `GET /api/{user}/tasks/{id}`.
     pub async fn get(&self, user: &str, id: &str) -> (StatusCode, Value) {
         self.call(user, "GET", &format!("/api/{user}/tasks/{id}"), None)
@@ -265,6 +283,25 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::OK, "list ?{query}: {page}");
         page
+    }
+
+    /// The event types of `id`'s history (audit), in order (asserts the 200).
+    pub async fn history_types(&self, user: &str, id: &str) -> Vec<String> {
+        let (status, history) = self
+            .call(
+                user,
+                "GET",
+                &format!("/api/{user}/tasks/{id}/history"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{history}");
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
