@@ -67,11 +67,15 @@ pub struct Config {
     pub log_level: String,
     /// `PUBSUB_TRANSPORT=dapr|kafka|none`, default dapr.
     pub transport: Transport,
+    /// `SUBSCRIBE_TRANSPORT=dapr|kafka`, default dapr: how a function with subscriptions
+    /// receives its events, from its sidecar, or straight from Kafka
+    /// (`events::kafka_subscriber`; the function then lists no subscriptions to a sidecar).
+    pub subscribe_transport: Transport,
     /// `PUBSUB_NAME`, the Dapr pub/sub component; default `pubsub`.
     pub pubsub_name: String,
     /// `DAPR_HTTP_PORT`, default 3500.
     pub dapr_http_port: u16,
-    /// `KAFKA_BROKERS` (for `PUBSUB_TRANSPORT=kafka`), default `127.0.0.1:9092`.
+    /// `KAFKA_BROKERS` (for `PUBSUB_TRANSPORT=kafka` and `SUBSCRIBE_TRANSPORT=kafka`), default `127.0.0.1:9092`.
     pub kafka_brokers: String,
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
     /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
@@ -225,6 +229,11 @@ impl Config {
             Some("none") => Transport::None,
             Some(other) => bail!("PUBSUB_TRANSPORT={other:?}: use dapr, kafka or none"),
         };
+        let subscribe_transport = match get("SUBSCRIBE_TRANSPORT").as_deref() {
+            None | Some("dapr") => Transport::Dapr,
+            Some("kafka") => Transport::Kafka,
+            Some(other) => bail!("SUBSCRIBE_TRANSPORT={other:?}: use dapr or kafka"),
+        };
         let dapr_http_port = match get("DAPR_HTTP_PORT") {
             Some(p) => p
                 .parse()
@@ -233,6 +242,7 @@ impl Config {
         };
         Ok(Config {
             transport,
+            subscribe_transport,
             pubsub_name: get("PUBSUB_NAME").unwrap_or_else(|| "pubsub".into()),
             dapr_http_port,
             kafka_brokers: get("KAFKA_BROKERS").unwrap_or_else(|| "127.0.0.1:9092".into()),
@@ -307,6 +317,7 @@ mod tests {
         assert_eq!(c.app_port, 8080);
         assert_eq!(c.database_max_connections, 10);
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.subscribe_transport, Transport::Dapr);
         assert!(c.webhook_allowed_hosts.is_empty());
         assert!(
             !format!("{c:?}").contains("postgres://x"),
@@ -359,6 +370,20 @@ mod tests {
         assert!(
             Config::from_lookup(env(&[base[0], base[1], ("APP_HOST", "localhost:1")])).is_err()
         );
+    }
+
+    #[test]
+    fn reads_the_subscribe_transport() {
+        let base = [("DATABASE_URL", "postgres://x"), ("JWT_SECRET", "s")];
+        let with = |value| {
+            let mut pairs = base.to_vec();
+            pairs.push(("SUBSCRIBE_TRANSPORT", value));
+            Config::from_lookup(env(&pairs)).map(|c| c.subscribe_transport)
+        };
+        assert_eq!(with("kafka").unwrap(), Transport::Kafka);
+        assert_eq!(with("dapr").unwrap(), Transport::Dapr);
+        let refused = with("none").unwrap_err().to_string();
+        assert!(refused.contains("SUBSCRIBE_TRANSPORT"), "{refused}");
     }
 
     #[test]

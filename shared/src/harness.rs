@@ -40,8 +40,23 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
     let env = |k: &str| std::env::var(k).ok();
-    let app = (function.setup)(&config, &env, &state, http::app(&[function], state.clone()))?;
+    let subscriber = direct_subscriber(&config, &env, function, &state)?;
+    // A function that reads Kafka itself lists no subscriptions to a sidecar, which would
+    // read the same topics a second time.
+    let served = Function {
+        subscriptions: if subscriber.is_some() {
+            &[]
+        } else {
+            function.subscriptions
+        },
+        ..*function
+    };
+    let app = (function.setup)(&config, &env, &state, http::app(&[&served], state.clone()))?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        anyhow::ensure!(
+            subscriber.is_none(),
+            "SUBSCRIBE_TRANSPORT=kafka needs a long-running process, not the Lambda runtime"
+        );
         tracing::info!(function = function.name, "serving on the Lambda runtime");
         return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));
     }
@@ -50,9 +65,53 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         ..ServerLimits::default()
     };
+    let consuming = subscriber.map(tokio::spawn);
     let served = serve(function.name, app, addr, limits).await;
+    if let Some(consuming) = consuming {
+        if served.is_err() {
+            consuming.abort();
+        }
+        let _ = consuming.await;
+    }
     crate::telemetry::flush_traces();
     served
+}
+
+/// The function's subscriptions read straight from Kafka until SIGTERM or Ctrl-C, when
+/// `SUBSCRIBE_TRANSPORT=kafka` (`events::kafka_subscriber`) and it has any.
+fn direct_subscriber(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    function: &Function,
+    state: &AppState,
+) -> anyhow::Result<Option<futures::future::BoxFuture<'static, ()>>> {
+    if config.subscribe_transport != Transport::Kafka || function.subscriptions.is_empty() {
+        return Ok(None);
+    }
+    #[cfg(not(feature = "kafka"))]
+    {
+        let _ = (env, state);
+        anyhow::bail!("SUBSCRIBE_TRANSPORT=kafka needs a build with the `kafka` feature")
+    }
+    #[cfg(feature = "kafka")]
+    {
+        use crate::events::kafka_subscriber::{Subscriber, Target};
+        use futures::FutureExt;
+        let targets = function
+            .subscriptions
+            .iter()
+            .map(|s| Target::of(function.name, s))
+            .collect();
+        // The sidecar routes without the app token check: only this process calls them.
+        let app = (function.setup)(
+            config,
+            env,
+            state,
+            http::sidecar_app(&[function], state.clone()),
+        )?;
+        let subscriber = Subscriber::new(&config.kafka_brokers, targets, app)?;
+        Ok(Some(subscriber.run(shutdown_signal()).boxed()))
+    }
 }
 
 pub fn state_from_config(config: &Config) -> anyhow::Result<AppState> {

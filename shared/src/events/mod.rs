@@ -5,6 +5,8 @@
 
 pub mod bus;
 pub mod hub;
+#[cfg(feature = "kafka")]
+pub mod kafka_subscriber;
 pub mod publisher;
 pub mod relay;
 pub mod subscription;

@@ -371,20 +371,17 @@ mod direct_kafka {
         pub fn producer(&self) -> &FutureProducer {
             &self.producer
         }
-    }
 
-    #[async_trait]
-    impl Publisher for KafkaPublisher {
-        async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-            let body = serde_json::to_vec(&cloud_event(message, KAFKA_SOURCE))
-                .context("serialise the CloudEvent")?;
+        /// Writes one CloudEvent record (`body`) to `topic` under `key` and waits for the
+        /// broker's acknowledgement: the publishes, and the direct subscriber's dead letters.
+        pub async fn send(&self, topic: &str, key: &[u8], body: &[u8]) -> anyhow::Result<()> {
             let headers = OwnedHeaders::new().insert(Header {
                 key: "content-type",
                 value: Some("application/cloudevents+json"),
             });
-            let record = FutureRecord::to(&message.topic)
-                .key(message.partition_key.as_bytes())
-                .payload(&body)
+            let record = FutureRecord::to(topic)
+                .key(key)
+                .payload(body)
                 .headers(headers);
             // `send` waits (up to the timeout) for room in the local queue, then for the
             // delivery report, which librdkafka guarantees within `message.timeout.ms`
@@ -395,12 +392,20 @@ mod direct_kafka {
             let backstop = self.delivery_timeout + TIMEOUT_SCAN;
             match tokio::time::timeout(backstop, delivery).await {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(anyhow::Error::new(e).context(describe(message))),
-                Err(_) => Err(anyhow::anyhow!(
-                    "{}: no delivery report within {backstop:?}",
-                    describe(message)
-                )),
+                Ok(Err((e, _))) => Err(e.into()),
+                Err(_) => Err(anyhow::anyhow!("no delivery report within {backstop:?}")),
             }
+        }
+    }
+
+    #[async_trait]
+    impl Publisher for KafkaPublisher {
+        async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()> {
+            let body = serde_json::to_vec(&cloud_event(message, KAFKA_SOURCE))
+                .context("serialise the CloudEvent")?;
+            self.send(&message.topic, message.partition_key.as_bytes(), &body)
+                .await
+                .with_context(|| describe(message))
         }
 
         /// All at once: librdkafka batches what is queued together (and keeps each
