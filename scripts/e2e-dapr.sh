@@ -14,6 +14,13 @@
 #                      appears (due + 7 days, recurrence_parent_id = the first task), the
 #                      history (audit) shows task.created then task.completed, and the
 #                      occurrence's event is in the completion's trace
+#   direct             on-completed without its sidecar (SUBSCRIBE_TRANSPORT=kafka,
+#                      PUBSUB_TRANSPORT=kafka): it lists no subscriptions on GET
+#                      /dapr/subscribe, reads task-events itself in the consumer group its
+#                      daprd used, and makes the next occurrence of a task completed through
+#                      complete-task's daprd; audit (through its daprd) records the
+#                      occurrence's event, which on-completed wrote to Kafka itself. Then it
+#                      gets its sidecar back
 #   recurring-restart  complete E2E_RESTART_TASKS (200) recurring tasks while on-completed is
 #                      SIGKILLed and restarted mid-stream (once the app alone, once the app
 #                      and its daprd): every completion gets exactly one next occurrence,
@@ -71,7 +78,7 @@ STACK_NAME=e2e
 # shellcheck source-path=SCRIPTDIR source=lib/stack.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/stack.sh"
 
-SCENARIOS=(recurring recurring-restart stream reminders jobs chat faults)
+SCENARIOS=(recurring direct recurring-restart stream reminders jobs chat faults)
 # Every function runs with its own sidecar, as in production. reminder-jobs starts in the
 # jobs scenario, so that the reminders scenario proves the cron binding alone.
 FUNCTIONS=(create-task list-tasks get-task update-task complete-task delete-task
@@ -235,6 +242,39 @@ scenario_recurring() {
   [[ -n "$completed_trace" && "$child_trace" == "$completed_trace" ]] ||
     fail "the next occurrence's event is not in the completion's trace ('$child_trace' vs '$completed_trace')"
   log "trace: the completion and the next occurrence's event share trace $completed_trace"
+}
+
+# --- scenario: direct ----------------------------------------------------------------------
+
+scenario_direct() {
+  local user=e2e-direct due id child subs
+  TOKEN="$(stack_token "$user")"
+  due="$(day_utc tomorrow)T09:00:00Z"
+  stack_kill_app on-completed TERM
+  stack_kill_sidecar on-completed TERM
+  SUBSCRIBE_TRANSPORT=kafka PUBSUB_TRANSPORT=kafka stack_start_app on-completed
+  subs="$(curl -fsS --max-time 5 -H "dapr-api-token: $STACK_APP_API_TOKEN" \
+    "$(stack_url on-completed)/dapr/subscribe")" || fail "GET /dapr/subscribe on on-completed failed"
+  [[ "$subs" == "[]" ]] || fail "on-completed reads Kafka itself yet lists subscriptions for a sidecar: $subs"
+  log "on-completed runs without its sidecar, reading task-events itself; it lists no subscriptions"
+
+  stack_expect_http 201 POST "$(stack_url create-task)/api/$user/tasks" \
+    "{\"title\":\"Feed the cat\",\"due_at\":\"$due\",\"recurrence\":\"daily\"}"
+  id="$(stack_json 'j["id"]')"
+  stack_expect_http 200 PATCH "$(stack_url complete-task)/api/$user/tasks/$id/complete" '{"completed":true}'
+  CHILD_FILE="$STACK_DIR/direct-child.json"
+  stack_wait_until 60 "the next occurrence of $id from on-completed reading Kafka itself" \
+    next_occurrence_listed "$user" "$id"
+  [[ "$(stack_json 'len(j)' "$CHILD_FILE")" == 1 ]] || fail "more than one next occurrence of $id: $(cat "$CHILD_FILE")"
+  child="$(stack_json 'j[0]["id"]' "$CHILD_FILE")"
+  stack_wait_until 60 "the history of the next occurrence $child (its event written by on-completed to Kafka)" \
+    history_is "$user" "$child" task.created
+  log "next occurrence $child made by on-completed from Kafka; its event, published straight to Kafka, audited"
+
+  stack_kill_app on-completed TERM
+  stack_start_function on-completed
+  check_subscription on-completed
+  log "on-completed has its sidecar again"
 }
 
 # --- scenario: recurring-restart -------------------------------------------------------------

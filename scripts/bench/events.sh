@@ -8,8 +8,11 @@
 #
 # Runs complete-task, on-completed and audit, each with its own daprd (the shipped
 # components/: on-completed and audit take bulk deliveries), release builds, LOG_LEVEL=warn.
-# For each transport in TRANSPORTS (PUBSUB_TRANSPORT of the functions: `dapr` publishes through the sidecar, `kafka` straight to Kafka with rdkafka;
-# on-completed always receives through its daprd subscription), the runs of RUNS in order, each
+# For each transport in TRANSPORTS (`dapr`: the functions publish through their sidecars and
+# on-completed and audit receive through theirs; `kafka`: they publish straight to Kafka with
+# rdkafka, PUBSUB_TRANSPORT=kafka, and still receive through their sidecars; `direct`: no
+# sidecars at all, the functions also read Kafka themselves, SUBSCRIBE_TRANSPORT=kafka),
+# the runs of RUNS in order, each
 # on its own recurring tasks, seeded with SQL over USERS users (so over every partition):
 #
 #   warmup   a live run of WARMUP_N completions, reported but not a figure: a fresh broker's
@@ -22,7 +25,7 @@
 #            occurrence's creation, both audited); the latency from a completion's commit to
 #            its next occurrence's commit (p50/p99/max).
 #   backlog  on-completed and audit (apps and sidecars) are down while the N completions
-#            are published, then started: the drain = N / (sidecars ready .. last
+#            are published, then started: the drain = N / (consumers started .. last
 #            occurrence committed and audited), in completions/s and task events/s, and
 #            N / (first .. last occurrence committed) without the start-up.
 #   outbox   the pipeline from the outbox on, as after a broker outage: complete-task runs
@@ -37,7 +40,7 @@
 # recorded every task event of the run exactly once (2 per completion), and that the outbox
 # is empty. Measures and reports; asserts only correctness. Output: target/bench/events-*.txt.
 #
-# Knobs: N=10000, WARMUP_N=2000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka",
+# Knobs: N=10000, WARMUP_N=2000, CONCURRENCY=16, USERS=100, TRANSPORTS="dapr kafka direct",
 # RUNS="warmup live backlog outbox" (any sequence of them), STACK_PROFILE=release (debug to
 # measure a debug build), STACK_BUILD=0 (no cargo build), TIMEOUT=600 (seconds to wait for
 # the occurrences of one run), CONSUMERS=1 (replicas of on-completed and audit, each with its
@@ -54,7 +57,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/stack.sh"
 N="${N:-10000}"
 CONCURRENCY="${CONCURRENCY:-16}"
 USERS="${USERS:-100}"
-TRANSPORTS="${TRANSPORTS:-dapr kafka}"
+TRANSPORTS="${TRANSPORTS:-dapr kafka direct}"
 RUNS="${RUNS:-warmup live backlog outbox}"
 CONSUMERS="${CONSUMERS:-1}"
 WARMUP_N="${WARMUP_N:-2000}"
@@ -68,7 +71,7 @@ report() { printf '%s\n' "$*" | tee -a "$OUT" >&2; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 
-if [[ " $TRANSPORTS " == *" kafka "* && -z "${STACK_CARGO_FEATURES:-}" ]]; then
+if [[ " $TRANSPORTS " =~ " "(kafka|direct)" " && -z "${STACK_CARGO_FEATURES:-}" ]]; then
   STACK_CARGO_FEATURES=todo-shared/kafka # a no-op: the function binaries turn it on
 fi
 
@@ -198,17 +201,29 @@ consumers() {
   done
 }
 
-start_functions() { # TRANSPORT
-  local c
-  PUBSUB_TRANSPORT="$1"
-  export PUBSUB_TRANSPORT
-  stack_start_function complete-task
-  for c in $(consumers); do stack_start_function "$c"; done
+# start NAME: the function's app, and its sidecar unless the transport is direct.
+start() {
+  if [[ $SUBSCRIBE_TRANSPORT == kafka ]]; then
+    stack_start_app "$1"
+  else
+    stack_start_function "$1"
+  fi
 }
 
-stop_function() { # NAME: graceful stop of the app and its sidecar
+start_functions() { # TRANSPORT
+  local c
+  case "$1" in
+    direct) PUBSUB_TRANSPORT=kafka SUBSCRIBE_TRANSPORT=kafka ;;
+    *) PUBSUB_TRANSPORT="$1" SUBSCRIBE_TRANSPORT=dapr ;;
+  esac
+  export PUBSUB_TRANSPORT SUBSCRIBE_TRANSPORT
+  start complete-task
+  for c in $(consumers); do start "$c"; done
+}
+
+stop_function() { # NAME: graceful stop of the app and its sidecar, if it has one
   stack_kill_app "$1" TERM
-  stack_kill_sidecar "$1" TERM
+  if [[ -n ${STACK_PID[daprd:$1]:-} ]]; then stack_kill_sidecar "$1" TERM; fi
 }
 
 run_live() { # TRANSPORT RUN
@@ -233,14 +248,16 @@ run_backlog() { # TRANSPORT RUN
   log "$run: $N completions while on-completed and audit are down"
   complete_all "$run"
   for c in $(consumers); do stack_start_app "$c"; done
-  for c in $(consumers); do stack_start_sidecar "$c"; done
+  if [[ $SUBSCRIBE_TRANSPORT != kafka ]]; then
+    for c in $(consumers); do stack_start_sidecar "$c"; done
+  fi
   ready="$(now)"
   cpu_snapshot "$STACK_DIR/cpu.before"
   wait_children "$run"
   cpu_snapshot "$STACK_DIR/cpu.after"
   read -r first last p50 p99 max < <(occurrence_stats "$run")
   report "$2: published $N completions in $(calc "$COMPLETE_T1 - $COMPLETE_T0") s = $(calc "$N / ($COMPLETE_T1 - $COMPLETE_T0)" 0) completions/s;" \
-    "drained by on-completed and audit in $(calc "$FINISHED_T - $ready") s from sidecars ready = $(calc "$N / ($FINISHED_T - $ready)" 0) completions/s = $(calc "2 * $N / ($FINISHED_T - $ready)" 0) task events/s" \
+    "drained by on-completed and audit in $(calc "$FINISHED_T - $ready") s from the consumers' start = $(calc "$N / ($FINISHED_T - $ready)" 0) completions/s = $(calc "2 * $N / ($FINISHED_T - $ready)" 0) task events/s" \
     "($(calc "$N / ($last - $first)" 0) completions/s first..last occurrence)"
   cpu_report "$STACK_DIR/cpu.before" "$STACK_DIR/cpu.after"
 }
@@ -261,7 +278,7 @@ run_outbox() { # TRANSPORT RUN
   complete_all "$run"
   stack_kill_app complete-task TERM
   stack_start_app complete-task
-  stack_start_function reminder-tick
+  start reminder-tick
   # The sweep leaves rows to the inline relay for 10 s after their commit.
   sleep "$(calc "$COMPLETE_T1 + 11 - $(now)" 1 | sed 's/^-.*/0/')"
   cpu_snapshot "$STACK_DIR/cpu.before"

@@ -391,17 +391,18 @@ stack_url() { echo "http://127.0.0.1:$(stack_port "$1" app)"; }
 
 stack_start_function() {
   local name="$1"
+  stack_start_app "$name"
+  stack_start_sidecar "$name"
+}
+
+# stack_start_app NAME: the function's app alone (its ports are chosen on first start).
+stack_start_app() {
+  local name="$1" extra=() log
   [[ -x "$STACK_BIN/${name%.*}" ]] || stack_fail "no binary $STACK_BIN/${name%.*}"
   if [[ -z "${STACK_PORTS[$name]:-}" ]]; then
     stack_free_ports 5
     STACK_PORTS[$name]="${STACK_FREE[*]}"
   fi
-  stack_start_app "$name"
-  stack_start_sidecar "$name"
-}
-
-stack_start_app() {
-  local name="$1" extra=() log
   log="$STACK_DIR/logs/$name.log"
   read -r -a extra <<<"${STACK_FUNCTION_ENV[${name%.*}]:-}"
   printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$log"
@@ -411,6 +412,7 @@ stack_start_app() {
     APP_PORT="$(stack_port "$name" app)" DAPR_HTTP_PORT="$(stack_port "$name" http)" \
     DAPR_GRPC_PORT="$(stack_port "$name" grpc)" \
     PUBSUB_TRANSPORT="${PUBSUB_TRANSPORT:-dapr}" PUBSUB_NAME=pubsub \
+    SUBSCRIBE_TRANSPORT="${SUBSCRIBE_TRANSPORT:-dapr}" \
     KAFKA_BROKERS="${KAFKA_BROKERS:-}" \
     DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-10}" \
     LOG_FORMAT=json LOG_LEVEL="${LOG_LEVEL:-info}" \
