@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::publisher::Publisher;
-use super::subscription::{cloud_event, Delivery, Subscription};
+use super::subscription::{cloud_event, read_reply, Delivery, Subscription};
 use crate::store::OutboxMessage;
 
 const ATTEMPTS: u32 = 3;
@@ -54,19 +54,8 @@ impl InProcessBus {
         let response = app.clone().oneshot(request).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
-        if status.as_u16() == 404 {
-            return Ok(Delivery::Drop);
-        }
-        if !status.is_success() {
-            return Ok(Delivery::Retry);
-        }
-        #[derive(serde::Deserialize)]
-        struct Reply {
-            status: Delivery,
-        }
-        Ok(serde_json::from_slice::<Reply>(&body)
-            .map(|r| r.status)
-            .unwrap_or(Delivery::Success))
+        let id = event["id"].as_str().unwrap_or_default().to_owned();
+        Ok(read_reply(status, &body, &[id])[0])
     }
 }
 

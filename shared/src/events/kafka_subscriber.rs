@@ -17,13 +17,13 @@
 //! starting from the oldest record (`components/pubsub.yaml`); a group of the process's
 //! own, from the newest record, for a `pubsub-realtime` one (`pubsub-realtime.yaml`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Request};
 use axum::Router;
 use futures::future::{BoxFuture, Shared};
 use futures::FutureExt;
@@ -31,13 +31,13 @@ use http_body_util::BodyExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::ClientConfig;
-use serde::Deserialize;
 use tower::ServiceExt;
 
 use super::publisher::KafkaPublisher;
-use super::subscription::{Delivery, Subscription, BULK_MAX_AWAIT_MS, BULK_MAX_MESSAGES};
+use super::subscription::{
+    read_reply, Delivery, Subscription, BULK_MAX_AWAIT_MS, BULK_MAX_MESSAGES, MAX_DELIVERY_BYTES,
+};
 use super::PUBSUB_REALTIME;
-use crate::http::MAX_SIDECAR_BODY_BYTES;
 
 /// How long an entry answered RETRY waits before it is delivered again (the constant
 /// policy of `components/resiliency.yaml`, for the same reason: never give up, since the
@@ -49,9 +49,9 @@ pub const REDELIVERY_INTERVAL: Duration = Duration::from_secs(2);
 /// transaction for many events is most of their throughput; docs/BENCHMARKS.md).
 pub const DELIVERY_MAX_RECORDS: usize = 5 * BULK_MAX_MESSAGES as usize;
 
-/// One bulk delivery's records at most this many bytes in all (the sidecar routes' body
-/// limit, less room for the entries' wrapping); a batch over it goes in several deliveries.
-const DELIVERY_BYTES: usize = MAX_SIDECAR_BODY_BYTES - 64 * 1024;
+/// One bulk delivery's records at most this many bytes in all (a delivery's limit, less
+/// room for the entries' wrapping); a batch over it goes in several deliveries.
+const DELIVERY_BYTES: usize = MAX_DELIVERY_BYTES - 64 * 1024;
 
 /// Where one subscription's records come from and go.
 #[derive(Debug, Clone)]
@@ -323,7 +323,6 @@ async fn post(app: &Router, route: &str, entries: &[(usize, &[u8])]) -> Vec<Deli
     if entries.is_empty() {
         return Vec::new();
     }
-    let all = |status| vec![status; entries.len()];
     let mut body =
         Vec::with_capacity(entries.iter().map(|(_, p)| p.len() + 32).sum::<usize>() + 16);
     body.extend_from_slice(br#"{"entries":["#);
@@ -345,56 +344,21 @@ async fn post(app: &Router, route: &str, entries: &[(usize, &[u8])]) -> Vec<Deli
         Err(never) => match never {},
     };
     let status = response.status();
-    if status == StatusCode::NOT_FOUND {
-        tracing::warn!(
-            route,
-            "no such route; the records go to the dead-letter topic"
-        );
-        return all(Delivery::Drop);
-    }
-    let body = match response.into_body().collect().await {
-        Ok(body) => body.to_bytes(),
+    let ids: Vec<String> = entries
+        .iter()
+        .map(|(position, _)| position.to_string())
+        .collect();
+    match response.into_body().collect().await {
+        Ok(body) => {
+            let statuses = read_reply(status, &body.to_bytes(), &ids);
+            if !status.is_success() {
+                tracing::warn!(route, %status, "the route failed a delivery");
+            }
+            statuses
+        }
         Err(e) => {
             tracing::warn!(route, error = %e, "reading the route's answer failed");
-            return all(Delivery::Retry);
-        }
-    };
-    if !status.is_success() {
-        tracing::warn!(route, %status, "the route failed the delivery; delivering it again");
-        return all(Delivery::Retry);
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Answer {
-        Bulk { statuses: Vec<EntryStatus> },
-        One { status: Delivery },
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct EntryStatus {
-        entry_id: String,
-        status: Delivery,
-    }
-    match serde_json::from_slice::<Answer>(&body) {
-        Ok(Answer::One { status }) => all(status),
-        Ok(Answer::Bulk { statuses }) => {
-            let by_entry: HashMap<String, Delivery> = statuses
-                .into_iter()
-                .map(|s| (s.entry_id, s.status))
-                .collect();
-            entries
-                .iter()
-                .map(|(position, _)| {
-                    by_entry
-                        .get(&position.to_string())
-                        .copied()
-                        .unwrap_or(Delivery::Retry)
-                })
-                .collect()
-        }
-        Err(e) => {
-            tracing::warn!(route, error = %e, "the route's answer is not a delivery status");
-            all(Delivery::Retry)
+            vec![Delivery::Retry; entries.len()]
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct Subscription {
 pub const BULK_MAX_MESSAGES: u32 = 100;
 /// ...and a partly filled batch waits at most this long (milliseconds) in daprd.
 pub const BULK_MAX_AWAIT_MS: u32 = 20;
+/// A delivery's request body at most (daprd's own default request limit): the sidecar
+/// routes take this much (`http::MAX_SIDECAR_BODY_BYTES`).
+pub const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
 /// Users whose events of one batch are applied at the same time.
 const BATCH_CONCURRENCY: usize = 16;
 
@@ -195,6 +198,58 @@ impl IntoResponse for Reply {
                     .collect::<Vec<_>>(),
             }))
             .into_response(),
+        }
+    }
+}
+
+/// How daprd reads a consumer's answer, for what plays its part in-process (the bus of
+/// `todo-local`, the direct Kafka subscriber): a status for each of the delivery's entries
+/// (`entry_ids`; one for a single event). 404 (no such route) drops them; another failure
+/// asks for redelivery; a 2xx with no body is a success; a single status applies to every
+/// entry; a bulk answer names each entry, and an entry it leaves out, or an answer that is
+/// none of these, is delivered again.
+pub fn read_reply(
+    status: axum::http::StatusCode,
+    body: &[u8],
+    entry_ids: &[String],
+) -> Vec<Delivery> {
+    let all = |delivery| vec![delivery; entry_ids.len()];
+    if status == axum::http::StatusCode::NOT_FOUND {
+        return all(Delivery::Drop);
+    }
+    if !status.is_success() {
+        return all(Delivery::Retry);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return all(Delivery::Success);
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Answer {
+        Bulk { statuses: Vec<EntryStatus> },
+        One { status: Delivery },
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct EntryStatus {
+        entry_id: String,
+        status: Delivery,
+    }
+    match serde_json::from_slice::<Answer>(body) {
+        Ok(Answer::One { status }) => all(status),
+        Ok(Answer::Bulk { statuses }) => {
+            let by_entry: HashMap<String, Delivery> = statuses
+                .into_iter()
+                .map(|s| (s.entry_id, s.status))
+                .collect();
+            entry_ids
+                .iter()
+                .map(|id| by_entry.get(id).copied().unwrap_or(Delivery::Retry))
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a consumer's answer is not a delivery status");
+            all(Delivery::Retry)
         }
     }
 }
@@ -613,6 +668,43 @@ mod tests {
         );
         let single = consume(&envelope(event()), |_: TaskEvent| async { Ok(()) }).await;
         assert_eq!(single, Reply::One(Delivery::Success));
+    }
+
+    #[test]
+    fn an_answer_is_read_as_daprd_reads_it() {
+        use axum::http::StatusCode;
+        let ids: Vec<String> = ["0", "1", "2"].map(String::from).into();
+        let bulk =
+            br#"{"statuses":[{"entryId":"0","status":"SUCCESS"},{"entryId":"2","status":"DROP"}]}"#;
+        assert_eq!(
+            read_reply(StatusCode::OK, bulk, &ids),
+            [Delivery::Success, Delivery::Retry, Delivery::Drop],
+            "an entry left out is delivered again"
+        );
+        assert_eq!(
+            read_reply(StatusCode::OK, br#"{"status":"DROP"}"#, &ids),
+            [Delivery::Drop; 3]
+        );
+        assert_eq!(
+            read_reply(StatusCode::OK, b"", &ids),
+            [Delivery::Success; 3]
+        );
+        assert_eq!(
+            read_reply(StatusCode::OK, b"<html>", &ids),
+            [Delivery::Retry; 3]
+        );
+        assert_eq!(
+            read_reply(StatusCode::NOT_FOUND, b"", &ids),
+            [Delivery::Drop; 3]
+        );
+        assert_eq!(
+            read_reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"status":"SUCCESS"}"#,
+                &ids
+            ),
+            [Delivery::Retry; 3]
+        );
     }
 
     #[test]

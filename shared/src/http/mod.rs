@@ -40,8 +40,8 @@ use crate::webhooks::Webhooks;
 /// Request bodies above this are refused with 413 (at once when `Content-Length` says so).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The same for the sidecar routes, whose callers hold the app token: a bulk delivery of
-/// events is far larger than an API request. daprd's own default request limit.
-pub const MAX_SIDECAR_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// events is far larger than an API request.
+pub const MAX_SIDECAR_BODY_BYTES: usize = crate::events::subscription::MAX_DELIVERY_BYTES;
 /// A request target (path and query) longer than this is refused with 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Request headers larger than this in all (names and values), or more of them than
