@@ -263,8 +263,8 @@ async fn deliver_until_done(
 }
 
 /// Delivers `batch[i]` for each of `indices`, in order, as bulk deliveries of at most
-/// [`DELIVERY_BYTES`]; a status for each. A record that is not JSON at all is dropped
-/// without a delivery (the route would drop it too). Once a key's record asks for
+/// [`DELIVERY_BYTES`]; a status for each. A record no delivery can carry (not JSON, or
+/// too large) is dropped without one (the route would refuse it too). Once a key's record asks for
 /// redelivery, that key's later records are not delivered and ask for it too, so none
 /// overtakes it.
 async fn deliver(
@@ -299,12 +299,13 @@ async fn deliver(
         let payload = message.payload().unwrap_or_default();
         if held.contains(message.key().unwrap_or_default()) {
             // stays Retry
-        } else if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
+        } else if let Some(reason) = undeliverable(payload) {
             tracing::warn!(
                 topic = message.topic(),
                 partition = message.partition(),
                 offset = message.offset(),
-                "a record that is not JSON; dropped"
+                reason,
+                "a record no route can take; dropped"
             );
             metrics::counter!("events_consumed_total", "outcome" => "drop").increment(1);
             statuses[n] = Delivery::Drop;
@@ -315,6 +316,17 @@ async fn deliver(
         n += 1;
     }
     statuses
+}
+
+/// Why no delivery could carry `payload`, if so: the route would refuse it whatever it held.
+fn undeliverable(payload: &[u8]) -> Option<&'static str> {
+    if payload.len() > DELIVERY_BYTES {
+        Some("larger than a delivery may be")
+    } else if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
+        Some("not JSON")
+    } else {
+        None
+    }
 }
 
 /// One bulk delivery of `entries` (their position, their record) to `route`, as daprd
@@ -360,5 +372,21 @@ async fn post(app: &Router, route: &str, entries: &[(usize, &[u8])]) -> Vec<Deli
             tracing::warn!(route, error = %e, "reading the route's answer failed");
             vec![Delivery::Retry; entries.len()]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_no_delivery_can_carry_is_named() {
+        assert_eq!(undeliverable(br#"{"specversion":"1.0"}"#), None);
+        assert_eq!(undeliverable(b"not json"), Some("not JSON"));
+        assert_eq!(undeliverable(b""), Some("not JSON"));
+        let mut huge = vec![b'"'];
+        huge.resize(DELIVERY_BYTES + 1, b'a');
+        huge.push(b'"');
+        assert_eq!(undeliverable(&huge), Some("larger than a delivery may be"));
     }
 }
