@@ -8,6 +8,7 @@ mod audit;
 mod conversations;
 mod list;
 mod outbox;
+pub use outbox::CLAIM_PENDING;
 mod reminders;
 mod tasks;
 mod webhooks;

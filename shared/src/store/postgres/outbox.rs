@@ -9,6 +9,15 @@ use sqlx::{Postgres, Row, Transaction};
 use super::{classify, PgStore};
 use crate::store::{OutboxBacklog, OutboxMessage, OutboxRecord, OutboxStore, StoreError};
 
+/// The sweep's claim: the oldest `$1` due pending rows, leased for `$2` seconds. Its plan
+/// must read the index of the pending rows by id (`outbox_pending_id`), not walk the
+/// primary key past every published row still kept (`tests/outbox_claim_plan.rs`).
+pub const CLAIM_PENDING: &str =
+    "update outbox set next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1 \
+     where id in (select id from outbox where published_at is null and next_attempt_at <= now() \
+                  order by id limit $1 for update skip locked) \
+     returning id, event_id, topic, partition_key, payload, traceparent";
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn claim_pending(
@@ -16,17 +25,12 @@ impl OutboxStore for PgStore {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let rows = sqlx::query(
-            "update outbox set next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1 \
-             where id in (select id from outbox where published_at is null and next_attempt_at <= now() \
-                          order by id limit $1 for update skip locked) \
-             returning id, event_id, topic, partition_key, payload, traceparent",
-        )
-        .bind(limit as i64)
-        .bind(lease.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(classify)?;
+        let rows = sqlx::query(CLAIM_PENDING)
+            .bind(limit as i64)
+            .bind(lease.as_secs_f64())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
         outbox_messages(&rows)
     }
 
