@@ -65,14 +65,32 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         ..ServerLimits::default()
     };
-    let consuming = subscriber.map(tokio::spawn);
-    let served = serve(function.name, app, addr, limits).await;
-    if let Some(consuming) = consuming {
-        if served.is_err() {
-            consuming.abort();
+    let serving = serve(function.name, app, addr, limits);
+    let served = match subscriber {
+        None => serving.await,
+        Some(subscriber) => {
+            let mut consuming = tokio::spawn(subscriber);
+            tokio::pin!(serving);
+            tokio::select! {
+                served = &mut serving => {
+                    if served.is_err() {
+                        consuming.abort();
+                    }
+                    let _ = consuming.await;
+                    served
+                }
+                ended = &mut consuming => match ended {
+                    // Serving on without consuming would hide the failure: exit, and let
+                    // the platform restart the process (the records wait in Kafka).
+                    Err(e) if e.is_panic() => {
+                        tracing::error!("the Kafka subscriber panicked; stopping");
+                        Err(anyhow::anyhow!("the Kafka subscriber panicked"))
+                    }
+                    _ => serving.await,
+                },
+            }
         }
-        let _ = consuming.await;
-    }
+    };
     crate::telemetry::flush_traces();
     served
 }
