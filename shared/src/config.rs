@@ -75,7 +75,8 @@ pub struct Config {
     pub pubsub_name: String,
     /// `DAPR_HTTP_PORT`, default 3500.
     pub dapr_http_port: u16,
-    /// `KAFKA_BROKERS` (for `PUBSUB_TRANSPORT=kafka` and `SUBSCRIBE_TRANSPORT=kafka`), default `127.0.0.1:9092`.
+    /// `KAFKA_BROKERS` (for `PUBSUB_TRANSPORT=kafka` and `SUBSCRIBE_TRANSPORT=kafka`),
+    /// default `127.0.0.1:9092`.
     pub kafka_brokers: String,
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IPs that webhooks may target
     /// even though they are private or loopback (e.g. an in-cluster receiver); default none.
