@@ -277,8 +277,7 @@ async fn deliver(
     let mut held: HashSet<&[u8]> = HashSet::new();
     let mut entries: Vec<(usize, &[u8])> = Vec::new();
     let mut bytes = 0;
-    let mut n = 0;
-    while n <= indices.len() {
+    for n in 0..=indices.len() {
         let next = indices.get(n).map(|&i| &batch[i]);
         let full =
             next.is_some_and(|m| !entries.is_empty() && bytes + m.payload_len() > DELIVERY_BYTES);
@@ -291,11 +290,8 @@ async fn deliver(
                 }
             }
             bytes = 0;
-            if next.is_none() {
-                break;
-            }
         }
-        let message = next.expect("checked above");
+        let Some(message) = next else { break };
         let payload = message.payload().unwrap_or_default();
         if held.contains(message.key().unwrap_or_default()) {
             // stays Retry
@@ -313,7 +309,6 @@ async fn deliver(
             entries.push((n, payload));
             bytes += payload.len();
         }
-        n += 1;
     }
     statuses
 }

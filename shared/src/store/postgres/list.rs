@@ -5,8 +5,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{classify, task_from_row, PgStore, TASK_COLUMNS};
-use crate::domain::{ListQuery, Page, SortBy, SortOrder, Status, TagName, Task, Total, COUNT_CAP};
+use super::{classify, tag_names, task_from_row, PgStore, TASK_COLUMNS};
+use crate::domain::{ListQuery, Page, SortBy, SortOrder, Status, Task, Total, COUNT_CAP};
 use crate::store::{StoreError, TagCount};
 
 impl PgStore {
@@ -407,16 +407,12 @@ fn push_filters(
     }
 }
 
-fn tag_names(tags: &[TagName]) -> Vec<String> {
-    tags.iter().map(|t| t.as_str().to_owned()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::domain::{Description, NewTask, Priority, Timezone, Title};
+    use crate::domain::{Description, NewTask, Priority, TagName, Timezone, Title};
     use crate::store::TaskStore;
 
     /// The access paths only change the plan: each gives the same page and the same count,

@@ -146,3 +146,8 @@ pub fn classify(err: sqlx::Error) -> StoreError {
         _ => StoreError::Other(err.into()),
     }
 }
+
+/// Tag names as text, the form the tables and their array parameters take.
+fn tag_names(tags: &[crate::domain::TagName]) -> Vec<String> {
+    tags.iter().map(|t| t.as_str().to_owned()).collect()
+}

@@ -9,7 +9,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::outbox::insert_outbox;
-use super::{classify, task_from_row, PgStore, MIGRATOR, TASK_COLUMNS};
+use super::{classify, tag_names, task_from_row, PgStore, MIGRATOR, TASK_COLUMNS};
 use crate::domain::{ListQuery, Page, Task, TaskChange};
 use crate::store::{Announce, Changed, Modify, StoreError, TagCount, TaskStore};
 
@@ -237,7 +237,7 @@ async fn insert_tasks(
     // different lengths.
     let tags: Vec<String> = tasks
         .iter()
-        .map(|t| serde_json::Value::from(tag_names(t)).to_string())
+        .map(|t| serde_json::Value::from(tag_names(&t.tags)).to_string())
         .collect();
     let inserted: HashSet<Uuid> = sqlx::query_scalar(&format!(
         "insert into tasks ({TASK_COLUMNS}, search) \
@@ -296,7 +296,7 @@ async fn insert_tasks(
     .into_iter()
     .collect();
     for task in tasks.iter().filter(|t| inserted.contains(&t.id)) {
-        link_tags(tx, &task.user_id, task.id, &tag_names(task)).await?;
+        link_tags(tx, &task.user_id, task.id, &tag_names(&task.tags)).await?;
         queue_reminder(tx, None, task).await?;
     }
     Ok(inserted)
@@ -334,7 +334,7 @@ async fn update_task(
         .bind(after.completed)
         .bind(after.completed_at)
         .bind(after.priority.level())
-        .bind(tag_names(after))
+        .bind(tag_names(&after.tags))
         .bind(after.due_at)
         .bind(after.reminder_minutes)
         .bind(after.remind_at)
@@ -356,7 +356,7 @@ async fn update_task(
             .execute(&mut **tx)
             .await
             .map_err(classify)?;
-        link_tags(tx, &after.user_id, after.id, &tag_names(after)).await?;
+        link_tags(tx, &after.user_id, after.id, &tag_names(&after.tags)).await?;
     }
     queue_reminder(tx, Some(before), after).await
 }
@@ -391,10 +391,6 @@ async fn queue_reminder(
         _ => {}
     }
     Ok(())
-}
-
-fn tag_names(task: &Task) -> Vec<String> {
-    task.tags.iter().map(|t| t.as_str().to_owned()).collect()
 }
 
 /// Creates the user's tags on first use and links them to the task. Names arrive sorted, so
