@@ -25,8 +25,7 @@ use shared::events::subscription::{cloud_event, parse_cloud_event};
 use shared::events::{TaskEvent, TASK_EVENTS, TASK_UPDATES};
 use shared::store::OutboxMessage;
 use shared::store::PgStore;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 /// Real outbox messages (as the store writes them) for `changes` changes of one task of
 /// `user`, bound for `topic` instead of `task-events`.
@@ -178,43 +177,6 @@ async fn refuses_an_empty_broker_list() {
     assert!(KafkaPublisher::new(" ").is_err());
 }
 
-/// A database of its own, migrated: the sweep claims every pending row of the outbox, so
-/// this test must not see (or publish, or delay) the rows of other tests.
-async fn own_database() -> (PgPool, String) {
-    let url = std::env::var("DATABASE_URL").unwrap();
-    let name = format!("kafka_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&url).await.expect("connect");
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a database for this test");
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url.as_str(), String::new()),
-    };
-    let base = &base[..base.rfind('/').expect("a database in DATABASE_URL")];
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&format!("{base}/{name}{query}"))
-        .await
-        .expect("connect to the test database");
-    shared::store::postgres::MIGRATOR
-        .run(&pool)
-        .await
-        .expect("migrate");
-    (pool, name)
-}
-
-async fn drop_database(pool: PgPool, name: &str) {
-    pool.close().await;
-    let mut admin = PgConnection::connect(&std::env::var("DATABASE_URL").unwrap())
-        .await
-        .unwrap();
-    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut admin)
-        .await;
-}
-
 /// (topic, published, attempts, last_error) of the task's outbox rows, oldest first.
 async fn outbox_rows(pool: &PgPool, task_id: &str) -> Vec<(String, bool, i32, Option<String>)> {
     sqlx::query_as(
@@ -240,7 +202,7 @@ async fn the_outbox_relay_publishes_through_kafka_and_keeps_rows_pending_while_i
     if common::Backend::current() != common::Backend::Postgres {
         return;
     }
-    let (pool, name) = own_database().await;
+    let (pool, name) = common::own_postgres_database("kafka_test").await;
     let store = || Arc::new(PgStore::new(pool.clone()));
     let db = common::Db::on_postgres(pool.clone());
     let kafka: Arc<dyn Publisher> = Arc::new(KafkaPublisher::new(&brokers()).unwrap());
@@ -318,5 +280,5 @@ async fn the_outbox_relay_publishes_through_kafka_and_keeps_rows_pending_while_i
         assert_eq!(types, ["task.created", "task.completed"]);
         assert!(events.iter().all(|e| e.task_id.to_string() == id));
     }
-    drop_database(pool, &name).await;
+    common::drop_database(pool, &name).await;
 }

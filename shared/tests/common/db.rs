@@ -440,3 +440,42 @@ pub async fn global_turn() -> GlobalTurn {
         }
     }
 }
+
+/// A PostgreSQL database of its own (named `<prefix>_<random>`), migrated, for a test
+/// whose outcome any other test's rows could change (the sweep claims every pending row;
+/// the planner reads the whole table's statistics). Drop it with `drop_database`.
+pub async fn own_postgres_database(prefix: &str) -> (PgPool, String) {
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a database for this test");
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url.as_str(), String::new()),
+    };
+    let base = &base[..base.rfind('/').expect("a database in DATABASE_URL")];
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&format!("{base}/{name}{query}"))
+        .await
+        .expect("connect to the test database");
+    shared::store::postgres::MIGRATOR
+        .run(&pool)
+        .await
+        .expect("migrate");
+    (pool, name)
+}
+
+/// Drops a database of `own_postgres_database`.
+pub async fn drop_database(pool: PgPool, name: &str) {
+    pool.close().await;
+    let mut admin = PgConnection::connect(&std::env::var("DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await;
+}

@@ -20,7 +20,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 #[allow(unused_imports)] // each test binary uses some
-pub use db::{global_turn, Backend, Db, GlobalTurn};
+pub use db::{drop_database, global_turn, own_postgres_database, Backend, Db, GlobalTurn};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::config::{Secret, SidecarAccess};
