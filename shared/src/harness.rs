@@ -40,7 +40,9 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
     config.sidecar_access.warn_if_unsafe();
     let state = state_from_config(&config)?;
     let env = |k: &str| std::env::var(k).ok();
-    let subscriber = direct_subscriber(&config, &env, function, &state)?;
+    // One signal for the server and the subscriber, so that it is logged once.
+    let shutdown = futures::FutureExt::shared(shutdown_signal());
+    let subscriber = direct_subscriber(&config, &env, function, &state, shutdown.clone())?;
     // A function that reads Kafka itself lists no subscriptions to a sidecar, which would
     // read the same topics a second time.
     let served = Function {
@@ -65,7 +67,7 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         ..ServerLimits::default()
     };
-    let serving = serve(function.name, app, addr, limits);
+    let serving = serve(function.name, app, addr, limits, shutdown);
     let served = match subscriber {
         None => serving.await,
         Some(subscriber) => {
@@ -102,13 +104,14 @@ fn direct_subscriber(
     env: &dyn Fn(&str) -> Option<String>,
     function: &Function,
     state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Option<futures::future::BoxFuture<'static, ()>>> {
     if config.subscribe_transport != Transport::Kafka || function.subscriptions.is_empty() {
         return Ok(None);
     }
     #[cfg(not(feature = "kafka"))]
     {
-        let _ = (env, state);
+        let _ = (env, state, shutdown);
         anyhow::bail!("SUBSCRIBE_TRANSPORT=kafka needs a build with the `kafka` feature")
     }
     #[cfg(feature = "kafka")]
@@ -128,7 +131,7 @@ fn direct_subscriber(
             http::sidecar_app(&[function], state.clone()),
         )?;
         let subscriber = Subscriber::new(&config.kafka_brokers, targets, app)?;
-        Ok(Some(subscriber.run(shutdown_signal()).boxed()))
+        Ok(Some(subscriber.run(shutdown).boxed()))
     }
 }
 
@@ -243,18 +246,19 @@ impl Default for ServerLimits {
 const HTTP_BUFFER_BYTES: usize = 128 * 1024;
 const HTTP_MAX_HEADERS: usize = 4 * http::MAX_HEADERS;
 
-/// Serves `app` on `addr` until SIGTERM or Ctrl-C, then drains.
+/// Serves `app` on `addr` until `shutdown` resolves (`shutdown_signal`), then drains.
 pub async fn serve(
     name: &str,
     app: Router,
     addr: SocketAddr,
     limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("bind {addr}"))?;
     tracing::info!(function = name, addr = %listener.local_addr()?, "listening");
-    serve_on(listener, app, limits, shutdown_signal()).await;
+    serve_on(listener, app, limits, shutdown).await;
     tracing::info!(function = name, "stopped");
     Ok(())
 }

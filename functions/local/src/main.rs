@@ -202,7 +202,14 @@ async fn main() -> anyhow::Result<()> {
                 );
                 api = api.layer(Extension(DevSignIn));
             }
-            let served = shared::harness::serve("todo-local", api, addr, limits).await;
+            let served = shared::harness::serve(
+                "todo-local",
+                api,
+                addr,
+                limits,
+                shared::harness::shutdown_signal(),
+            )
+            .await;
             shared::telemetry::flush_traces();
             served
         }
