@@ -6,15 +6,11 @@
 #
 # Steps: start the bench PostgreSQL (target/bench-pg, shared with api.sh), build
 # `todo-local` and `reminder-tick` (release), migrate, seed once (scripts/bench/lib.sh, as
-# api.sh), then for each mode in MODES:
-#   none       the standalone `reminder-tick` binary with PUBSUB_TRANSPORT=none: a tick
-#              claims, marks sent and writes the outbox; its inline publish fails at once
-#              (one warning per batch) and the rows wait for a sweep, so publishing is not
-#              measured
-#   inprocess  `todo-local serve --tick-interval <a year>`: the same tick, then every
-#              reminder published through the in-process bus to notify (no webhooks in the
-#              data set: one lookup each) and realtime, and marked published
-# and in each mode:
+# api.sh), then run the standalone `reminder-tick` binary with PUBSUB_TRANSPORT=none: a
+# tick claims, marks sent and writes the outbox; its inline publish fails at once (one
+# warning per batch) and the rows wait for a sweep, so publishing is not measured. Each
+# POST carries the app token (APP_API_TOKEN), as daprd's binding does. (`todo-local`
+# serves no /reminder-cron to time: its tick runs in-process.) Then:
 #   drain      one tick, so reminders of the seed that have come due since are claimed;
 #              the outbox rows it wrote are deleted, then `vacuum analyze tasks, outbox`
 #   idle       IDLE_TICKS sequential POSTs (after IDLE_WARMUP unrecorded ones) on one
@@ -35,7 +31,7 @@
 # Not beside api.sh: both use the same cluster, and this restore would undo its ticks too.
 # Measures and reports; never asserts. Raw output and summary: target/bench/tick-<time>.*
 #
-# Knobs (environment): MODES="none inprocess", IDLE_TICKS=500, IDLE_WARMUP=20, DUE=10000,
+# Knobs (environment): IDLE_TICKS=500, IDLE_WARMUP=20, DUE=10000,
 # REPEATS=3, SKIP_BUILD=1 (use the binaries already built), BIN_DIR=dir (take todo-local and
 # reminder-tick from there; no build), KEEP_PG=1 (leave the bench PostgreSQL running),
 # CARGO_TARGET_DIR (default ~/.cache/todo/cargo-target-<rustc version>), SERVER_PG_OPTIONS
@@ -46,7 +42,8 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 # shellcheck source=scripts/bench/lib.sh
 . "$ROOT/scripts/bench/lib.sh"
-MODES=${MODES:-none inprocess}
+MODES=none
+APP_API_TOKEN=bench-$(date +%s%N)
 IDLE_TICKS=${IDLE_TICKS:-500}
 IDLE_WARMUP=${IDLE_WARMUP:-20}
 DUE=${DUE:-10000}
@@ -162,12 +159,8 @@ start_server() { # mode
     # tower_http=debug: the server's own latency per request (whole milliseconds).
     case $1 in
         none)
-            DATABASE_URL=$db APP_PORT=$port PUBSUB_TRANSPORT=none LOG_FORMAT=json \
-                LOG_LEVEL=warn,tower_http=debug "$BIN_DIR/reminder-tick" >"$SERVER_LOG" 2>&1 &
-            ;;
-        inprocess)
-            DATABASE_URL=$db LOG_FORMAT=json LOG_LEVEL=warn,tower_http=debug \
-                "$BIN_DIR/todo-local" serve --port "$port" --tick-interval 31536000 >"$SERVER_LOG" 2>&1 &
+            DATABASE_URL=$db APP_PORT=$port PUBSUB_TRANSPORT=none APP_API_TOKEN=$APP_API_TOKEN \
+                LOG_FORMAT=json LOG_LEVEL=warn,tower_http=debug "$BIN_DIR/reminder-tick" >"$SERVER_LOG" 2>&1 &
             ;;
         *) log "unknown mode $1"; exit 2 ;;
     esac
@@ -178,11 +171,10 @@ start_server() { # mode
         sleep 0.2
     done
     curl -fsS "$URL/healthz" >/dev/null || { log "server did not come up"; tail -20 "$SERVER_LOG" >&2; exit 1; }
-    sleep 1 # todo-local's own first tick runs at start-up
 }
 
 tick() { # one POST /reminder-cron: prints "<http code> <seconds> <body>"
-    curl -s -X POST -w ' %{http_code} %{time_total}' "$URL/reminder-cron" |
+    curl -s -X POST -H "dapr-api-token: $APP_API_TOKEN" -w ' %{http_code} %{time_total}' "$URL/reminder-cron" |
         sed -E 's/^(.*) ([0-9]{3}) ([0-9.]+)$/\2 \3 \1/'
 }
 
@@ -207,14 +199,14 @@ idle_run() { # mode
     cfg=$OUT/tick-$STAMP-curl.cfg
     : >"$cfg"
     for _ in $(seq 1 "$IDLE_WARMUP"); do echo "url = \"$URL/reminder-cron\"" >>"$cfg"; done
-    curl -s -X POST -K "$cfg" -w "" >/dev/null
+    curl -s -X POST -H "dapr-api-token: $APP_API_TOKEN" -K "$cfg" -w "" >/dev/null
     : >"$cfg"
     for _ in $(seq 1 "$IDLE_TICKS"); do echo "url = \"$URL/reminder-cron\"" >>"$cfg"; done
     line0=$(( $(wc -l <"$SERVER_LOG") + 1 ))
     lb=$(load1)
     log "$mode idle: $IDLE_TICKS ticks on one connection (load $lb)"
     # Bodies and curl's figures on one line each: {...}\t<code>\t<seconds>
-    out=$(curl -s -X POST -K "$cfg" -w '\t%{http_code}\t%{time_total}\n')
+    out=$(curl -s -X POST -H "dapr-api-token: $APP_API_TOKEN" -K "$cfg" -w '\t%{http_code}\t%{time_total}\n')
     la=$(load1)
     rm -f "$cfg"
     busy=$(awk -F'\t' '$1 !~ /"reminders":0,"published":0,"failed":0/' <<<"$out" | wc -l)
