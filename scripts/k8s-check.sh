@@ -465,6 +465,7 @@ spec = {
     "dapr": dapr == "1", "keda": keda == "1", "addon": addon == "1", "tls": tls == "1",
     "gateway": gateway == "1",
     "functions": os.environ["FUNCTIONS"].split(),
+    "openapi": os.environ["OPENAPI"],
     "migrationBinary": "todo-local",
     "sentinels": [os.environ[k] for k in ("SENTINEL_DB", "SENTINEL_JWT", "SENTINEL_KAFKA")],
     "components": {
@@ -630,6 +631,30 @@ release_check() {
   fi
 }
 
+# A function's extraEnv adds to defaults.extraEnv (its own entry wins by name), and takes a
+# credential from a Secret.
+extra_env_check() {
+  render_check extra-env 1 1 0 0 1 -- \
+    --set-json 'defaults.extraEnv=[{"name":"OTEL_EXPORTER_OTLP_ENDPOINT","value":"http://otel:4318"},{"name":"TZ","value":"UTC"}]' \
+    --set-json 'functions.chat.extraEnv=[{"name":"TZ","value":"Europe/Berlin"},{"name":"OPENAI_API_KEY","valueFrom":{"secretKeyRef":{"name":"todo-openai","key":"api-key"}}}]'
+  if python3 - "$OUT/extra-env.objects.json" <<'EOF'; then
+import sys
+sys.path.insert(0, "scripts/lib")
+from k8s_check import by_kind, component, env_of, load_objects, pod_spec
+deps = {component(d): d for d in by_kind(load_objects(sys.argv[1]), "Deployment")}
+chat = env_of(pod_spec(deps["chat"])["containers"][0])
+task = env_of(pod_spec(deps["create-task"])["containers"][0])
+assert chat["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel:4318", chat
+assert chat["TZ"]["value"] == "Europe/Berlin" and chat["STATE_STORE"]["value"] == "statestore", chat
+assert chat["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "todo-openai", "key": "api-key"}, chat
+assert task["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel:4318" and task["TZ"]["value"] == "UTC", task
+EOF
+    pass "[extra-env] a function's extraEnv adds to the defaults' (its own wins by name); a credential from a Secret"
+  else
+    fail "[extra-env] a function's extraEnv adds to the defaults' (its own wins by name); a credential from a Secret"
+  fi
+}
+
 # refuse LABEL EXPECTED_MESSAGE HELM_ARGS...: the chart must refuse these values, saying so.
 refuse() {
   local label="$1" want="$2"
@@ -652,6 +677,8 @@ schema_checks() {
   refuse "an unknown scaling mode" "mode" --set functions.notify.scaling.mode=sometimes
   refuse "a credential in extraEnv" "name" \
     --set 'defaults.extraEnv[0].name=DATABASE_URL' --set 'defaults.extraEnv[0].value=postgres://x'
+  refuse "a credential as a plain value in a function's extraEnv" "name" \
+    --set 'functions.chat.extraEnv[0].name=OPENAI_API_KEY' --set 'functions.chat.extraEnv[0].value=sk-x'
   refuse "kafka.auth.type=kerberos" "type" --set kafka.auth.type=kerberos
   refuse "a misspelt top-level key" "imagePullPolicy" --set imagePullPolicy=Always
   refuse "a misspelt function setting" "replica" --set functions.audit.replica=2
@@ -728,6 +755,12 @@ main() {
   export SENTINEL_DB SENTINEL_JWT SENTINEL_KAFKA FUNCTIONS
   [[ -x "$(command -v python3)" ]] || die "python3 is needed"
   reference_components
+  # The functions' OpenAPI document (each operation tagged with its function): the routes
+  # the gateway must send to each function come from the code, not from a list here.
+  cargo build --release --locked -p todo-local >&2
+  OPENAPI="$OUT/openapi.json"
+  export OPENAPI
+  "${CARGO_TARGET_DIR:-target}/release/todo-local" openapi --functions >"$OPENAPI"
 
   stage "chart: default values"
   render_check default 1 1 0 0 1 --
@@ -742,6 +775,7 @@ main() {
   stage "chart: dapr.enabled=false, keda.enabled=false, values refused"
   render_check no-dapr 0 1 0 0 1 -- --set dapr.enabled=false
   render_check no-keda 1 0 0 0 1 -- --set keda.enabled=false
+  extra_env_check
   schema_checks
 
   stage "chart: the KEDA HTTP add-on path (stub CRDs for http.keda.sh and monitoring.coreos.com)"

@@ -74,7 +74,17 @@ app.kubernetes.io/component: {{ .name }}
 {{- range $name, $entry := .Values.functions }}
 {{- $e := default dict $entry }}
 {{- if ne (toString (dig "enabled" true $e)) "false" }}
-{{- $_ := set $out $name (mergeOverwrite (deepCopy $.Values.defaults) (deepCopy $e)) }}
+{{- $fn := mergeOverwrite (deepCopy $.Values.defaults) (deepCopy $e) }}
+{{- /* extraEnv adds to the defaults' (a list would replace them); the function's wins by name. */}}
+{{- $own := default list $e.extraEnv }}
+{{- $names := list }}
+{{- range $own }}{{ $names = append $names .name }}{{ end }}
+{{- $env := list }}
+{{- range (default list $.Values.defaults.extraEnv) }}
+{{- if not (has .name $names) }}{{ $env = append $env . }}{{ end }}
+{{- end }}
+{{- $_ := set $fn "extraEnv" (concat $env $own) }}
+{{- $_ := set $out $name $fn }}
 {{- end }}
 {{- end }}
 {{- toJson $out }}
