@@ -305,3 +305,35 @@ async fn the_streams_events_are_the_ones_its_document_describes() {
         assert!(data.is_object());
     }
 }
+
+/// Each stream holds a connection, and a process has a fixed number: one user cannot take
+/// them all. A stream given up frees its place.
+#[tokio::test]
+async fn a_user_holds_a_limited_number_of_streams() {
+    let app = app_with_bus().await;
+    let user = TestApp::user();
+    let token = app.token(&user);
+    let path = format!("/api/{user}/stream");
+    let mut open = Vec::new();
+    for _ in 0..shared::events::hub::MAX_STREAMS_PER_USER {
+        open.push(Sse::open(&app, &path, Some(&token)).await.ok().unwrap());
+    }
+    let (status, error) = Sse::open(&app, &path, Some(&token)).await.err().unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    common::assert_error(&error, "too_many_requests", None);
+    // Another user is not affected.
+    let other = TestApp::user();
+    let other_path = format!("/api/{other}/stream");
+    assert!(Sse::open(&app, &other_path, Some(&app.token(&other)))
+        .await
+        .is_ok());
+    // The streams still carry events, and one closed makes room for another.
+    app.create(&user, json!({"title": "still live"})).await;
+    let (event, _, _) = open[0].next().await.unwrap();
+    assert_eq!(event, "task.created");
+    drop(open.pop());
+    let mut again = Sse::open(&app, &path, Some(&token)).await.ok().unwrap();
+    app.create(&user, json!({"title": "after"})).await;
+    let (_, _, data) = again.next().await.unwrap();
+    assert_eq!(data["task"]["title"], "after");
+}

@@ -407,3 +407,40 @@ async fn the_docs_page_is_served_from_the_build_with_the_whole_apis_document() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A page whose name is re-pointed at this machine (DNS rebinding) must not get a token:
+/// its requests carry its own name as `Host`.
+#[tokio::test]
+async fn the_development_sign_in_answers_only_for_the_allowed_host_names() {
+    let mut app = TestApp::local(|state| {
+        state.mcp_allowed_hosts = vec!["localhost".to_string(), "todo.lan:8080".to_string()].into();
+    })
+    .await;
+    app.router = app.router.layer(Extension(DevSignIn));
+    let sign_in = |host: &str| {
+        Request::post("/dev/token")
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"user_id":"alice"}"#))
+            .unwrap()
+    };
+    for host in ["localhost:8080", "LOCALHOST", "todo.lan:8080"] {
+        let (status, _, answer) = app.send(sign_in(host)).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {answer}");
+    }
+    for host in [
+        "attacker.example",
+        "attacker.example:8080",
+        "todo.lan:9090",
+        "todo.lan",
+        "a b",
+    ] {
+        let (status, _, error) = app.send(sign_in(host)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{host}: {error}");
+        assert_error(&error, "forbidden", None);
+        assert!(error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MCP_ALLOWED_HOSTS"));
+    }
+}

@@ -269,7 +269,8 @@ export interface paths {
          *     task.created|task.updated|task.completed|task.deleted|reminder.due`, `id: <event_id>`,
          *     `data: <the event JSON>`, with a keep-alive comment every 15 s. A client that falls
          *     behind gets `event: lagged` and should refetch its tasks. At the token's expiry the
-         *     stream sends `event: expired` and ends; reconnect with a fresh token.
+         *     stream sends `event: expired` and ends; reconnect with a fresh token. A user may hold
+         *     only so many streams open at once on one server; one more answers 429.
          */
         get: operations["stream"];
         put?: never;
@@ -2111,6 +2112,17 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            /** @description The user already holds as many open streams as one may */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2528,6 +2540,15 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            /** @description The request's `Host` is not one of `MCP_ALLOWED_HOSTS` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The development sign-in is off */
             404: {
                 headers: {

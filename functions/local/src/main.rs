@@ -172,14 +172,21 @@ async fn main() -> anyhow::Result<()> {
             let model =
                 shared::handlers::chat::ModelSettings::from_lookup(|k| std::env::var(k).ok())?;
             let limit = shared::handlers::chat::RateLimit::from_lookup(|k| std::env::var(k).ok())?;
-            let local = shared::harness::local(store, auth, model, limit, |state| {
-                state.webhooks = std::sync::Arc::new(webhooks);
-            });
-            tokio::spawn(tick(local.sidecar, Duration::from_secs(tick_interval)));
             let addr = SocketAddr::new(
                 host.unwrap_or(config.app_host),
                 port.unwrap_or(config.app_port),
             );
+            // The MCP endpoint and the development sign-in answer for these Host names;
+            // an address given to listen on is one of them.
+            let mut hosts = config.mcp_allowed_hosts.clone();
+            if !addr.ip().is_unspecified() {
+                hosts.push(addr.ip().to_string());
+            }
+            let local = shared::harness::local(store, auth, model, limit, |state| {
+                state.webhooks = std::sync::Arc::new(webhooks);
+                state.mcp_allowed_hosts = hosts.into();
+            });
+            tokio::spawn(tick(local.sidecar, Duration::from_secs(tick_interval)));
             let limits = shared::harness::ServerLimits {
                 max_connections: config.max_connections,
                 ..Default::default()

@@ -16,6 +16,11 @@ use super::UserEvent;
 /// Events buffered per user for slow streams before they lag.
 const USER_CAPACITY: usize = 256;
 
+/// Open streams one user may hold in this process (tabs, devices): each holds a connection,
+/// and the process has a fixed number (`APP_MAX_CONNECTIONS`), so one user must not be able
+/// to take them all.
+pub const MAX_STREAMS_PER_USER: usize = 16;
+
 /// This process's fan-out of user events to its open streams: one channel per user with an
 /// open stream, so one user's burst never makes another's stream lag, and events for users
 /// without a stream here cost nothing.
@@ -39,17 +44,24 @@ impl Hub {
         let _ = sender.send(Arc::new(event));
     }
 
-    /// The events `user_id` should see from now on, as SSE events.
-    pub fn stream(&self, user_id: String) -> impl Stream<Item = Result<Event, Infallible>> {
+    /// The events `user_id` should see from now on, as SSE events; `None` when the user
+    /// already has `MAX_STREAMS_PER_USER` open here.
+    pub fn stream(
+        &self,
+        user_id: String,
+    ) -> Option<impl Stream<Item = Result<Event, Infallible>> + use<>> {
         let receiver = {
             let mut users = self.users.lock().expect("hub lock");
             users.retain(|_, s| s.receiver_count() > 0);
-            users
+            let sender = users
                 .entry(user_id)
-                .or_insert_with(|| broadcast::channel(USER_CAPACITY).0)
-                .subscribe()
+                .or_insert_with(|| broadcast::channel(USER_CAPACITY).0);
+            if sender.receiver_count() >= MAX_STREAMS_PER_USER {
+                return None;
+            }
+            sender.subscribe()
         };
-        BroadcastStream::new(receiver).filter_map(|item| {
+        Some(BroadcastStream::new(receiver).filter_map(|item| {
             let event = match item {
                 Ok(event) => sse_event(&event),
                 Err(BroadcastStreamRecvError::Lagged(missed)) => Some(
@@ -59,7 +71,7 @@ impl Hub {
                 ),
             };
             std::future::ready(event.map(Ok))
-        })
+        }))
     }
 }
 

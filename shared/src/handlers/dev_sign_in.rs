@@ -8,6 +8,7 @@
 //! production deployment cannot issue tokens: they come from the identity provider.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::check_user_id;
-use crate::http::{ApiError, AppState, Function, JsonBody};
+use crate::http::{ApiError, AppState, ErrorBody, Function, JsonBody};
 
 pub const FUNCTION: Function = Function {
     name: "dev-sign-in",
@@ -71,6 +72,7 @@ struct Token {
     request_body = SignIn,
     responses(
         (status = 200, description = "A token for the user", body = Token),
+        (status = 403, description = "The request's `Host` is not one of `MCP_ALLOWED_HOSTS`", body = ErrorBody),
         (status = 404, description = "The development sign-in is off"),
     ),
 )]
@@ -78,10 +80,16 @@ struct Token {
 async fn sign_in(
     State(state): State<AppState>,
     enabled: Option<Extension<DevSignIn>>,
+    headers: HeaderMap,
     JsonBody(input): JsonBody<SignIn>,
 ) -> Result<Json<Token>, ApiError> {
     if enabled.is_none() {
         return Err(ApiError::NotFound);
+    }
+    // A web page whose name its owner re-points to this machine (DNS rebinding) reaches
+    // this port from the person's browser; its `Host` is still that name.
+    if !state.host_allowed(&headers) {
+        return Err(ApiError::HostNotAllowed);
     }
     let user_id = input
         .user_id

@@ -25,9 +25,10 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::events::hub::MAX_STREAMS_PER_USER;
 use crate::events::subscription::{self, Reply, Subscription};
 use crate::events::{self, UserEvent, REMINDERS, TASK_UPDATES};
-use crate::http::{AppState, Function, StreamUser};
+use crate::http::{ApiError, AppState, ErrorBody, Function, StreamUser};
 
 const ROUTE: &str = "/events/realtime";
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -78,7 +79,8 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
 /// task.created|task.updated|task.completed|task.deleted|reminder.due`, `id: <event_id>`,
 /// `data: <the event JSON>`, with a keep-alive comment every 15 s. A client that falls
 /// behind gets `event: lagged` and should refetch its tasks. At the token's expiry the
-/// stream sends `event: expired` and ends; reconnect with a fresh token.
+/// stream sends `event: expired` and ends; reconnect with a fresh token. A user may hold
+/// only so many streams open at once on one server; one more answers 429.
 #[utoipa::path(
     get,
     path = "/api/{user_id}/stream",
@@ -86,17 +88,27 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
     params(
         ("access_token" = Option<String>, Query, description = "The token, for clients that cannot send headers (a browser's `EventSource`); the header wins when both are sent"),
     ),
-    responses((status = 200, description = "The stream (it stays open); each event as `StreamEvent` describes", content_type = "text/event-stream", body = StreamEvent, example = json!("event: task.created\nid: 7d1e5c3a-…\ndata: {\"event_type\":\"task.created\",…}\n\n"))),
+    responses(
+        (status = 200, description = "The stream (it stays open); each event as `StreamEvent` describes", content_type = "text/event-stream", body = StreamEvent, example = json!("event: task.created\nid: 7d1e5c3a-…\ndata: {\"event_type\":\"task.created\",…}\n\n")),
+        (status = 429, description = "The user already holds as many open streams as one may", body = ErrorBody),
+    ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 async fn stream(
     State(state): State<AppState>,
     user: StreamUser,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let events = state.hub.stream(user.user_id).ok_or_else(|| {
+        ApiError::TooMany(format!(
+            "this user already has {MAX_STREAMS_PER_USER} event streams open; close one first"
+        ))
+    })?;
     tracing::info!("stream opened");
-    let events = state.hub.stream(user.user_id);
-    Sse::new(until_expiry(events, user.expires_at))
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    // A first comment, so that the response's head goes out now, not with the first event
+    // or keep-alive: the client knows at once that the stream is open.
+    let open = futures::stream::once(std::future::ready(Ok(Event::default().comment("open"))));
+    Ok(Sse::new(open.chain(until_expiry(events, user.expires_at)))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 /// One event of the stream: what its `event:`, `id:` and `data:` lines carry.

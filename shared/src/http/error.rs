@@ -22,6 +22,11 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("forbidden")]
     Forbidden,
+    /// The request's `Host` is not one this server answers for (`AppState::host_allowed`).
+    #[error(
+        "this server does not answer for that Host name: add it to MCP_ALLOWED_HOSTS (comma-separated) to reach it by that name"
+    )]
+    HostNotAllowed,
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -44,6 +49,10 @@ pub enum ApiError {
     /// Too many requests from this user; retry after this many seconds.
     #[error("too many requests: retry in {0} s")]
     TooManyRequests(u64),
+    /// The user holds as many of something (open streams) as one may; retrying will not
+    /// help until one is given up.
+    #[error("{0}")]
+    TooMany(String),
     /// A service this one depends on answered something unusable (the chat's model).
     #[error("{0}")]
     BadGateway(String),
@@ -83,7 +92,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::HostNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,7 +102,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,7 +114,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => ErrorCode::BadRequest,
             ApiError::Validation { .. } => ErrorCode::ValidationFailed,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
-            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::Forbidden | ApiError::HostNotAllowed => ErrorCode::Forbidden,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
@@ -115,7 +124,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
-            ApiError::TooManyRequests(_) => ErrorCode::TooManyRequests,
+            ApiError::TooManyRequests(_) | ApiError::TooMany(_) => ErrorCode::TooManyRequests,
             ApiError::BadGateway(_) => ErrorCode::BadGateway,
             ApiError::GatewayTimeout(_) => ErrorCode::GatewayTimeout,
             ApiError::Internal(_) => ErrorCode::InternalError,

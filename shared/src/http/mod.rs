@@ -121,11 +121,42 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Who may call the sidecar routes (`APP_API_TOKEN`).
     pub sidecar_access: Arc<SidecarAccess>,
-    /// The `Host` names the MCP endpoint answers (`MCP_ALLOWED_HOSTS`; `*` for any).
+    /// The `Host` names the MCP endpoint and `todo-local`'s development sign-in answer
+    /// (`MCP_ALLOWED_HOSTS`; `*` for any), against DNS rebinding.
     pub mcp_allowed_hosts: Arc<[String]>,
 }
 
 impl AppState {
+    /// Whether the request's `Host` is one of `mcp_allowed_hosts`, as the MCP SDK decides
+    /// for `/mcp`: the name alike in any case, and the port too where the entry has one. A
+    /// request without `Host` passes (a browser always sends one, so a page that rebinds a
+    /// name of its own to this address cannot leave it out).
+    pub fn host_allowed(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(host) = headers.get(axum::http::header::HOST) else {
+            return true;
+        };
+        let Some(host) = host
+            .to_str()
+            .ok()
+            .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+        else {
+            return false;
+        };
+        let name = |h: &str| h.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.mcp_allowed_hosts.iter().any(|allowed| {
+            if allowed == "*" {
+                return true;
+            }
+            match allowed.parse::<axum::http::uri::Authority>() {
+                Ok(a) => {
+                    name(a.host()) == name(host.host())
+                        && a.port_u16().is_none_or(|p| host.port_u16() == Some(p))
+                }
+                Err(_) => name(allowed) == name(host.host()),
+            }
+        })
+    }
+
     /// Publishes a committed change's events (failures stay in the outbox for the sweep)
     /// and hands back its value.
     pub async fn publish<T>(&self, changed: Changed<T>) -> T {
