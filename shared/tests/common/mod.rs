@@ -111,12 +111,20 @@ impl TestApp {
     /// The app wired like `todo-local` (`harness::local`): events go through the in-process
     /// bus; `router` serves the API only.
     pub async fn local(configure: impl FnOnce(&mut AppState)) -> Self {
+        Self::local_with_limit(Default::default(), configure).await
+    }
+
+    /// `local`, with the chat's rate `limit`.
+    pub async fn local_with_limit(
+        limit: shared::handlers::chat::RateLimit,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let db = Db::open(4).await;
         let local = shared::harness::local(
             db.store.clone(),
             Authenticator::hs256(SECRET),
             None,
-            Default::default(),
+            limit,
             configure,
         );
         TestApp {

@@ -59,6 +59,9 @@ use crate::http::{ApiError, AppState, AuthUser, Function, JsonBody, PathId};
 use crate::store::dapr_state::DaprConversations;
 use crate::store::{ConversationStore, StoreError};
 
+/// How long a reply keeps trying to join a conversation that other messages keep changing.
+const SAVE_PATIENCE: Duration = Duration::from_secs(10);
+
 pub const FUNCTION: Function = Function {
     name: "chat",
     api,
@@ -340,7 +343,17 @@ async fn respond(
         },
     ];
     // Optimistic concurrency: on a conflict, add the two messages to the newer version.
-    for _ in 0..8 {
+    // The tools have run by now, so giving up would leave their effects without the reply
+    // (and a client that retries would repeat them): each conflict means another message
+    // was saved, so keep going for as long as `SAVE_PATIENCE`, apart from the others.
+    let deadline = tokio::time::Instant::now() + SAVE_PATIENCE;
+    let mut attempt: u64 = 0;
+    loop {
+        if attempt > 0 {
+            let jitter = u64::try_from(Uuid::new_v4().as_u128() % 10).unwrap_or_default();
+            tokio::time::sleep(Duration::from_millis(jitter + 2 * attempt.min(25))).await;
+        }
+        attempt += 1;
         let mut next = conversation.clone();
         next.messages.extend(messages.iter().cloned());
         if let Some(list) = &reply.last_list {
@@ -358,7 +371,7 @@ async fn respond(
                     tool_calls,
                 })
             }
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict(_)) if tokio::time::Instant::now() < deadline => {
                 let (fresh, fresh_etag) = store
                     .get_conversation(&request.user, conversation.id)
                     .await?
@@ -366,12 +379,14 @@ async fn respond(
                 conversation = fresh;
                 etag = Some(fresh_etag);
             }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::Unavailable(anyhow::anyhow!(
+                    "the conversation kept changing under this message"
+                )))
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(anyhow::anyhow!(
-        "the conversation kept changing under this message"
-    )))
 }
 
 /// The streamed reply: each tool call as it happens, then the text and the whole response
