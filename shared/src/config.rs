@@ -65,11 +65,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `LOG_LEVEL` (an `EnvFilter` directive, e.g. `info` or `shared=debug`); default `info`.
     pub log_level: String,
-    /// `PUBSUB_TRANSPORT=dapr|kafka|none`, default dapr.
+    /// `PUBSUB_TRANSPORT=dapr|kafka|none`, default dapr: where a function binary publishes.
+    /// `kafka` needs a build with the `kafka` feature, which the function binaries turn on
+    /// (the library's default features do not). `todo-local` ignores it: its in-process bus
+    /// carries the events.
     pub transport: Transport,
     /// `SUBSCRIBE_TRANSPORT=dapr|kafka`, default dapr: how a function with subscriptions
     /// receives its events, from its sidecar, or straight from Kafka
     /// (`events::kafka_subscriber`; the function then lists no subscriptions to a sidecar).
+    /// `kafka` needs the `kafka` feature too; `todo-local` ignores the setting.
     pub subscribe_transport: Transport,
     /// `PUBSUB_NAME`, the Dapr pub/sub component; default `pubsub`.
     pub pubsub_name: String,
@@ -87,8 +91,10 @@ pub struct Config {
     /// `MCP_URL`: where the chat reaches the MCP tools; default the `mcp` app through the
     /// Dapr sidecar (`/v1.0/invoke/mcp/method/mcp`).
     pub mcp_url: Option<String>,
-    /// `DAPR_API_TOKEN`: what the sidecar's API requires in `dapr-api-token`, when it does
-    /// (the chart's `dapr.io/api-token-secret`).
+    /// `DAPR_API_TOKEN`: sent as `dapr-api-token` on the chat's calls to the MCP tools (at
+    /// `MCP_URL`, by default through its sidecar), for a sidecar that requires one
+    /// (`dapr.io/api-token-secret`, which the chart does not set). The other calls to the
+    /// sidecar (publish, jobs, state) do not send it.
     pub dapr_api_token: Option<Secret>,
     /// `MCP_ALLOWED_HOSTS`: comma-separated `Host` names (or `host:port`) the MCP endpoint
     /// answers, besides the defaults (`default_mcp_hosts`); `*` answers any.

@@ -18,17 +18,21 @@ use uuid::Uuid;
 use crate::domain::{Task, TaskChange};
 use crate::store::{AuditRecord, OutboxRecord};
 
-/// The Dapr pub/sub component every function publishes and subscribes through.
+/// The Dapr pub/sub component the functions publish through (`PUBSUB_NAME`'s default), and
+/// every consumer but `realtime` subscribes through, a consumer group per app id
+/// (components/pubsub.yaml).
 pub const PUBSUB: &str = "pubsub";
 /// `realtime`'s own view of the same topics: a consumer group per process, so every
 /// replica sees every event (components/pubsub-realtime.yaml).
 pub const PUBSUB_REALTIME: &str = "pubsub-realtime";
 
-/// Every task change, for the audit trail and the recurring-task consumer.
+/// Every task change, for the audit trail (`audit`), the recurring-task consumer
+/// (`on-completed`) and the exact-time reminder jobs (`reminder-jobs`).
 pub const TASK_EVENTS: &str = "task-events";
-/// The same changes, for real-time clients.
+/// The same changes, for real-time clients (`realtime`).
 pub const TASK_UPDATES: &str = "task-updates";
-/// `reminder.due` events.
+/// `reminder.due` events, for the user's webhooks (`notify`) and real-time clients
+/// (`realtime`).
 pub const REMINDERS: &str = "reminders";
 
 pub const SCHEMA_VERSION: &str = "1.0";
