@@ -264,7 +264,11 @@ async fn messages_at_once_to_one_conversation_all_survive() {
         )
         .await;
     let messages = conversation["messages"].as_array().unwrap();
-    assert_eq!(messages.len(), 2 + 2 * AT_ONCE, "every message and reply kept");
+    assert_eq!(
+        messages.len(),
+        2 + 2 * AT_ONCE,
+        "every message and reply kept"
+    );
     for i in 0..AT_ONCE {
         let said = format!("add errand {i} tomorrow");
         let at = messages

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::check_user_id;
-use crate::http::{ApiError, AppState, ErrorBody, Function, JsonBody};
+use crate::http::{ApiError, AppState, Function, JsonBody};
 
 pub const FUNCTION: Function = Function {
     name: "dev-sign-in",
@@ -72,7 +72,7 @@ struct Token {
     request_body = SignIn,
     responses(
         (status = 200, description = "A token for the user", body = Token),
-        (status = 403, description = "The request's `Host` is not one of `MCP_ALLOWED_HOSTS`", body = ErrorBody),
+        (status = 403, description = "The request's `Host` is not one of `MCP_ALLOWED_HOSTS`"),
         (status = 404, description = "The development sign-in is off"),
     ),
 )]

@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 use crate::events::hub::MAX_STREAMS_PER_USER;
 use crate::events::subscription::{self, Reply, Subscription};
 use crate::events::{self, UserEvent, REMINDERS, TASK_UPDATES};
-use crate::http::{ApiError, AppState, ErrorBody, Function, StreamUser};
+use crate::http::{ApiError, AppState, Function, StreamUser};
 
 const ROUTE: &str = "/events/realtime";
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -90,7 +90,7 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
     ),
     responses(
         (status = 200, description = "The stream (it stays open); each event as `StreamEvent` describes", content_type = "text/event-stream", body = StreamEvent, example = json!("event: task.created\nid: 7d1e5c3a-…\ndata: {\"event_type\":\"task.created\",…}\n\n")),
-        (status = 429, description = "The user already holds as many open streams as one may", body = ErrorBody),
+        (status = 429, description = "The user already holds as many open streams as one may"),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]

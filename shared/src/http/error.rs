@@ -239,6 +239,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from(seconds));
         }
+        if let ApiError::TooMany(_) = self {
+            // Until one is given up, which this server cannot foresee: a while.
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
