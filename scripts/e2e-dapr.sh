@@ -186,7 +186,7 @@ history_is() {
     STACK_STATE="history answered $HTTP_STATUS"
     return 1
   fi
-  got="$(stack_json '" ".join(e["event_type"] for e in j)')"
+  got="$(stack_json '" ".join(e["event_type"] for e in j["items"])')"
   STACK_STATE="history [$got]"
   [[ "$got" == "$want" ]]
 }

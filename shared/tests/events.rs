@@ -725,8 +725,8 @@ async fn audit_records_each_event_once() {
             None,
         )
         .await;
-    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
-    assert_eq!(history[0]["task"]["title"], "t");
+    assert_eq!(history["items"].as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history["items"][0]["task"]["title"], "t");
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
@@ -794,4 +794,79 @@ async fn a_change_its_events_and_their_consumers_share_one_trace() {
         trace_id(occurrence.traceparent.as_deref().expect("a trace")),
         trace
     );
+}
+
+/// A task's history comes a page at a time, however long it grows.
+#[tokio::test]
+async fn a_long_history_comes_a_page_at_a_time() {
+    let app = TestApp::local(|_| {}).await;
+    let user = TestApp::user();
+    let task = app.create(&user, json!({"title": "toggled"})).await;
+    let id = task["id"].as_str().unwrap();
+    for _ in 0..24 {
+        let (status, _) = app
+            .call(
+                &user,
+                "PATCH",
+                &format!("/api/{user}/tasks/{id}/complete"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let path = format!("/api/{user}/tasks/{id}/history");
+    let page = |query: &'static str| {
+        let url = format!("{path}{query}");
+        let (app, user) = (&app, &user);
+        async move { app.call(user, "GET", &url, None).await }
+    };
+    let (status, first) = page("").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        (
+            &first["total_count"],
+            &first["page"],
+            &first["page_size"],
+            &first["total_pages"]
+        ),
+        (&json!(25), &json!(1), &json!(20), &json!(2))
+    );
+    let (_, second) = page("?page=2").await;
+    let events: Vec<&Value> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .collect();
+    assert_eq!(events.len(), 25);
+    assert_eq!(events[0]["event_type"], "task.created");
+    let ids: std::collections::HashSet<&str> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 25, "no event on two pages");
+    let times: Vec<&str> = events
+        .iter()
+        .map(|e| e["occurred_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "in order: {times:?}"
+    );
+    let (_, all) = page("?page_size=100").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 25);
+    let (status, past) = page("?page=3").await;
+    assert_eq!(
+        (status, past["items"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
+    for (query, field) in [
+        ("?page_size=101", "page_size"),
+        ("?page=0", "page"),
+        ("?order=desc", "order"),
+    ] {
+        let (status, error) = page(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+        common::assert_error(&error, "bad_request", Some(field));
+    }
 }

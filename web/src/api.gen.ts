@@ -180,8 +180,8 @@ export interface paths {
         };
         /**
          * A task's history
-         * @description Every event of the task, in order (a deleted task's too). Recorded as the events
-         *     arrive, so the latest change can take a moment to show.
+         * @description The task's events in order, a page at a time (a deleted task's too). Recorded as the
+         *     events arrive, so the latest change can take a moment to show.
          */
         get: operations["taskHistory"];
         put?: never;
@@ -607,6 +607,18 @@ export interface components {
              *     one is.
              */
             field?: string;
+        };
+        /** @description One page of a task's history. */
+        HistoryPage: {
+            items: components["schemas"]["AuditEntry"][];
+            /** Format: int64 */
+            total_count: number;
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total_pages: number;
         };
         /**
          * @description A JSON-RPC 2.0 message as an MCP client sends it (the transport checks it; this only
@@ -1816,7 +1828,12 @@ export interface operations {
     };
     taskHistory: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description The page, from 1. */
+                page: number;
+                /** @description Items per page. */
+                page_size: number;
+            };
             header?: never;
             path: {
                 /** @description The user: the token's subject. */
@@ -1828,13 +1845,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task's events, oldest first */
+            /** @description A page of the task's events, oldest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditEntry"][];
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description A query parameter is unknown or not acceptable */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "bad_request",
+                     *         "field": "page_size",
+                     *         "message": "page_size must be between 1 and 100"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -2332,11 +2367,11 @@ export interface operations {
     };
     listConversations: {
         parameters: {
-            query?: {
+            query: {
                 /** @description The page, from 1. */
-                page?: number;
-                /** @description Conversations per page. */
-                page_size?: number;
+                page: number;
+                /** @description Items per page. */
+                page_size: number;
             };
             header?: never;
             path: {

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import * as api from "./api";
 import { when } from "./format";
 import { Panel } from "./panel";
-import type { HistoryEntry, Task } from "./types";
+import type { HistoryEntry, HistoryPage, Task } from "./types";
 
 const FIELDS: [keyof Task, string][] = [
   ["title", "title"],
@@ -30,14 +30,24 @@ function changes(before: Partial<Task> | undefined, after: Partial<Task>): strin
   );
 }
 
+// Events per request: a long history comes in pages, each appended below the last.
+const PAGE_SIZE = 100;
+
 export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => void }) {
   const [entries, setEntries] = useState<HistoryEntry[] | null>(null);
+  const [total, setTotal] = useState(0);
   const [error, setError] = useState("");
-  useEffect(() => {
+  const load = (page: number) =>
     api
-      .get<HistoryEntry[]>(`/tasks/${task.id}/history`)
-      .then(setEntries)
+      .get<HistoryPage>(`/tasks/${task.id}/history?page=${page}&page_size=${PAGE_SIZE}`)
+      .then((p) => {
+        setEntries((shown) => (page === 1 ? p.items : [...(shown ?? []), ...p.items]));
+        setTotal(p.total_count);
+      })
       .catch((e) => setError(e.status === 404 ? "No history yet." : e.message));
+  useEffect(() => {
+    setEntries(null);
+    load(1);
   }, [task.id]);
   return (
     <Panel title={`History of “${task.title}”`} onClose={onClose}>
@@ -56,6 +66,11 @@ export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => voi
             </li>
           ))}
         </ol>
+      )}
+      {entries && entries.length < total && (
+        <button type="button" onClick={() => load(Math.floor(entries.length / PAGE_SIZE) + 1)}>
+          Show {Math.min(PAGE_SIZE, total - entries.length)} more of {total}
+        </button>
       )}
     </Panel>
   );

@@ -19,6 +19,7 @@ export type Page<T> = T extends Task ? TaskPage : T extends ConversationSummary 
 /** An entry of a task's history. The document types `task` as any JSON (the task as the
  *  event carried it, which may predate today's fields), so the app reads it as a partial task. */
 export type HistoryEntry = Omit<Schemas["AuditEntry"], "task"> & { task: Partial<Task> };
+export type HistoryPage = Omit<Schemas["HistoryPage"], "items"> & { items: HistoryEntry[] };
 
 /** A tag, with its open tasks when `GET /tags` counted them (a chip for a tag only seen on a
  *  task on screen has no count). */

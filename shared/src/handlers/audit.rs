@@ -1,11 +1,12 @@
 //! `audit` — subscribed to `task-events`: records every task event once (by event id) in
 //! the audit log, and serves `GET /api/{user_id}/tasks/{id}/history`, the task's events
-//! in order (404 when there are none for this user).
+//! in order, a page at a time (404 when there are none for this user).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,7 +14,7 @@ use crate::events::subscription::{self, Reply, Subscription};
 use crate::events::{self, TaskEvent, TASK_EVENTS};
 use crate::http::ApiError;
 use crate::http::Function;
-use crate::http::{AppState, AuthUser, PathId};
+use crate::http::{AppState, AuthUser, Paging, PathId};
 use crate::store::{AuditEntry, AuditRecord};
 
 const ROUTE: &str = "/events/audit";
@@ -54,14 +55,16 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
 
 /// A task's history
 ///
-/// Every event of the task, in order (a deleted task's too). Recorded as the events
-/// arrive, so the latest change can take a moment to show.
+/// The task's events in order, a page at a time (a deleted task's too). Recorded as the
+/// events arrive, so the latest change can take a moment to show.
 #[utoipa::path(
     get,
     path = "/api/{user_id}/tasks/{id}/history",
     operation_id = "taskHistory",
+    params(Paging),
     responses(
-        (status = 200, description = "The task's events, oldest first", body = Vec<AuditEntry>),
+        (status = 200, description = "A page of the task's events, oldest first", body = HistoryPage),
+        (status = 400, description = "A query parameter is unknown or not acceptable"),
         (status = 503),
     ),
 )]
@@ -70,10 +73,30 @@ async fn history(
     State(state): State<AppState>,
     user: AuthUser,
     PathId(id): PathId,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let entries = state.store.task_history(&user.0, id).await?;
-    if entries.is_empty() {
+    paging: Paging,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let (items, total_count) = state
+        .store
+        .task_history(&user.0, id, paging.offset(), paging.page_size)
+        .await?;
+    if total_count == 0 {
         return Err(ApiError::NotFound);
     }
-    Ok(Json(entries))
+    Ok(Json(HistoryPage {
+        items,
+        total_count,
+        page: paging.page,
+        page_size: paging.page_size,
+        total_pages: paging.total_pages(total_count),
+    }))
+}
+
+/// One page of a task's history.
+#[derive(Serialize, utoipa::ToSchema)]
+struct HistoryPage {
+    items: Vec<AuditEntry>,
+    total_count: u64,
+    page: u32,
+    page_size: u32,
+    total_pages: u64,
 }

@@ -145,9 +145,126 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
+/// `?page=&page_size=` of a paged collection (the task list has its own, richer query):
+/// `page` from 1, `page_size` from 1 to `Paging::MAX_PAGE_SIZE`. Anything else, repeated or
+/// unknown is 400 naming the parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// The page, from 1.
+    #[param(minimum = 1, default = 1)]
+    pub page: u32,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub page_size: u32,
+}
+
+impl Paging {
+    pub const MAX_PAGE_SIZE: u32 = 100;
+    const DEFAULT_PAGE_SIZE: u32 = 20;
+
+    /// The items before this page.
+    pub fn offset(&self) -> u64 {
+        (u64::from(self.page) - 1) * u64::from(self.page_size)
+    }
+
+    /// How many pages `total` items fill.
+    pub fn total_pages(&self, total: u64) -> u64 {
+        total.div_ceil(u64::from(self.page_size))
+    }
+
+    fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let mut paging = Paging {
+            page: 1,
+            page_size: Self::DEFAULT_PAGE_SIZE,
+        };
+        let mut seen = Vec::new();
+        for (name, value) in pairs {
+            if seen.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(
+                    Some(name),
+                    format!("{name} is given more than once"),
+                ));
+            }
+            let number = value.parse::<u32>().ok();
+            match name.as_str() {
+                "page" => {
+                    paging.page = number.filter(|n| *n >= 1).ok_or_else(|| {
+                        ApiError::bad_request(Some("page"), "page must be a whole number from 1")
+                    })?
+                }
+                "page_size" => {
+                    paging.page_size = number
+                        .filter(|n| (1..=Self::MAX_PAGE_SIZE).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                Some("page_size"),
+                                format!(
+                                    "page_size must be a whole number from 1 to {}",
+                                    Self::MAX_PAGE_SIZE
+                                ),
+                            )
+                        })?
+                }
+                other => {
+                    return Err(ApiError::bad_request(
+                        Some(other),
+                        format!("unknown query parameter {other:?}: use page and page_size"),
+                    ))
+                }
+            }
+            seen.push(name.as_str());
+        }
+        Ok(paging)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let QueryPairs(pairs) = QueryPairs::from_request_parts(parts, state).await?;
+        Paging::from_pairs(&pairs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paging_defaults_bounds_and_refusals() {
+        let of = |q: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = q
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Paging::from_pairs(&pairs)
+        };
+        assert_eq!(
+            of(&[]).unwrap(),
+            Paging {
+                page: 1,
+                page_size: 20
+            }
+        );
+        let p = of(&[("page", "3"), ("page_size", "100")]).unwrap();
+        assert_eq!((p.offset(), p.total_pages(201)), (200, 3));
+        for (q, field) in [
+            (vec![("page", "0")], "page"),
+            (vec![("page", "-1")], "page"),
+            (vec![("page", "abc")], "page"),
+            (vec![("page_size", "101")], "page_size"),
+            (vec![("page_size", "0")], "page_size"),
+            (vec![("page", "1"), ("page", "2")], "page"),
+            (vec![("limit", "5")], "limit"),
+        ] {
+            match of(&q).unwrap_err() {
+                ApiError::BadRequest { field: f, .. } => assert_eq!(f.as_deref(), Some(field)),
+                other => panic!("{q:?}: {other:?}"),
+            }
+        }
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 
 pub use auth::{AuthUser, Authenticator, StreamUser, TokenUser};
 pub use error::{ApiError, ErrorBody, ErrorCode};
-pub use extract::{JsonBody, PathId, QueryPairs};
+pub use extract::{JsonBody, Paging, PathId, QueryPairs};
 
 use crate::config::{Config, SidecarAccess};
 use crate::dapr::Sidecar;

@@ -219,12 +219,15 @@ pub trait AuditStore: Send + Sync + 'static {
     /// Records each event once (by event id), all in one write; how many were new (the
     /// others were recorded already).
     async fn record_events(&self, records: &[AuditRecord]) -> Result<u64, StoreError>;
-    /// The task's events in order; empty when there are none (or the task is another user's).
+    /// Up to `limit` of the task's events in order, after the first `offset`, and how many
+    /// it has in all; none when there are none (or the task is another user's).
     async fn task_history(
         &self,
         user_id: &str,
         task_id: Uuid,
-    ) -> Result<Vec<AuditEntry>, StoreError>;
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<AuditEntry>, u64), StoreError>;
 }
 
 /// Reminders whose time has come.

@@ -304,7 +304,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{history}");
-        history
+        history["items"]
             .as_array()
             .unwrap()
             .iter()

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -55,7 +55,7 @@ use crate::domain::conversation::{
     parse_message, Conversation, ConversationSummary, Message, Role, ToolCall,
 };
 use crate::domain::{self, Timezone};
-use crate::http::{ApiError, AppState, AuthUser, Function, JsonBody, PathId};
+use crate::http::{ApiError, AppState, AuthUser, Function, JsonBody, Paging, PathId};
 use crate::store::dapr_state::DaprConversations;
 use crate::store::{ConversationStore, StoreError};
 
@@ -442,18 +442,6 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct PageQuery {
-    /// The page, from 1.
-    #[param(minimum = 1, default = 1)]
-    page: Option<u32>,
-    /// Conversations per page.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    page_size: Option<u32>,
-}
-
 /// One page of the user's conversations.
 #[derive(Serialize, utoipa::ToSchema)]
 struct ConversationPage {
@@ -471,7 +459,7 @@ struct ConversationPage {
     get,
     path = "/api/{user_id}/conversations",
     operation_id = "listConversations",
-    params(PageQuery),
+    params(Paging),
     responses(
         (status = 200, description = "A page of conversations", body = ConversationPage),
         (status = 400, description = "A query parameter is unknown or not acceptable"),
@@ -482,34 +470,18 @@ struct ConversationPage {
 async fn conversations(
     Extension(chat): Extension<ChatState>,
     user: AuthUser,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    paging: Paging,
 ) -> Result<Json<ConversationPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(None, e.body_text()))?;
-    let page = query.page.unwrap_or(1);
-    let page_size = query.page_size.unwrap_or(20);
-    if page == 0 {
-        return Err(ApiError::bad_request(
-            Some("page"),
-            "page must be a whole number from 1",
-        ));
-    }
-    if !(1..=100).contains(&page_size) {
-        return Err(ApiError::bad_request(
-            Some("page_size"),
-            "page_size must be between 1 and 100",
-        ));
-    }
-    let offset = (page as u64 - 1) * page_size as u64;
     let (items, total_count) = chat
         .conversations
-        .list_conversations(&user.0, offset, page_size)
+        .list_conversations(&user.0, paging.offset(), paging.page_size)
         .await?;
     Ok(Json(ConversationPage {
         items,
         total_count,
-        page,
-        page_size,
-        total_pages: total_count.div_ceil(page_size as u64),
+        page: paging.page,
+        page_size: paging.page_size,
+        total_pages: paging.total_pages(total_count),
     }))
 }
 

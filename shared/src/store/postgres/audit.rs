@@ -41,17 +41,30 @@ impl AuditStore for PgStore {
         &self,
         user_id: &str,
         task_id: Uuid,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "select event_id, event_type, occurred_at, payload from audit_log \
-             where user_id = $1 and task_id = $2 order by occurred_at, id",
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<AuditEntry>, u64), StoreError> {
+        let total: i64 = sqlx::query_scalar(
+            "select count(*) from audit_log where user_id = $1 and task_id = $2",
         )
         .bind(user_id)
         .bind(task_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(classify)?;
+        let rows = sqlx::query(
+            "select event_id, event_type, occurred_at, payload from audit_log \
+             where user_id = $1 and task_id = $2 order by occurred_at, id limit $3 offset $4",
+        )
+        .bind(user_id)
+        .bind(task_id)
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
-        rows.iter()
+        let entries = rows
+            .iter()
             .map(|r| {
                 Ok(AuditEntry {
                     event_id: r.try_get("event_id").map_err(classify)?,
@@ -60,6 +73,7 @@ impl AuditStore for PgStore {
                     task: r.try_get("payload").map_err(classify)?,
                 })
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok((entries, u64::try_from(total).unwrap_or_default()))
     }
 }

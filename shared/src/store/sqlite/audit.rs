@@ -42,17 +42,30 @@ impl AuditStore for SqliteStore {
         &self,
         user_id: &str,
         task_id: Uuid,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "select event_id, event_type, occurred_at, payload from audit_log \
-             where user_id = ?1 and task_id = ?2 order by occurred_at, id",
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<AuditEntry>, u64), StoreError> {
+        let total: i64 = sqlx::query_scalar(
+            "select count(*) from audit_log where user_id = ?1 and task_id = ?2",
         )
         .bind(user_id)
         .bind(task_id)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(classify)?;
+        let rows = sqlx::query(
+            "select event_id, event_type, occurred_at, payload from audit_log \
+             where user_id = ?1 and task_id = ?2 order by occurred_at, id limit ?3 offset ?4",
+        )
+        .bind(user_id)
+        .bind(task_id)
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.reader)
         .await
         .map_err(classify)?;
-        rows.iter()
+        let entries = rows
+            .iter()
             .map(|r| {
                 Ok(AuditEntry {
                     event_id: r.try_get("event_id").map_err(classify)?,
@@ -62,7 +75,8 @@ impl AuditStore for SqliteStore {
                         .map_err(|e| StoreError::Other(anyhow::anyhow!("stored payload: {e}")))?,
                 })
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok((entries, u64::try_from(total).unwrap_or_default()))
     }
 }
 
@@ -104,17 +118,25 @@ mod tests {
             1,
             "each once"
         );
-        let history = db.store.task_history("alice", task_id).await.unwrap();
+        let (history, total) = db
+            .store
+            .task_history("alice", task_id, 0, 10)
+            .await
+            .unwrap();
         let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(types, ["task.created", "task.updated"]);
+        assert_eq!(total, 2);
         assert_eq!(history[1].occurred_at, now);
         assert_eq!(history[1].event_id, updated.event_id);
         assert_eq!(history[1].task, updated.task);
-        assert!(db
-            .store
-            .task_history("bob", task_id)
-            .await
-            .unwrap()
-            .is_empty());
+        let (second, total) = db.store.task_history("alice", task_id, 1, 1).await.unwrap();
+        assert_eq!(
+            (second.len(), second[0].event_id, total),
+            (1, updated.event_id, 2)
+        );
+        assert_eq!(
+            db.store.task_history("bob", task_id, 0, 10).await.unwrap(),
+            (vec![], 0)
+        );
     }
 }
