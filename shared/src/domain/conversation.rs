@@ -10,6 +10,12 @@ use super::{Invalid, Timezone};
 /// A message is at most this many characters.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 
+/// A conversation keeps this many of its latest messages: each is stored with its tool
+/// calls' results (whole tasks), and every new one rewrites the conversation, so without a
+/// bound a long chat would grow every turn's cost and its answer without end. A model sees
+/// far fewer (`handlers::chat::model::HISTORY_CHARS`).
+pub const MAX_MESSAGES: usize = 200;
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -74,6 +80,13 @@ impl Conversation {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Adds `messages` after the others, then lets the oldest go past `MAX_MESSAGES`.
+    pub fn add(&mut self, messages: impl IntoIterator<Item = Message>) {
+        self.messages.extend(messages);
+        let over = self.messages.len().saturating_sub(MAX_MESSAGES);
+        self.messages.drain(..over);
     }
 
     /// How the conversation shows in a list: its id, its first message, when it changed.
@@ -153,5 +166,31 @@ mod tests {
         });
         assert_eq!(c.summary().title, "add pay rent every month on the 1st");
         assert_eq!(c.summary().messages, 1);
+    }
+
+    #[test]
+    fn a_conversation_keeps_its_latest_messages() {
+        let now = Utc::now();
+        let mut c = Conversation::start(Uuid::nil(), "alice", Timezone::UTC, now);
+        let message = |i: usize| Message {
+            role: if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            },
+            content: format!("message {i}"),
+            tool_calls: vec![],
+            at: now,
+        };
+        for turn in 0..MAX_MESSAGES {
+            c.add([message(2 * turn), message(2 * turn + 1)]);
+        }
+        assert_eq!(c.messages.len(), MAX_MESSAGES);
+        assert_eq!(c.messages[0].content, format!("message {MAX_MESSAGES}"));
+        assert_eq!(c.messages[0].role, Role::User, "whole exchanges go");
+        assert_eq!(
+            c.messages.last().unwrap().content,
+            format!("message {}", 2 * MAX_MESSAGES - 1)
+        );
     }
 }

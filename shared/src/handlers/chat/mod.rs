@@ -355,7 +355,7 @@ async fn respond(
         }
         attempt += 1;
         let mut next = conversation.clone();
-        next.messages.extend(messages.iter().cloned());
+        next.add(messages.iter().cloned());
         if let Some(list) = &reply.last_list {
             next.last_list = list.clone();
         }
