@@ -173,7 +173,7 @@ mod tests {
         let now = Utc::now();
         let mut c = Conversation::start(Uuid::nil(), "alice", Timezone::UTC, now);
         let message = |i: usize| Message {
-            role: if i % 2 == 0 {
+            role: if i.is_multiple_of(2) {
                 Role::User
             } else {
                 Role::Assistant
