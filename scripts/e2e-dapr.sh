@@ -636,6 +636,14 @@ scenario_chat() {
   stack_expect_http 200 GET "$(stack_url chat)/api/$user/conversations"
   [[ "$(stack_json 'j["total_count"] == 1 and j["items"][0]["messages"] == 4')" == true ]] ||
     fail "conversations: $(cat "$HTTP_BODY_FILE")"
+  # Deleted: its key leaves the state store, the user's index with it.
+  stack_expect_http 204 DELETE "$(stack_url chat)/api/$user/conversations/$conversation"
+  stack_expect_http 404 GET "$(stack_url chat)/api/$user/conversations/$conversation"
+  stack_expect_http 200 GET "$(stack_url chat)/api/$user/conversations"
+  [[ "$(stack_json 'j["total_count"]')" == 0 ]] || fail "after the delete: $(cat "$HTTP_BODY_FILE")"
+  [[ "$(stack_sql "select count(*) from dapr_state where key like '%$conversation%'")" == 0 ]] ||
+    fail "conversation $conversation is still in the state store's table"
+  log "deleted conversation $conversation through the state store's transaction"
 }
 # --- scenario: faults ------------------------------------------------------------------------
 

@@ -109,6 +109,13 @@ pub struct Upsert {
     pub etag: Option<String>,
 }
 
+/// A delete in a state transaction: `key`, only if it is still at `etag`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delete {
+    pub key: String,
+    pub etag: String,
+}
+
 /// An item of a bulk get's answer: a key that does not exist has neither data nor ETag.
 #[derive(Deserialize)]
 struct BulkItem {
@@ -130,7 +137,8 @@ struct Operation<'a> {
 #[derive(Serialize)]
 struct OperationRequest<'a> {
     key: &'a str,
-    value: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     etag: Option<&'a str>,
     options: OperationOptions,
@@ -186,25 +194,36 @@ impl Sidecar {
         Ok(states.pop().flatten())
     }
 
-    /// Writes `upserts` in one transaction of state store `store`
+    /// Writes `upserts` and `deletes` in one transaction of state store `store`
     /// (`POST /v1.0/state/<store>/transaction`): all of them or, when one key is no longer
     /// at its ETag, none. The sidecar answers a transaction that failed for a changed ETag
     /// as any other failure (PostgreSQL's store: 500), so a caller tells a lost race from
     /// an outage by reading the keys again.
-    pub async fn transact_state(&self, store: &str, upserts: &[Upsert]) -> anyhow::Result<()> {
+    pub async fn transact_state(
+        &self,
+        store: &str,
+        upserts: &[Upsert],
+        deletes: &[Delete],
+    ) -> anyhow::Result<()> {
+        let operation = |operation, key, value, etag| Operation {
+            operation,
+            request: OperationRequest {
+                key,
+                value,
+                etag,
+                options: OperationOptions {
+                    concurrency: "first-write",
+                },
+            },
+        };
         let operations: Vec<Operation<'_>> = upserts
             .iter()
-            .map(|upsert| Operation {
-                operation: "upsert",
-                request: OperationRequest {
-                    key: &upsert.key,
-                    value: &upsert.value,
-                    etag: upsert.etag.as_deref(),
-                    options: OperationOptions {
-                        concurrency: "first-write",
-                    },
-                },
-            })
+            .map(|u| operation("upsert", &u.key, Some(&u.value), u.etag.as_deref()))
+            .chain(
+                deletes
+                    .iter()
+                    .map(|d| operation("delete", &d.key, None, Some(d.etag.as_str()))),
+            )
             .collect();
         let response = self
             .client()

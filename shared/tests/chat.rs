@@ -166,6 +166,36 @@ async fn a_conversation_lists_completes_by_number_and_is_kept() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Deleted: by its user only; then it is gone, and the tasks it made stay.
+    let path = format!("/api/{user}/conversations/{id}");
+    let (status, _) = app
+        .call(
+            &other,
+            "DELETE",
+            &format!("/api/{other}/conversations/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.call(&user, "DELETE", &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(&user, "GET", &path, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.call(&user, "DELETE", &path, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = say(
+        &app,
+        &user,
+        json!({"message": "help", "conversation_id": id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(app.list(&user, "").await["total_count"].as_u64().unwrap() > 0);
 }
 
 #[tokio::test]

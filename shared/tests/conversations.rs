@@ -420,3 +420,44 @@ async fn many_at_once<S: ConversationStore + ?Sized>(store: Arc<S>) {
     assert_eq!(titles, ["c5", "c4", "c3", "c2", "c1", "c0"]);
     assert!(page.iter().all(|s| s.messages == 2), "{page:?}");
 }
+
+#[tokio::test]
+async fn a_deleted_conversation_is_gone_from_its_key_and_the_listing() {
+    on_every_store!(deleted);
+}
+
+async fn deleted<S: ConversationStore + ?Sized>(store: Arc<S>) {
+    let user = TestApp::user();
+    let at = now();
+    let kept = conversation(&user, "kept", at);
+    let gone = conversation(&user, "gone", at + Duration::seconds(1));
+    store.save_conversation(&kept, None).await.unwrap();
+    let before = store.save_conversation(&gone, None).await.unwrap();
+    // Another user's id deletes nothing, and says so.
+    let other = TestApp::user();
+    assert!(!store.delete_conversation(&other, gone.id).await.unwrap());
+    assert!(store.delete_conversation(&user, gone.id).await.unwrap());
+    assert!(store
+        .get_conversation(&user, gone.id)
+        .await
+        .unwrap()
+        .is_none());
+    let (page, total) = store.list_conversations(&user, 0, 20).await.unwrap();
+    assert_eq!((page, total), (vec![kept.summary()], 1));
+    assert!(
+        !store.delete_conversation(&user, gone.id).await.unwrap(),
+        "once"
+    );
+    // A save from the version before the delete does not bring it back.
+    let mut again = gone.clone();
+    again.messages.push(message(Role::Assistant, "late", at));
+    assert!(store
+        .save_conversation(&again, Some(&before))
+        .await
+        .is_err());
+    assert!(store
+        .get_conversation(&user, gone.id)
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -82,10 +82,25 @@ export function ChatPage() {
     }
   };
 
+  const remove = async () => {
+    const shown = list.find((c) => c.id === current);
+    if (!current || !confirm(`Delete the conversation “${shown?.title || "(empty)"}”? Its tasks stay.`)) return;
+    try {
+      await api.del(`/conversations/${current}`);
+      setCurrent(null);
+      loadList();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
   return (
     <section class="chat" aria-labelledby="chat-heading">
       <div class="page-head">
         <h1 id="chat-heading">Chat</h1>
+        <button type="button" onClick={remove} disabled={current === null}>
+          Delete conversation
+        </button>
         <button type="button" onClick={() => setCurrent(null)} disabled={current === null}>
           New conversation
         </button>

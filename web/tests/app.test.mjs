@@ -257,6 +257,10 @@ describe("the web app", () => {
     await page.locator(".conversations button").first().waitFor();
     await shot(page, "chat");
     assert.deepEqual(await unnamedControls(page), []);
+    // Deleted after a confirmation: the conversation goes, its task stays.
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.getByRole("button", { name: "Delete conversation" }).click();
+    await page.getByText("No conversations yet.").waitFor();
     await page.getByRole("link", { name: "Tasks" }).click();
     const task = row(page, "call mom");
     await task.waitFor();

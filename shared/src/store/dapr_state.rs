@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{ConversationStore, Etag, StoreError};
-use crate::dapr::{Refused, Sidecar, State, Upsert};
+use crate::dapr::{Delete, Refused, Sidecar, State, Upsert};
 use crate::domain::conversation::{Conversation, ConversationSummary};
 
 /// How many times a save runs when only the user's index keeps changing under it.
@@ -175,7 +175,11 @@ impl ConversationStore for DaprConversations {
                     etag: index_etag.map(str::to_owned),
                 },
             ];
-            let Err(failure) = self.sidecar.transact_state(&self.store, &upserts).await else {
+            let Err(failure) = self
+                .sidecar
+                .transact_state(&self.store, &upserts, &[])
+                .await
+            else {
                 return Ok(Etag(version));
             };
             let again = self.read(user_id, id).await?;
@@ -197,6 +201,53 @@ impl ConversationStore for DaprConversations {
         }
         Err(StoreError::Unavailable(anyhow::anyhow!(
             "the index of the user's conversations kept changing ({ATTEMPTS} attempts)"
+        )))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn delete_conversation(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let mut stored = self.read(user_id, id).await?;
+        for attempt in 1..=ATTEMPTS {
+            let Some(etag) = stored.conversation.as_ref().and_then(|s| s.etag.clone()) else {
+                return Ok(false);
+            };
+            let mut index = match &stored.index {
+                Some(state) => Index::deserialize(&state.value).map_err(|e| corrupt("index", e))?,
+                None => Index::default(),
+            };
+            index.conversations.retain(|s| s.id != id);
+            let index = serde_json::to_value(&index)
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("index as JSON: {e}")))?;
+            let upsert = Upsert {
+                key: index_key(user_id),
+                value: index,
+                etag: stored.etags().1.map(str::to_owned),
+            };
+            let delete = Delete {
+                key: conversation_key(user_id, id),
+                etag,
+            };
+            let Err(failure) = self
+                .sidecar
+                .transact_state(&self.store, &[upsert], &[delete])
+                .await
+            else {
+                return Ok(true);
+            };
+            let again = self.read(user_id, id).await?;
+            if again.conversation.is_none() {
+                // It is gone: this delete committed and its answer was lost, or another
+                // request deleted it first. Either way, what was asked holds.
+                return Ok(true);
+            }
+            if again.etags() == stored.etags() {
+                return Err(sidecar_error(failure));
+            }
+            tracing::debug!(attempt, error = %failure, "conversation delete raced; reading again");
+            stored = again;
+        }
+        Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the user's conversations kept changing ({ATTEMPTS} attempts)"
         )))
     }
 
@@ -407,7 +458,7 @@ mod tests {
         let operations = body["operations"].as_array().unwrap().clone();
         let mut state = standin.state.lock().unwrap();
         for op in &operations {
-            assert_eq!(op["operation"], "upsert");
+            assert!(op["operation"] == "upsert" || op["operation"] == "delete");
             let request = &op["request"];
             assert_eq!(request["options"]["concurrency"], "first-write");
             let key = request["key"].as_str().unwrap();
@@ -426,7 +477,11 @@ mod tests {
         for op in operations {
             let etag = standin.etags.fetch_add(1, Ordering::SeqCst) + 1;
             let key = op["request"]["key"].as_str().unwrap().to_owned();
-            state.insert(key, (op["request"]["value"].clone(), etag));
+            if op["operation"] == "delete" {
+                state.remove(&key);
+            } else {
+                state.insert(key, (op["request"]["value"].clone(), etag));
+            }
         }
         if standin.lose_next_answer.swap(false, Ordering::SeqCst) {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -595,6 +650,33 @@ mod tests {
             Some((c, etag))
         );
         assert_eq!(standin.transactions.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_delete_takes_the_key_and_the_index_entry_together() {
+        let (standin, store, _server) = sidecar().await;
+        let at = crate::domain::now();
+        let kept = conversation("fay", "kept", at);
+        let gone = conversation("fay", "gone", at);
+        store.save_conversation(&kept, None).await.unwrap();
+        store.save_conversation(&gone, None).await.unwrap();
+        assert!(store.delete_conversation("fay", gone.id).await.unwrap());
+        assert_eq!(
+            standin.keys(),
+            [
+                format!("conversation:fay:{}", kept.id),
+                "conversations:fay".into()
+            ]
+        );
+        assert_eq!(
+            standin.value("conversations:fay").unwrap(),
+            json!({"conversations": [kept.summary()]})
+        );
+        // A delete that committed although its answer was lost is a success too.
+        standin.lose_next_answer.store(true, Ordering::SeqCst);
+        assert!(store.delete_conversation("fay", kept.id).await.unwrap());
+        assert_eq!(standin.keys(), ["conversations:fay"]);
+        assert!(!store.delete_conversation("fay", kept.id).await.unwrap());
     }
 
     #[tokio::test]

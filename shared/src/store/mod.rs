@@ -405,6 +405,9 @@ pub trait ConversationStore: Send + Sync + 'static {
         conversation: &Conversation,
         expected: Option<&Etag>,
     ) -> Result<Etag, StoreError>;
+    /// Deletes the user's conversation `id`; false when there is none (or it is another
+    /// user's).
+    async fn delete_conversation(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError>;
     /// The user's conversations, most recently changed first, `page_size` from
     /// `offset`, and how many there are.
     async fn list_conversations(

@@ -6,14 +6,15 @@
 //!   conversation's, else UTC. With `Accept: text/event-stream` the reply streams: an
 //!   `event: tool_call` for each tool call as it happens, then `event: message` with the
 //!   text, then `event: done` with the whole response object (or `event: error`).
-//! - `GET /api/{user_id}/conversations` (newest first, paged: `page`, `page_size`) and
-//!   `GET /api/{user_id}/conversations/{id}` (its messages in order).
+//! - `GET /api/{user_id}/conversations` (newest first, paged: `page`, `page_size`),
+//!   `GET /api/{user_id}/conversations/{id}` (its messages in order, the latest
+//!   `conversation::MAX_MESSAGES`) and `DELETE` of the same.
 //! - `POST /api/{user_id}/quick-add` `{message, timezone?}`: the task the assistant would
 //!   add for a sentence, unsaved, for the web app's quick-add preview (`quick_add`).
 //!
 //! The function is stateless: each message loads the conversation, runs the assistant,
 //! and saves the user's message and the reply together, only once the reply is made (a
-//! model that fails saves nothing). Two messages sent at once to one conversation both
+//! model that fails saves nothing). Messages sent at once to one conversation all
 //! survive: the save names the version it started from and, when another save came
 //! first, the two messages are added to the newer version instead.
 //!
@@ -33,7 +34,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
@@ -102,7 +103,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(chat))
         .routes(routes!(conversations))
-        .routes(routes!(conversation))
+        .routes(routes!(conversation, delete_conversation))
         .routes(routes!(quick_add::quick_add))
 }
 
@@ -505,4 +506,26 @@ async fn conversation(
         .await?
         .map(|(conversation, _)| Json(conversation))
         .ok_or(ApiError::NotFound)
+}
+
+/// Delete a conversation
+///
+/// The conversation and its messages; the tasks its tool calls made or changed stay.
+#[utoipa::path(
+    delete,
+    path = "/api/{user_id}/conversations/{id}",
+    operation_id = "deleteConversation",
+    responses((status = 204, description = "Deleted"), (status = 503)),
+)]
+#[tracing::instrument(skip_all, fields(user_id = %user.0, conversation_id = %id))]
+async fn delete_conversation(
+    Extension(chat): Extension<ChatState>,
+    user: AuthUser,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    if chat.conversations.delete_conversation(&user.0, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }

@@ -90,6 +90,17 @@ impl ConversationStore for PgStore {
             .ok_or_else(|| changed(conversation.id))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn delete_conversation(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from conversations where id = $1 and user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     #[tracing::instrument(skip_all, fields(user_id))]
     async fn list_conversations(
         &self,

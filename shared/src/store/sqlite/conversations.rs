@@ -95,6 +95,19 @@ impl ConversationStore for SqliteStore {
         Ok(Etag(version.to_string()))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id, %id))]
+    async fn delete_conversation(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("delete from conversations where id = ?1 and user_id = ?2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     #[tracing::instrument(skip_all, fields(user_id))]
     async fn list_conversations(
         &self,
