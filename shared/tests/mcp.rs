@@ -322,6 +322,51 @@ async fn the_endpoint_needs_a_valid_token() {
     }
 }
 
+/// A JSON body that is not one JSON-RPC message gets JSON-RPC's own error, not a transport
+/// failure in plain text.
+#[tokio::test]
+async fn a_body_that_is_not_one_message_gets_json_rpcs_error() {
+    let app = TestApp::spawn().await;
+    let url = serve(&app).await;
+    let token = format!("Bearer {}", app.token(&TestApp::user()));
+    let post = |body: &'static str, content_type: &'static str| {
+        reqwest::Client::new()
+            .post(&url)
+            .header("authorization", &token)
+            .header("content-type", content_type)
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+    };
+    for (body, code) in [
+        ("{", -32700),
+        ("", -32700),
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+            -32600,
+        ),
+        ("5", -32600),
+        ("null", -32600),
+    ] {
+        let response = post(body, "application/json").await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{body:?}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["jsonrpc"], "2.0", "{body:?}");
+        assert_eq!(error["id"], Value::Null);
+        assert_eq!(error["error"]["code"], code, "{body:?}: {error}");
+    }
+    // A message goes on to the server; another media type is the transport's to refuse.
+    let response = post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let response = post("{", "text/plain").await.unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+}
+
 #[tokio::test]
 async fn the_in_process_transport_runs_the_same_tools() {
     let app = TestApp::local(|_| {}).await;

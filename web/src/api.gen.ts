@@ -2222,13 +2222,24 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            /** @description The transport refused the message: not JSON-RPC, an unknown method, a wrong `Accept`, `Content-Type` or `Host` */
+            /** @description The transport refused the message: a JSON body that is not one JSON-RPC message (400, with JSON-RPC's error: -32700 parse error, -32600 invalid request), an unknown method, a wrong `Accept`, `Content-Type` or `Host` (in plain text) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "text/plain": string;
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": -32700,
+                     *         "message": "Parse error: the body is not JSON (EOF while parsing a value at line 1 column 0)"
+                     *       },
+                     *       "id": null,
+                     *       "jsonrpc": "2.0"
+                     *     }
+                     */
+                    "application/json": Record<string, never>;
                 };
             };
         };

@@ -18,8 +18,9 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::response::{IntoResponse, Response};
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
@@ -114,11 +115,27 @@ fn json_rpc_id() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
     responses(
         (status = 200, description = "The JSON-RPC response", body = Object, example = json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})),
         (status = 202, description = "A notification or response, accepted"),
-        (status = "4XX", description = "The transport refused the message: not JSON-RPC, an unknown method, a wrong `Accept`, `Content-Type` or `Host`", content_type = "text/plain", body = String),
+        (status = "4XX", description = "The transport refused the message: a JSON body that is not one JSON-RPC message (400, with JSON-RPC's error: -32700 parse error, -32600 invalid request), an unknown method, a wrong `Accept`, `Content-Type` or `Host` (in plain text)", content(
+            (String = "text/plain"),
+            (Object = "application/json", example = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error: the body is not JSON (EOF while parsing a value at line 1 column 0)"}})),
+        )),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.0))]
 async fn serve(State(state): State<AppState>, user: TokenUser, request: Request) -> Response {
+    // The SDK answers a body that is not one JSON-RPC message with a bare 415 in plain text;
+    // a JSON-RPC client should get JSON-RPC's own error, with HTTP 400.
+    let (parts, body) = request.into_parts();
+    let bytes = match Bytes::from_request(Request::new(body), &()).await {
+        Ok(bytes) => bytes,
+        Err(e) => return crate::http::extract::body_rejection(e).into_response(),
+    };
+    // Only a body sent as JSON: the SDK answers another media type (415) itself.
+    let json = crate::http::extract::is_json(&parts.headers);
+    if let Some(refusal) = json.then(|| not_one_message(&bytes)).flatten() {
+        return refusal;
+    }
+    let request = Request::from_parts(parts, Body::from(bytes));
     let hosts = &state.mcp_allowed_hosts;
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
@@ -139,6 +156,26 @@ async fn serve(State(state): State<AppState>, user: TokenUser, request: Request)
         Ok(response) => response.map(Body::new),
         Err(never) => match never {},
     }
+}
+
+/// JSON-RPC's error for a body that is not a single JSON-RPC message: a parse error
+/// (-32700) for what is not JSON, an invalid request (-32600) for anything but one object
+/// (a batch, which MCP no longer has, among them); `None` for an object, which the SDK reads.
+fn not_one_message(body: &[u8]) -> Option<Response> {
+    let (code, message) = match serde_json::from_slice::<Value>(body) {
+        Err(e) => (-32700, format!("Parse error: the body is not JSON ({e})")),
+        Ok(Value::Object(_)) => return None,
+        Ok(Value::Array(_)) => (
+            -32600,
+            "Invalid Request: send one JSON-RPC message per request (MCP has no batches)".into(),
+        ),
+        Ok(_) => (
+            -32600,
+            "Invalid Request: a JSON-RPC message is an object".into(),
+        ),
+    };
+    let error = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    Some((axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response())
 }
 
 /// The tools, acting for one user.
