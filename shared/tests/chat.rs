@@ -71,7 +71,14 @@ async fn a_conversation_lists_completes_by_number_and_is_kept() {
     let first = chat(&app, &user, "show all tasks", None).await;
     let id = first["conversation_id"].as_str().unwrap().to_owned();
     let text = first["response"].as_str().unwrap();
-    assert!(text.contains("\n1. ") && text.contains("\n3. "), "{text}");
+    assert!(
+        text.starts_with("All tasks (3):\n1. ") && text.contains("\n3. "),
+        "{text}"
+    );
+    let other = TestApp::user();
+    for (ask, answer) in [("tasks", "No tasks."), ("overdue", "No overdue tasks.")] {
+        assert_eq!(chat(&app, &other, ask, None).await["response"], answer);
+    }
     let second = chat(&app, &user, "complete 2", Some(&id)).await;
     assert_eq!(second["conversation_id"], json!(id));
     let done = &second["tool_calls"][0];

@@ -178,8 +178,9 @@ async fn act(
 fn listing(page: &Value, what: &str, context: &Context) -> Reply {
     let items = page["items"].as_array().cloned().unwrap_or_default();
     if items.is_empty() {
+        // "No tasks due today.", and "No tasks." rather than "No your tasks."
         return Reply {
-            text: format!("No {what}."),
+            text: format!("No {}.", what.strip_prefix("your ").unwrap_or(what)),
             last_list: Some(Vec::new()),
         };
     }
@@ -189,11 +190,19 @@ fn listing(page: &Value, what: &str, context: &Context) -> Reply {
     } else {
         ""
     };
-    let mut text = format!(
-        "{} {what}{}:",
-        total.to_string() + more,
-        shown(items.len() as u64, total)
-    );
+    // "Your tasks (3):", "Overdue tasks (20 of 41):", whatever the phrase.
+    let shown = items.len() as u64;
+    let count = if shown < total {
+        format!("{shown} of {total}{more}")
+    } else {
+        format!("{total}{more}")
+    };
+    let mut first = what.chars();
+    let what: String = first
+        .next()
+        .map(|c| c.to_uppercase().chain(first).collect())
+        .unwrap_or_default();
+    let mut text = format!("{what} ({count}):");
     let mut ids = Vec::new();
     for (i, task) in items.iter().enumerate() {
         text.push_str(&format!("\n{}. {}", i + 1, task_line(task, context)));
@@ -204,14 +213,6 @@ fn listing(page: &Value, what: &str, context: &Context) -> Reply {
     Reply {
         text,
         last_list: Some(ids),
-    }
-}
-
-fn shown(shown: u64, total: u64) -> String {
-    if shown < total {
-        format!(" (the first {shown})")
-    } else {
-        String::new()
     }
 }
 
