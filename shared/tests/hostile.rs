@@ -728,3 +728,29 @@ async fn a_change_that_changes_nothing_records_no_event() {
         ["task.created", "task.completed", "task.updated"]
     );
 }
+
+/// An error names a long value without sending it back whole.
+#[tokio::test]
+async fn an_error_does_not_send_a_long_value_back() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let long = "x".repeat(60_000);
+    let create = format!("/api/{user}/tasks");
+    for (body, field) in [
+        (json!({"title": "t", "timezone": long}), "timezone"),
+        (json!({"title": "t", "priority": long}), "priority"),
+        (json!({"title": "t", "tags": [long]}), "tags"),
+        (json!({"title": "t", "recurrence": long}), "recurrence"),
+    ] {
+        let (status, error) = app.call(&user, "POST", &create, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert_error(&error, "validation_failed", Some(field));
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.len() < 400, "{field}: {} bytes", message.len());
+    }
+    let (status, error) = app
+        .call(&user, "GET", &format!("{create}?{}=1", &long[..5000]), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"]["message"].as_str().unwrap().len() < 400);
+}

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 
+use crate::domain::text::short;
 use crate::domain::{
     parse_reminder_minutes, Description, Priority, TagName, Title, MAX_TAGS_PER_TASK,
 };
@@ -281,16 +282,6 @@ fn not_understood(understood: String, example: &'static str) -> Command {
     Command::NotUnderstood {
         understood,
         example,
-    }
-}
-
-/// At most `max` characters of `text`, with "…" when cut.
-pub(super) fn short(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let cut: String = text.chars().take(max).collect();
-        format!("{}\u{2026}", cut.trim_end())
     }
 }
 

@@ -247,7 +247,12 @@ impl ListQuery {
                     q.count =
                         variant(value).ok_or_else(|| bad(key, "count must be capped or exact"))?
                 }
-                other => return Err(bad(other, format!("unknown query parameter {other:?}"))),
+                other => {
+                    return Err(bad(
+                        other,
+                        format!("unknown query parameter {}", super::text::echo(other)),
+                    ))
+                }
             }
         }
         // Dates and titles read naturally ascending, "most recent / most urgent" first otherwise.

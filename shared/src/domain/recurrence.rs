@@ -86,16 +86,18 @@ impl Recurrence {
                         .is_ok_and(|n: u16| (1..=MAX_INTERVAL).contains(&n))
                 {
                     return Err(format!(
-                        "recurrence {source:?} needs a number from 1 to {MAX_INTERVAL}, \
-                         such as \"every 2 weeks\""
+                        "recurrence {} needs a number from 1 to {MAX_INTERVAL}, \
+                         such as \"every 2 weeks\"",
+                        super::text::echo(source)
                     ));
                 }
             }
             parse_words(&lower).ok_or_else(|| {
                 format!(
-                    "unknown recurrence {source:?}: use daily, weekly, monthly, yearly, \
+                    "unknown recurrence {}: use daily, weekly, monthly, yearly, \
                      \"every N days|weeks|months|years\", \"every weekday\", \
-                     \"every monday,wednesday\" or an RFC 5545 RRULE"
+                     \"every monday,wednesday\" or an RFC 5545 RRULE",
+                    super::text::echo(source)
                 )
             })?
         };
@@ -195,9 +197,9 @@ impl Recurrence {
                 .into()
         } else {
             format!(
-                "recurrence {:?} has no date after the due date {due_text} up to the end of \
+                "recurrence {} has no date after the due date {due_text} up to the end of \
                  year {}, so the task would never repeat: change the rule or the due date",
-                self.source,
+                super::text::echo(&self.source),
                 Self::LAST_YEAR
             )
         })
@@ -361,9 +363,10 @@ fn parse_rrule(source: &str) -> Result<RRule<Unvalidated>, String> {
         .map_err(|e| format!("invalid RRULE: {e}"))?;
     if !can_occur(&rule) {
         return Err(format!(
-            "recurrence {source:?} never happens: no date matches all of its parts together \
+            "recurrence {} never happens: no date matches all of its parts together \
              (such as BYMONTH=2 with BYMONTHDAY=30, or BYSETPOS=3 when only two days are \
-             chosen); change or remove one of them"
+             chosen); change or remove one of them",
+            super::text::echo(source)
         ));
     }
     Ok(rule)

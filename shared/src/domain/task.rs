@@ -29,7 +29,8 @@ impl Priority {
             "p4" | "4" | "low" => 4,
             _ => {
                 return Err(format!(
-                    "unknown priority {input:?}: use P1, P2, P3, P4 or urgent, high, medium, low"
+                    "unknown priority {}: use P1, P2, P3, P4 or urgent, high, medium, low",
+                    super::text::echo(input)
                 ))
             }
         };
@@ -152,14 +153,16 @@ impl TagName {
         }
         if t.chars().count() > MAX_TAG_CHARS {
             return Err(format!(
-                "tag {input:?} is longer than {MAX_TAG_CHARS} characters"
+                "tag {} is longer than {MAX_TAG_CHARS} characters",
+                super::text::echo(input)
             ));
         }
         if t.chars()
             .any(|c| c == ',' || c.is_control() || is_bidi_control(c))
         {
             return Err(format!(
-                "tag {input:?} must not contain commas, control characters or bidirectional formatting characters"
+                "tag {} must not contain commas, control characters or bidirectional formatting characters",
+                super::text::echo(input)
             ));
         }
         Ok(TagName(t))
@@ -203,7 +206,10 @@ impl Timezone {
             .map_err(|_| {
                 Invalid::new(
                     "timezone",
-                    format!("unknown time zone {input:?}: use an IANA name such as Europe/Berlin"),
+                    format!(
+                        "unknown time zone {}: use an IANA name such as Europe/Berlin",
+                        super::text::echo(input)
+                    ),
                 )
             })
     }

@@ -16,6 +16,22 @@ pub enum Controls {
     LineBreaks,
 }
 
+/// At most `max` characters of `text`, with "…" when cut.
+pub fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{}\u{2026}", cut.trim_end())
+    }
+}
+
+/// What a user sent, quoted for an error message: at most a line of it, so that a long
+/// value is named, not sent back whole.
+pub fn echo(input: &str) -> String {
+    format!("{:?}", short(input, 40))
+}
+
 /// The first character of `text` that `allowed` does not permit, if any.
 pub fn forbidden_control(text: &str, allowed: Controls) -> Option<char> {
     text.chars().find(|&c| {

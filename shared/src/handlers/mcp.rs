@@ -260,7 +260,7 @@ impl Tools {
             }
             other => Err(ApiError::validation(
                 "name",
-                format!("unknown tool {other:?}"),
+                format!("unknown tool {}", crate::domain::text::echo(other)),
             )),
         }
     }

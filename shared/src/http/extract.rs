@@ -212,7 +212,10 @@ impl Paging {
                 other => {
                     return Err(ApiError::bad_request(
                         Some(other),
-                        format!("unknown query parameter {other:?}: use page and page_size"),
+                        format!(
+                            "unknown query parameter {}: use page and page_size",
+                            crate::domain::text::echo(other)
+                        ),
                     ))
                 }
             }
