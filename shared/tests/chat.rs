@@ -354,6 +354,23 @@ async fn the_reply_streams_tool_calls_then_the_text() {
         .unwrap();
     let done: Value = serde_json::from_str(done).unwrap();
     assert_eq!(done["tool_calls"][0]["result"]["title"], "call mom");
+
+    // A conversation that is not there is a 404 before any stream, as without one.
+    let missing = uuid::Uuid::new_v4();
+    let request = Request::post(format!("/api/{user}/chat"))
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.token(&user)),
+        )
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "text/event-stream")
+        .body(Body::from(format!(
+            r#"{{"message":"help","conversation_id":"{missing}"}}"#
+        )))
+        .unwrap();
+    let (status, _, error) = app.send(request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&error, "not_found", None);
 }
 
 // --- a scripted OpenAI-protocol model ------------------------------------------------------

@@ -253,6 +253,14 @@ async fn chat(
         let response = respond(&state, &chat, &request, None).await?;
         return Ok(Json(response).into_response());
     }
+    // Once the stream has begun its status is 200: a conversation that is not there (or
+    // not this user's) must be a 404 before.
+    if let Some(id) = request.conversation_id {
+        chat.conversations
+            .get_conversation(&request.user, id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    }
     Ok(Sse::new(stream(state, chat, request))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
