@@ -12,7 +12,7 @@ use crate::domain::{
 
 use super::repeat::{self, Repeat};
 use super::when::{self, Now, Piece, When};
-use super::words::{join_raw, quantity, starts_with, trim_text, Tok};
+use super::words::{join_raw, quantity, starts_with, trim_text, Tok, Unit};
 use super::{Command, EXAMPLE_ADD, EXAMPLE_REMINDER};
 
 /// Words before a date or time that belong to it ("on friday", "at 5pm", "due tomorrow").
@@ -108,7 +108,19 @@ fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
     .find(|p| starts_with(toks, at, p))
     .map_or(0, |p| p.split(' ').count());
     let i = at + lead;
-    if let Some((n, unit, len)) = quantity(toks, i) {
+    // A count too large to read ("remind me 99999999 minutes before") is still a reminder,
+    // one too far ahead, which the check of its minutes refuses with a reason; read as
+    // words it would end up in the title.
+    let too_large = || {
+        let digits = toks.get(i)?.word();
+        let unit = Unit::parse(toks.get(i + 1)?.word())?;
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some((
+            u32::MAX,
+            unit,
+            2,
+        ))
+    };
+    if let Some((n, unit, len)) = quantity(toks, i).or_else(too_large) {
         let per = unit.minutes()?;
         let after = i + len;
         let tail = match word(after) {
@@ -116,7 +128,7 @@ fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
             "in" if word(after + 1) == "advance" => 2,
             _ => return None,
         };
-        let minutes = n.checked_mul(per)?;
+        let minutes = n.saturating_mul(per);
         return Some((lead + len + tail, Some(minutes)));
     }
     // "remind me" alone (not "remind me to ...", which starts a task).

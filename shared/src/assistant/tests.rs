@@ -159,6 +159,7 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("add", U, not_understood("a new task, but not its title", "add buy milk tomorrow at 5pm #home p1")),
         ("add p1 #home tomorrow", U, not_understood("a new task, but not its title", "add buy milk tomorrow at 5pm #home p1")),
         ("add dentist remind me 1 hour before", U, not_understood("a task “dentist” with a reminder, but no due date to remind you before", "add pay rent tomorrow at 9am remind me 1 hour before")),
+        ("add foo tomorrow at 5pm remind me 99999999 minutes before", U, not_understood("a task, but reminder_minutes must be between 0 and 525600", "add pay rent tomorrow at 9am remind me 1 hour before")),
         ("add x every hour", U, not_understood("a task that repeats more often than once a day; the most often is every day", "add buy milk tomorrow at 5pm #home p1")),
         ("buy bread", U, not_understood("nothing", "add buy milk tomorrow at 5pm #home p1")),
         ("buy bread tomorrow", U, not_understood("“buy bread”, due Tue 1 Dec 09:00, but not what to do with it", "add buy milk tomorrow at 5pm #home p1")),
