@@ -73,6 +73,70 @@ impl DaprConversations {
     }
 }
 
+/// One attempt of `write_with_index`: its answer without writing, or what to write in one
+/// transaction and the answer once that commits.
+enum Attempt<T> {
+    Answer(T),
+    Write {
+        upserts: Vec<Upsert>,
+        deletes: Vec<Delete>,
+        answer: T,
+    },
+}
+
+impl DaprConversations {
+    /// Writes a change of conversation `id` together with the user's index: `attempt`
+    /// plans it from the two keys as read. When the transaction fails, both are read again:
+    /// `landed` answers if what was asked holds now (the write committed although its answer
+    /// was lost); if neither key moved, the failure was an outage or a refusal; if only
+    /// others' writes moved them (the index: another conversation of the user), it runs
+    /// again, up to `ATTEMPTS` times, apart from those writes.
+    async fn write_with_index<T>(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        attempt: impl Fn(&Stored) -> Result<Attempt<T>, StoreError>,
+        landed: impl Fn(&Stored) -> Result<Option<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut stored = self.read(user_id, id).await?;
+        for n in 1..=ATTEMPTS {
+            let (upserts, deletes, answer) = match attempt(&stored)? {
+                Attempt::Answer(answer) => return Ok(answer),
+                Attempt::Write {
+                    upserts,
+                    deletes,
+                    answer,
+                } => (upserts, deletes, answer),
+            };
+            let Err(failure) = self
+                .sidecar
+                .transact_state(&self.store, &upserts, &deletes)
+                .await
+            else {
+                return Ok(answer);
+            };
+            let again = self.read(user_id, id).await?;
+            if let Some(answer) = landed(&again)? {
+                return Ok(answer);
+            }
+            if again.etags() == stored.etags() {
+                // Nothing moved: not a lost race.
+                return Err(sidecar_error(failure));
+            }
+            tracing::debug!(attempt = n, error = %failure, "conversation write raced; reading again");
+            stored = again;
+            if n < ATTEMPTS {
+                // Apart from the other writes of this user's index.
+                let jitter = u64::try_from(Uuid::new_v4().as_u128() % 20).unwrap_or_default();
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(n) + jitter)).await;
+            }
+        }
+        Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the index of the user's conversations kept changing ({ATTEMPTS} attempts)"
+        )))
+    }
+}
+
 /// A conversation as stored: the version it was saved at, and the conversation.
 #[derive(Serialize, Deserialize)]
 struct Versioned<C> {
@@ -103,6 +167,21 @@ impl Stored {
                     .map_err(|e| corrupt("conversation", e))
             })
             .transpose()
+    }
+
+    /// The user's index as read.
+    fn index(&self) -> Result<Index, StoreError> {
+        Index::of(self.index.as_ref())
+    }
+
+    /// `index` written in place of the one read, at its ETag.
+    fn index_upsert(&self, user_id: &str, index: &Index) -> Result<Upsert, StoreError> {
+        Ok(Upsert {
+            key: index_key(user_id),
+            value: serde_json::to_value(index)
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("index as JSON: {e}")))?,
+            etag: self.etags().1.map(str::to_owned),
+        })
     }
 
     fn etags(&self) -> (Option<&str>, Option<&str>) {
@@ -150,105 +229,62 @@ impl ConversationStore for DaprConversations {
             conversation,
         })
         .map_err(|e| StoreError::Other(anyhow::anyhow!("conversation as JSON: {e}")))?;
-        let mut stored = self.read(user_id, id).await?;
-        for attempt in 1..=ATTEMPTS {
-            if stored.version()?.as_deref() != expected.map(|e| e.0.as_str()) {
-                return Err(changed(id));
-            }
-            let mut index = match &stored.index {
-                Some(state) => Index::deserialize(&state.value).map_err(|e| corrupt("index", e))?,
-                None => Index::default(),
-            };
-            index.put(conversation.summary());
-            let index = serde_json::to_value(&index)
-                .map_err(|e| StoreError::Other(anyhow::anyhow!("index as JSON: {e}")))?;
-            let (conversation_etag, index_etag) = stored.etags();
-            let upserts = [
-                Upsert {
-                    key: conversation_key(user_id, id),
-                    value: document.clone(),
-                    etag: conversation_etag.map(str::to_owned),
-                },
-                Upsert {
-                    key: index_key(user_id),
-                    value: index,
-                    etag: index_etag.map(str::to_owned),
-                },
-            ];
-            let Err(failure) = self
-                .sidecar
-                .transact_state(&self.store, &upserts, &[])
-                .await
-            else {
-                return Ok(Etag(version));
-            };
-            let again = self.read(user_id, id).await?;
-            if again.version()?.as_deref() == Some(version.as_str()) {
-                // It committed; its answer was lost.
-                return Ok(Etag(version));
-            }
-            if again.etags() == stored.etags() {
-                // Nothing moved: not a lost race.
-                return Err(sidecar_error(failure));
-            }
-            tracing::debug!(attempt, error = %failure, "conversation save raced; reading again");
-            stored = again;
-            if attempt < ATTEMPTS {
-                // Apart from the other saves of this user's index.
-                let jitter = u64::try_from(Uuid::new_v4().as_u128() % 20).unwrap_or_default();
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
-            }
-        }
-        Err(StoreError::Unavailable(anyhow::anyhow!(
-            "the index of the user's conversations kept changing ({ATTEMPTS} attempts)"
-        )))
+        self.write_with_index(
+            user_id,
+            id,
+            |stored| {
+                if stored.version()?.as_deref() != expected.map(|e| e.0.as_str()) {
+                    return Err(changed(id));
+                }
+                let mut index = stored.index()?;
+                index.put(conversation.summary());
+                Ok(Attempt::Write {
+                    upserts: vec![
+                        Upsert {
+                            key: conversation_key(user_id, id),
+                            value: document.clone(),
+                            etag: stored.etags().0.map(str::to_owned),
+                        },
+                        stored.index_upsert(user_id, &index)?,
+                    ],
+                    deletes: Vec::new(),
+                    answer: Etag(version.clone()),
+                })
+            },
+            // It committed; its answer was lost.
+            |again| {
+                Ok((again.version()?.as_deref() == Some(version.as_str()))
+                    .then(|| Etag(version.clone())))
+            },
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(user_id, %id))]
     async fn delete_conversation(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
-        let mut stored = self.read(user_id, id).await?;
-        for attempt in 1..=ATTEMPTS {
-            let Some(etag) = stored.conversation.as_ref().and_then(|s| s.etag.clone()) else {
-                return Ok(false);
-            };
-            let mut index = match &stored.index {
-                Some(state) => Index::deserialize(&state.value).map_err(|e| corrupt("index", e))?,
-                None => Index::default(),
-            };
-            index.conversations.retain(|s| s.id != id);
-            let index = serde_json::to_value(&index)
-                .map_err(|e| StoreError::Other(anyhow::anyhow!("index as JSON: {e}")))?;
-            let upsert = Upsert {
-                key: index_key(user_id),
-                value: index,
-                etag: stored.etags().1.map(str::to_owned),
-            };
-            let delete = Delete {
-                key: conversation_key(user_id, id),
-                etag,
-            };
-            let Err(failure) = self
-                .sidecar
-                .transact_state(&self.store, &[upsert], &[delete])
-                .await
-            else {
-                return Ok(true);
-            };
-            let again = self.read(user_id, id).await?;
-            if again.conversation.is_none() {
-                // It is gone: this delete committed and its answer was lost, or another
-                // request deleted it first. Either way, what was asked holds.
-                return Ok(true);
-            }
-            if again.etags() == stored.etags() {
-                return Err(sidecar_error(failure));
-            }
-            tracing::debug!(attempt, error = %failure, "conversation delete raced; reading again");
-            stored = again;
-        }
-        Err(StoreError::Unavailable(anyhow::anyhow!(
-            "the user's conversations kept changing ({ATTEMPTS} attempts)"
-        )))
+        self.write_with_index(
+            user_id,
+            id,
+            |stored| {
+                let Some(etag) = stored.conversation.as_ref().and_then(|s| s.etag.clone()) else {
+                    return Ok(Attempt::Answer(false));
+                };
+                let mut index = stored.index()?;
+                index.conversations.retain(|s| s.id != id);
+                Ok(Attempt::Write {
+                    upserts: vec![stored.index_upsert(user_id, &index)?],
+                    deletes: vec![Delete {
+                        key: conversation_key(user_id, id),
+                        etag,
+                    }],
+                    answer: true,
+                })
+            },
+            // Gone: this delete committed and its answer was lost, or another request
+            // deleted it first. Either way, what was asked holds.
+            |again| Ok(again.conversation.is_none().then_some(true)),
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(user_id))]
@@ -263,10 +299,7 @@ impl ConversationStore for DaprConversations {
             .get_state(&self.store, &index_key(user_id))
             .await
             .map_err(sidecar_error)?;
-        let index = match state {
-            Some(state) => Index::deserialize(&state.value).map_err(|e| corrupt("index", e))?,
-            None => Index::default(),
-        };
+        let index = Index::of(state.as_ref())?;
         let total = u64::try_from(index.conversations.len()).unwrap_or(u64::MAX);
         let page = index
             .conversations
@@ -279,6 +312,14 @@ impl ConversationStore for DaprConversations {
 }
 
 impl Index {
+    /// The index in `state` (empty when there is none).
+    fn of(state: Option<&State>) -> Result<Index, StoreError> {
+        match state {
+            Some(state) => Index::deserialize(&state.value).map_err(|e| corrupt("index", e)),
+            None => Ok(Index::default()),
+        }
+    }
+
     /// Puts `summary` in place of the conversation's old one, in order: most recently
     /// changed first, ties by id (as the database backends list them).
     fn put(&mut self, summary: ConversationSummary) {
