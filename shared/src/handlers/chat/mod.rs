@@ -58,7 +58,7 @@ use crate::domain::conversation::{
 use crate::domain::{self, Timezone};
 use crate::http::{ApiError, AppState, AuthUser, Function, JsonBody, Paging, PathId};
 use crate::store::dapr_state::DaprConversations;
-use crate::store::{ConversationStore, StoreError};
+use crate::store::{ConversationStore, Etag, StoreError};
 
 /// How long a reply keeps trying to join a conversation that other messages keep changing.
 const SAVE_PATIENCE: Duration = Duration::from_secs(10);
@@ -249,19 +249,14 @@ async fn chat(
         conversation_id: input.conversation_id,
         timezone,
     };
+    // Before any stream begins (its status is 200): a conversation that is not there, or
+    // another user's, is a 404 either way.
+    let opened = open(&chat, &request).await?;
     if !streaming {
-        let response = respond(&state, &chat, &request, None).await?;
+        let response = respond(&state, &chat, &request, opened, None).await?;
         return Ok(Json(response).into_response());
     }
-    // Once the stream has begun its status is 200: a conversation that is not there (or
-    // not this user's) must be a 404 before.
-    if let Some(id) = request.conversation_id {
-        chat.conversations
-            .get_conversation(&request.user, id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-    }
-    Ok(Sse::new(stream(state, chat, request))
+    Ok(Sse::new(stream(state, chat, request, opened))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
@@ -296,29 +291,39 @@ struct Request {
     timezone: Option<Timezone>,
 }
 
-/// Loads the conversation, has the assistant answer, saves both messages; reports tool
-/// calls to `progress` as they happen.
-async fn respond(
-    state: &AppState,
+/// The conversation a message goes to and the version it was read at (`None`: a new one,
+/// not saved yet); 404 when it is not there or is another user's.
+async fn open(
     chat: &ChatState,
     request: &Request,
-    progress: Option<mpsc::UnboundedSender<Progress>>,
-) -> Result<ChatResponse, ApiError> {
-    let store = &chat.conversations;
-    let now = domain::now();
-    let (mut conversation, mut etag) = match request.conversation_id {
+) -> Result<(Conversation, Option<Etag>), ApiError> {
+    Ok(match request.conversation_id {
         Some(id) => {
-            let (conversation, etag) = store
+            let (conversation, etag) = chat
+                .conversations
                 .get_conversation(&request.user, id)
                 .await?
                 .ok_or(ApiError::NotFound)?;
             (conversation, Some(etag))
         }
         None => (
-            Conversation::start(Uuid::new_v4(), &request.user, Timezone::UTC, now),
+            Conversation::start(Uuid::new_v4(), &request.user, Timezone::UTC, domain::now()),
             None,
         ),
-    };
+    })
+}
+
+/// Has the assistant answer in the `open`ed conversation, saves both messages; reports tool
+/// calls to `progress` as they happen.
+async fn respond(
+    state: &AppState,
+    chat: &ChatState,
+    request: &Request,
+    (mut conversation, mut etag): (Conversation, Option<Etag>),
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+) -> Result<ChatResponse, ApiError> {
+    let store = &chat.conversations;
+    let now = domain::now();
     if let Some(timezone) = &request.timezone {
         conversation.timezone = timezone.clone();
     }
@@ -404,11 +409,12 @@ fn stream(
     state: AppState,
     chat: ChatState,
     request: Request,
+    opened: (Conversation, Option<Etag>),
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let (events, receiver) = mpsc::unbounded_channel::<Result<Event, Infallible>>();
     tokio::spawn(async move {
         let (progress, mut calls) = mpsc::unbounded_channel();
-        let reply = respond(&state, &chat, &request, Some(progress));
+        let reply = respond(&state, &chat, &request, opened, Some(progress));
         tokio::pin!(reply);
         let result = loop {
             tokio::select! {
