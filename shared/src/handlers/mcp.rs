@@ -162,10 +162,12 @@ async fn serve(State(state): State<AppState>, user: TokenUser, request: Request)
 /// (-32700) for what is not JSON, an invalid request (-32600) for anything but one object
 /// (a batch, which MCP no longer has, among them); `None` for an object, which the SDK reads.
 fn not_one_message(body: &[u8]) -> Option<Response> {
-    let (code, message) = match serde_json::from_slice::<Value>(body) {
+    // Checked without building the document: the SDK parses it again.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let (code, message) = match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
         Err(e) => (-32700, format!("Parse error: the body is not JSON ({e})")),
-        Ok(Value::Object(_)) => return None,
-        Ok(Value::Array(_)) => (
+        Ok(_) if first == Some(&b'{') => return None,
+        Ok(_) if first == Some(&b'[') => (
             -32600,
             "Invalid Request: send one JSON-RPC message per request (MCP has no batches)".into(),
         ),
