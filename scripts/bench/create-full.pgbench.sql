@@ -3,7 +3,9 @@
 -- After the commit, the request publishes the two outbox rows through the in-process bus
 -- and waits: the audit subscriber records task-events (insert into audit_log, its own
 -- autocommit statement), then the relay marks the rows published (an autocommit update).
--- So one create is three commits, each waiting for its WAL flush. Here the update finds the
+-- So one create is three commits here; in todo-local under load the relay batches the
+-- changes that commit while a publish is in flight, so the audit insert and the mark are
+-- one statement each per batch, not per create. Here the update finds the
 -- rows by event_id (the outbox_event_topic index) instead of by the returned ids, since
 -- pgbench's \gset takes one row only.
 -- The transaction (as in create.pgbench.sql):
@@ -12,29 +14,44 @@
 \set d random(-86400, 5184000)
 \set k random(1, 6)
 begin;
-insert into tasks (id, user_id, title, description, priority, tags, due_at,
-                   reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth,
-                   recurrence_anchor, created_at, updated_at, search)
-values (gen_random_uuid(), 'user-' || lpad(:u::text, 5, '0'), 'Load test task ' || :u || ' ' || :d,
-        'created by scripts/bench', :p,
-        (array['{work}', '{errands,home}', '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[],
-        date_trunc('second', now()) + :d * interval '1 second', null, null, 'UTC', null, 0, null,
-        now(), now(),
-        task_user_keyed('user-' || lpad(:u::text, 5, '0'), (
-            setweight(to_tsvector('english', 'Load test task ' || :u || ' ' || :d), 'A') ||
-            setweight(to_tsvector('english', array_to_string((array['{work}', '{errands,home}',
-                '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[], ' ')), 'B') ||
-            setweight(to_tsvector('english', 'created by scripts/bench'), 'C'))::text)::tsvector)
-on conflict (recurrence_parent_id) do nothing
-returning id, user_id, title, description, completed, completed_at, priority, tags,
-    due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone,
-    recurrence_parent_id, recurrence_depth, recurrence_anchor, created_at, updated_at
+set local plan_cache_mode = force_generic_plan;
+with t as (
+    insert into tasks (id, user_id, title, description, priority, tags, due_at,
+                       reminder_minutes, recurrence, timezone, recurrence_parent_id, recurrence_depth,
+                       recurrence_anchor, created_at, updated_at, search)
+    values (gen_random_uuid(), 'user-' || lpad(:u::text, 5, '0'), 'Load test task ' || :u || ' ' || :d,
+            'created by scripts/bench', :p,
+            (array['{work}', '{errands,home}', '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[],
+            date_trunc('second', now()) + :d * interval '1 second', null, null, 'UTC', null, 0, null,
+            now(), now(),
+            task_user_keyed('user-' || lpad(:u::text, 5, '0'), (
+                setweight(to_tsvector('english', 'Load test task ' || :u || ' ' || :d), 'A') ||
+                setweight(to_tsvector('english', array_to_string((array['{work}', '{errands,home}',
+                    '{home,shopping,work}', '{finance}', '{family,kids}', '{health}'])[:k]::text[], ' ')), 'B') ||
+                setweight(to_tsvector('english', 'created by scripts/bench'), 'C'))::text)::tsvector)
+    on conflict (recurrence_parent_id) do nothing
+    returning id, user_id, title, description, completed, completed_at, priority, tags,
+        due_at, reminder_minutes, remind_at, reminder_sent_at, recurrence, timezone,
+        recurrence_parent_id, recurrence_depth, recurrence_anchor, created_at, updated_at),
+named as (select t.id, t.user_id, name from t, unnest(t.tags) as name),
+known as (
+    select distinct g.id, g.user_id, g.name from named,
+        lateral (select id, user_id, name from tags
+                 where user_id = named.user_id and name = named.name) g),
+made as (
+    insert into tags (user_id, name)
+    select distinct user_id, name from named
+    where (user_id, name) not in (select user_id, name from known)
+    order by user_id, name
+    on conflict (user_id, name) do update set name = excluded.name
+    returning id, user_id, name),
+linked as (
+    insert into task_tags (task_id, tag_id)
+    select named.id, g.id from named
+    join (select * from known union all select * from made) g
+      on g.user_id = named.user_id and g.name = named.name)
+select * from t
 \gset t_
-insert into tags (user_id, name)
-select :t_user_id, name from unnest(:t_tags::text[]) as name order by name
-on conflict (user_id, name) do nothing;
-insert into task_tags (task_id, tag_id)
-select :t_id::uuid, id from tags where user_id = :t_user_id and name = any(:t_tags::text[]);
 insert into outbox (event_id, topic, partition_key, payload)
 select :t_id::uuid, topic, :t_user_id, jsonb_build_object(
         'event_id', :t_id::text, 'event_type', 'task.created', 'schema_version', '1.0',

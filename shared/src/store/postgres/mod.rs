@@ -63,6 +63,17 @@ impl PgStore {
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(classify)
     }
+
+    /// A transaction whose prepared statements run on their generic plans, for statements
+    /// over arrays of rows (`unnest`) whose plans do not depend on the values: PostgreSQL
+    /// cannot tell such a plan's row count, judges the generic plan dearer than a custom
+    /// one, and so plans the statement anew on every call, which cost more than running it.
+    async fn begin_generic(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool
+            .begin_with("begin; set local plan_cache_mode = force_generic_plan")
+            .await
+            .map_err(classify)
+    }
 }
 
 fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {

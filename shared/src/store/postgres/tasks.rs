@@ -21,7 +21,7 @@ impl TaskStore for PgStore {
         task: &Task,
         announce: Announce<'_>,
     ) -> Result<Changed<Task>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_generic().await?;
         if !insert_task(&mut tx, task).await? {
             return Err(StoreError::Conflict(
                 "this occurrence of the series exists already".into(),
@@ -42,7 +42,7 @@ impl TaskStore for PgStore {
         items: &[(Uuid, Task)],
         announce: Announce<'_>,
     ) -> Result<Changed<Vec<bool>>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_generic().await?;
         // All the batch's event ids in one statement, in key order, so two deliveries that
         // share events lock them in one order (no deadlock): a concurrent delivery of the
         // same event waits here on the primary key, then sees it processed.
@@ -220,11 +220,17 @@ async fn insert_task(
     Ok(insert_tasks(tx, &[task]).await?.contains(&task.id))
 }
 
-/// Inserts `tasks` in one statement, with their tags, search vectors and reminders, and
-/// answers the ids of those inserted: not those whose `recurrence_parent_id` has its
-/// occurrence already (an earlier row of the same batch included). One statement rather
-/// than one per task, because each statement opens and sets up every index of the table
-/// (expression indexes included), which cost more than the rows themselves.
+/// Inserts `tasks` in one statement, with their tags (the user's tags made on first use,
+/// and the links), search vectors and reminder queue rows, and answers the ids of those
+/// inserted: not those whose `recurrence_parent_id` has its occurrence already (an earlier
+/// row of the same batch included). One statement rather than one per task and table,
+/// because each statement opens and sets up every index of the table (expression indexes
+/// included), which cost more than the rows themselves, and each is a round trip.
+///
+/// A tag another transaction creates meanwhile is not among those the statement's snapshot
+/// finds; inserting it then meets the other's row, and `do update` answers that row's id
+/// (a no-op write, only in that race). New names are inserted sorted, so concurrent
+/// statements take the unique-index locks in one order and cannot deadlock.
 async fn insert_tasks(
     tx: &mut Transaction<'static, Postgres>,
     tasks: &[&Task],
@@ -240,27 +246,52 @@ async fn insert_tasks(
         .map(|t| serde_json::Value::from(tag_names(&t.tags)).to_string())
         .collect();
     let inserted: HashSet<Uuid> = sqlx::query_scalar(&format!(
-        "insert into tasks ({TASK_COLUMNS}, search) \
-         select r.id, r.user_id, r.title, r.description, r.completed, r.completed_at, \
-                r.priority, \
-                array(select t from jsonb_array_elements_text(r.tags::jsonb) \
-                      with ordinality as a(t, n) order by n), \
-                r.due_at, r.reminder_minutes, r.remind_at, r.reminder_sent_at, r.recurrence, \
-                r.timezone, r.recurrence_parent_id, r.recurrence_depth, r.recurrence_anchor, \
-                r.created_at, r.updated_at, {search} \
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], \
+        "with r as ( \
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], \
                      $6::timestamptz[], $7::int2[], $8::text[], $9::timestamptz[], $10::int4[], \
                      $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], \
                      $15::uuid[], $16::int4[], $17::timestamptz[], $18::timestamptz[], \
-                     $19::timestamptz[], $20::text[], $21::text[], $22::text[]) \
-              with ordinality as r(id, user_id, title, description, completed, completed_at, \
-                   priority, tags, due_at, reminder_minutes, remind_at, reminder_sent_at, \
-                   recurrence, timezone, recurrence_parent_id, recurrence_depth, \
-                   recurrence_anchor, created_at, updated_at, search_title, search_tags, \
-                   search_description, n) \
-         order by r.n \
-         on conflict (recurrence_parent_id) do nothing \
-         returning id",
+                     $19::timestamptz[], $20::text[], $21::text[], $22::text[], \
+                     $23::timestamptz[]) \
+                 with ordinality as r(id, user_id, title, description, completed, completed_at, \
+                     priority, tags, due_at, reminder_minutes, remind_at, reminder_sent_at, \
+                     recurrence, timezone, recurrence_parent_id, recurrence_depth, \
+                     recurrence_anchor, created_at, updated_at, search_title, search_tags, \
+                     search_description, armed, n)), \
+         t as ( \
+             insert into tasks ({TASK_COLUMNS}, search) \
+             select r.id, r.user_id, r.title, r.description, r.completed, r.completed_at, \
+                    r.priority, \
+                    array(select t from jsonb_array_elements_text(r.tags::jsonb) \
+                          with ordinality as a(t, n) order by n), \
+                    r.due_at, r.reminder_minutes, r.remind_at, r.reminder_sent_at, r.recurrence, \
+                    r.timezone, r.recurrence_parent_id, r.recurrence_depth, r.recurrence_anchor, \
+                    r.created_at, r.updated_at, {search} \
+             from r order by r.n \
+             on conflict (recurrence_parent_id) do nothing \
+             returning id, user_id, tags), \
+         named as (select t.id, t.user_id, name from t, unnest(t.tags) as name), \
+         known as ( \
+             select distinct g.id, g.user_id, g.name from named, \
+                 lateral (select id, user_id, name from tags \
+                          where user_id = named.user_id and name = named.name) g), \
+         made as ( \
+             insert into tags (user_id, name) \
+             select distinct user_id, name from named \
+             where (user_id, name) not in (select user_id, name from known) \
+             order by user_id, name \
+             on conflict (user_id, name) do update set name = excluded.name \
+             returning id, user_id, name), \
+         linked as ( \
+             insert into task_tags (task_id, tag_id) \
+             select named.id, g.id from named \
+             join (select * from known union all select * from made) g \
+               on g.user_id = named.user_id and g.name = named.name), \
+         queued as ( \
+             insert into reminder_queue (task_id, remind_at) \
+             select r.id, r.armed from r join t on t.id = r.id where r.armed is not null \
+             on conflict (task_id) do update set remind_at = excluded.remind_at) \
+         select id from t",
         search = search_vector(
             "r.user_id",
             "r.search_title",
@@ -290,15 +321,12 @@ async fn insert_tasks(
     .bind(column(&documents, |d| d.title))
     .bind(column(&documents, |d| d.tags.as_str()))
     .bind(column(&documents, |d| d.description))
+    .bind(column(tasks, |t| t.armed_reminder()))
     .fetch_all(&mut **tx)
     .await
     .map_err(classify)?
     .into_iter()
     .collect();
-    for task in tasks.iter().filter(|t| inserted.contains(&t.id)) {
-        link_tags(tx, &task.user_id, task.id, &tag_names(&task.tags)).await?;
-        queue_reminder(tx, None, task).await?;
-    }
     Ok(inserted)
 }
 
