@@ -201,6 +201,72 @@ async fn a_failed_publish_keeps_the_request_and_the_row_and_the_sweep_sends_it_l
     );
 }
 
+/// Holds every publish until opened, and notes the size of each batch it is handed.
+struct Gate {
+    open: tokio::sync::watch::Sender<bool>,
+    batches: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl Publisher for Gate {
+    async fn publish(&self, _: &OutboxMessage) -> anyhow::Result<()> {
+        unreachable!("the relay hands its batches to publish_all")
+    }
+
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+        self.batches.lock().unwrap().push(messages.len());
+        let mut open = self.open.subscribe();
+        open.wait_for(|open| *open).await.expect("the gate stays");
+        messages.iter().map(|_| Ok(())).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_committed_while_a_publish_is_in_flight_go_out_together() {
+    let pool = pool().await;
+    let gate = Arc::new(Gate {
+        open: tokio::sync::watch::channel(false).0,
+        batches: Mutex::new(Vec::new()),
+    });
+    let app = Arc::new(app_with(&pool, gate.clone()));
+    let user = TestApp::user();
+    let creates: Vec<_> = (0..20)
+        .map(|i| {
+            let (app, user) = (app.clone(), user.clone());
+            tokio::spawn(async move {
+                let path = format!("/api/{user}/tasks");
+                app.call(&user, "POST", &path, Some(json!({"title": format!("t{i}")})))
+                    .await
+            })
+        })
+        .collect();
+    // Every change committed (its request now waits for its publish) before the gate opens.
+    let started = std::time::Instant::now();
+    while pool.outbox_of_user(&user, "task-events").await.len() < 20 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the creates commit");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    gate.open.send_replace(true);
+    let mut ids = Vec::new();
+    for create in creates {
+        let (status, task) = create.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{task}");
+        ids.push(task["id"].as_str().unwrap().to_owned());
+    }
+
+    let batches = gate.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 40, "each change's two events, once: {batches:?}");
+    assert!(
+        batches.len() < 20,
+        "the changes that waited went out together, not one publish each: {batches:?}"
+    );
+    for id in &ids {
+        let rows = outbox_types(&pool, id).await;
+        assert!(rows.iter().all(|r| r.2), "every row marked published: {rows:?}");
+    }
+}
+
 #[tokio::test]
 async fn one_tick_drains_a_backlog_larger_than_many_sweep_batches() {
     // The sweep is global: take turns with the other tests that sweep.

@@ -1,27 +1,37 @@
 //! The in-process bus of `todo-local`: it plays the Dapr sidecar's part for pub/sub. A
-//! publish is delivered, as the CloudEvent daprd would send, to every subscribed route of
-//! the app through the same HTTP contract (`SUCCESS` / `RETRY` / `DROP`).
+//! publish is delivered, as the CloudEvents daprd would send, to every subscribed route of
+//! the app through the same HTTP contract (`SUCCESS` / `RETRY` / `DROP`): a subscription
+//! with bulk on gets the published events together, one bulk delivery (as daprd's bulk
+//! subscribe would batch them); one without gets them one at a time, different users' at
+//! the same time and each user's in order.
 //!
-//! A publish succeeds once every subscriber has taken the event (or dropped it); a
-//! subscriber that keeps asking for RETRY fails the publish, so the outbox row stays
-//! pending and the sweep delivers it again later.
+//! A publish succeeds once every subscriber has taken its events (or dropped them); an
+//! event a subscriber keeps asking to have again fails the publish, so its outbox row
+//! stays pending and the sweep delivers it again later.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
 use async_trait::async_trait;
-use axum::body::Body;
-use axum::http::Request;
 use axum::Router;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use futures::StreamExt;
 
-use super::publisher::Publisher;
-use super::subscription::{cloud_event, read_reply, Delivery, Subscription};
+use super::delivery::{deliver_bulk, deliver_one, Record};
+use super::publisher::{after_failures, Publisher};
+use super::subscription::{cloud_event, Delivery, Subscription};
 use crate::store::OutboxMessage;
 
+/// Deliveries of an event to one subscriber before its publish fails.
 const ATTEMPTS: u32 = 3;
+/// Users whose events go to a subscription without bulk at the same time.
+const USERS_AT_ONCE: usize = 16;
+
+tokio::task_local! {
+    /// Set while the bus delivers: a consumer that publishes from inside a delivery (e.g.
+    /// on-completed's next occurrence) is being waited on by that publish's caller.
+    static DELIVERING: ();
+}
 
 pub struct InProcessBus {
     subscriptions: Vec<Subscription>,
@@ -42,53 +52,281 @@ impl InProcessBus {
         let _ = self.app.set(app);
     }
 
+    /// Delivers `messages[i]` for each of `mine` to `subscription`, asking again for those
+    /// answered RETRY; the ones still not taken after [`ATTEMPTS`], with why.
     async fn deliver(
         &self,
         app: &Router,
-        route: &str,
-        event: &serde_json::Value,
-    ) -> anyhow::Result<Delivery> {
-        let request = Request::post(route)
-            .header("content-type", "application/cloudevents+json")
-            .body(Body::from(serde_json::to_vec(event)?))?;
-        let response = app.clone().oneshot(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        let id = event["id"].as_str().unwrap_or_default().to_owned();
-        Ok(read_reply(status, &body, &[id])[0])
+        subscription: &Subscription,
+        messages: &[OutboxMessage],
+        records: &[Record<'_>],
+        mut pending: Vec<usize>,
+    ) -> Vec<(usize, String)> {
+        let route = subscription.route;
+        for attempt in 1..=ATTEMPTS {
+            let statuses = if subscription.bulk {
+                DELIVERING
+                    .scope((), deliver_bulk(app, route, records, &pending))
+                    .await
+            } else {
+                one_at_a_time(app, route, messages, records, &pending).await
+            };
+            let mut again = Vec::new();
+            for (&i, status) in pending.iter().zip(statuses) {
+                match status {
+                    Delivery::Success => {}
+                    Delivery::Drop => tracing::warn!(route, dead_letter = %subscription.dead_letter_topic(),
+                        event_id = %messages[i].event_id, "event dropped by its subscriber"),
+                    Delivery::Retry => again.push(i),
+                }
+            }
+            pending = again;
+            if pending.is_empty() {
+                break;
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+            }
+        }
+        pending
+            .into_iter()
+            .map(|i| (i, format!("{route} asked for redelivery {ATTEMPTS} times")))
+            .collect()
     }
+}
+
+/// Delivers `records[i]` for each of `indices` one event per request: each key's in
+/// order, stopping at its first RETRY (its later events ask for it too); up to
+/// [`USERS_AT_ONCE`] keys at the same time. A status for each, in order.
+async fn one_at_a_time(
+    app: &Router,
+    route: &str,
+    messages: &[OutboxMessage],
+    records: &[Record<'_>],
+    indices: &[usize],
+) -> Vec<Delivery> {
+    let mut by_key: Vec<Vec<usize>> = Vec::new();
+    let mut slot: HashMap<&[u8], usize> = HashMap::new();
+    for (n, &i) in indices.iter().enumerate() {
+        let k = *slot.entry(records[i].key).or_insert_with(|| {
+            by_key.push(Vec::new());
+            by_key.len() - 1
+        });
+        by_key[k].push(n);
+    }
+    let done: Vec<Vec<(usize, Delivery)>> = futures::stream::iter(by_key)
+        .map(|positions| async move {
+            let mut out = Vec::with_capacity(positions.len());
+            let mut held = false;
+            for n in positions {
+                let i = indices[n];
+                let status = if held {
+                    Delivery::Retry
+                } else {
+                    let id = messages[i].event_id.to_string();
+                    DELIVERING
+                        .scope((), deliver_one(app, route, &id, records[i].event))
+                        .await
+                };
+                held |= status == Delivery::Retry;
+                out.push((n, status));
+            }
+            out
+        })
+        .buffer_unordered(USERS_AT_ONCE)
+        .collect()
+        .await;
+    let mut statuses = vec![Delivery::Retry; indices.len()];
+    for (n, status) in done.into_iter().flatten() {
+        statuses[n] = status;
+    }
+    statuses
 }
 
 #[async_trait]
 impl Publisher for InProcessBus {
     async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let app = self
-            .app
-            .get()
-            .ok_or_else(|| anyhow!("the in-process bus is not attached yet"))?;
-        let event = cloud_event(message, "todo-local");
-        for sub in self
-            .subscriptions
+        let mut results = self.publish_all(std::slice::from_ref(message)).await;
+        results.pop().expect("one result per message")
+    }
+
+    /// Every subscription gets its topic's events of `messages`, the subscriptions at the
+    /// same time.
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+        let Some(app) = self.app.get() else {
+            return messages
+                .iter()
+                .map(|_| Err(anyhow::anyhow!("the in-process bus is not attached yet")))
+                .collect();
+        };
+        let events: Vec<Vec<u8>> = messages
             .iter()
-            .filter(|s| s.topic == message.topic)
-        {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match self.deliver(app, sub.route, &event).await? {
-                    Delivery::Success => break,
-                    Delivery::Drop => {
-                        tracing::warn!(route = sub.route, dead_letter = %sub.dead_letter_topic(),
-                            event_id = %message.event_id, "event dropped by its subscriber");
-                        break;
-                    }
-                    Delivery::Retry if attempt < ATTEMPTS => {
-                        tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
-                    }
-                    Delivery::Retry => bail!("{} asked for redelivery {ATTEMPTS} times", sub.route),
-                }
-            }
+            .map(|m| serde_json::to_vec(&cloud_event(m, "todo-local")).expect("a JSON value"))
+            .collect();
+        let records: Vec<Record> = messages
+            .iter()
+            .zip(&events)
+            .map(|(m, event)| Record {
+                key: m.partition_key.as_bytes(),
+                event,
+            })
+            .collect();
+        let deliveries = self.subscriptions.iter().filter_map(|subscription| {
+            let mine: Vec<usize> = (0..messages.len())
+                .filter(|&i| messages[i].topic == subscription.topic)
+                .collect();
+            (!mine.is_empty())
+                .then(|| self.deliver(app, subscription, messages, &records, mine))
+        });
+        let mut failed: Vec<Option<String>> = vec![None; messages.len()];
+        for (i, why) in futures::future::join_all(deliveries).await.into_iter().flatten() {
+            failed[i].get_or_insert(why);
         }
-        Ok(())
+        let results = failed
+            .into_iter()
+            .map(|f| match f {
+                None => Ok(()),
+                Some(why) => Err(anyhow::anyhow!(why)),
+            })
+            .collect();
+        after_failures(messages, results)
+    }
+
+    fn in_delivery(&self) -> bool {
+        DELIVERING.try_with(|_| ()).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::routing::post;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn message(n: i64, user: &str) -> OutboxMessage {
+        OutboxMessage {
+            id: n,
+            event_id: Uuid::new_v4(),
+            topic: "t".into(),
+            partition_key: user.into(),
+            payload: serde_json::json!({"n": n}),
+            traceparent: None,
+        }
+    }
+
+    /// The `n` of each event of a delivery (one, or a bulk delivery's entries).
+    fn numbers(body: &[u8]) -> Vec<i64> {
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+        match body.get("entries") {
+            Some(entries) => entries
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["event"]["data"]["n"].as_i64().unwrap())
+                .collect(),
+            None => vec![body["data"]["n"].as_i64().unwrap()],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bulk_subscriber_gets_a_publish_in_one_delivery_and_one_without_gets_each_event() {
+        let bulk_seen: Arc<Mutex<Vec<Vec<i64>>>> = Arc::default();
+        let single_seen: Arc<Mutex<Vec<Vec<i64>>>> = Arc::default();
+        // The bulk subscriber asks once for event 2 again (and so for 3, the same user's
+        // next); the other takes everything.
+        let asked = Arc::new(Mutex::new(false));
+        let app = Router::new()
+            .route(
+                "/bulk",
+                post({
+                    let seen = bulk_seen.clone();
+                    move |body: Bytes| async move {
+                        let entries: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        seen.lock().unwrap().push(numbers(&body));
+                        let statuses: Vec<serde_json::Value> = entries["entries"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|e| {
+                                let n = e["event"]["data"]["n"].as_i64().unwrap();
+                                let mut asked = asked.lock().unwrap();
+                                let status = if n >= 2 && n <= 3 && !*asked {
+                                    if n == 3 {
+                                        *asked = true;
+                                    }
+                                    "RETRY"
+                                } else {
+                                    "SUCCESS"
+                                };
+                                serde_json::json!({"entryId": e["entryId"], "status": status})
+                            })
+                            .collect();
+                        axum::Json(serde_json::json!({ "statuses": statuses }))
+                    }
+                }),
+            )
+            .route(
+                "/single",
+                post({
+                    let seen = single_seen.clone();
+                    move |body: Bytes| async move {
+                        seen.lock().unwrap().push(numbers(&body));
+                        axum::Json(serde_json::json!({"status": "SUCCESS"}))
+                    }
+                }),
+            );
+        let subscription = |route, bulk| Subscription {
+            pubsub: "pubsub",
+            topic: "t",
+            route,
+            bulk,
+        };
+        let bus = InProcessBus::new(vec![subscription("/bulk", true), subscription("/single", false)]);
+        bus.attach(app);
+        let messages = [message(1, "a"), message(2, "b"), message(3, "b"), message(4, "c")];
+
+        let results = bus.publish_all(&messages).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(
+            *bulk_seen.lock().unwrap(),
+            [vec![1, 2, 3, 4], vec![2, 3]],
+            "one delivery for the publish, then again only what asked for it"
+        );
+        let mut singles = single_seen.lock().unwrap().clone();
+        assert!(singles.iter().all(|d| d.len() == 1), "{singles:?}");
+        let b: Vec<i64> = singles.iter().flatten().copied().filter(|n| (2..=3).contains(n)).collect();
+        assert_eq!(b, [2, 3], "one user's events in order");
+        singles.sort();
+        assert_eq!(singles, [[1], [2], [3], [4]]);
+    }
+
+    #[tokio::test]
+    async fn an_event_a_subscriber_keeps_refusing_fails_its_publish_and_its_users_later_ones() {
+        let app = Router::new().route(
+            "/refuses-2",
+            post(|body: Bytes| async move {
+                let status = if numbers(&body) == [2] { "RETRY" } else { "SUCCESS" };
+                axum::Json(serde_json::json!({ "status": status }))
+            }),
+        );
+        let bus = InProcessBus::new(vec![Subscription {
+            pubsub: "pubsub",
+            topic: "t",
+            route: "/refuses-2",
+            bulk: false,
+        }]);
+        bus.attach(app);
+        let messages = [message(1, "a"), message(2, "a"), message(3, "a"), message(4, "b")];
+        let failed: Vec<bool> = bus
+            .publish_all(&messages)
+            .await
+            .iter()
+            .map(Result::is_err)
+            .collect();
+        assert_eq!(failed, [false, true, true, false]);
     }
 }

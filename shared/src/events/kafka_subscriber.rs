@@ -17,26 +17,20 @@
 //! starting from the oldest record (`components/pubsub.yaml`); a group of the process's
 //! own, from the newest record, for a `pubsub-realtime` one (`pubsub-realtime.yaml`).
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::body::Body;
-use axum::http::{header, Request};
 use axum::Router;
 use futures::future::{BoxFuture, Shared};
 use futures::FutureExt;
-use http_body_util::BodyExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::ClientConfig;
-use tower::ServiceExt;
 
+use super::delivery::{deliver_bulk, Record};
 use super::publisher::KafkaPublisher;
-use super::subscription::{
-    read_reply, Delivery, Subscription, BULK_MAX_AWAIT_MS, BULK_MAX_MESSAGES, MAX_DELIVERY_BYTES,
-};
+use super::subscription::{Delivery, Subscription, BULK_MAX_AWAIT_MS, BULK_MAX_MESSAGES};
 use super::PUBSUB_REALTIME;
 
 /// How long an entry answered RETRY waits before it is delivered again (the constant
@@ -48,10 +42,6 @@ pub const REDELIVERY_INTERVAL: Duration = Duration::from_secs(2);
 /// HTTP request carries them, and the consumers write a delivery's events together (one
 /// transaction for many events is most of their throughput; docs/BENCHMARKS.md).
 pub const DELIVERY_MAX_RECORDS: usize = 5 * BULK_MAX_MESSAGES as usize;
-
-/// One bulk delivery's records at most this many bytes in all (a delivery's limit, less
-/// room for the entries' wrapping); a batch over it goes in several deliveries.
-const DELIVERY_BYTES: usize = MAX_DELIVERY_BYTES - 64 * 1024;
 
 /// Where one subscription's records come from and go.
 #[derive(Debug, Clone)]
@@ -222,9 +212,16 @@ async fn deliver_until_done(
     batch: &[BorrowedMessage<'_>],
     stop: &mut Stop,
 ) -> bool {
+    let records: Vec<Record> = batch
+        .iter()
+        .map(|m| Record {
+            key: m.key().unwrap_or_default(),
+            event: m.payload().unwrap_or_default(),
+        })
+        .collect();
     let mut pending: Vec<usize> = (0..batch.len()).collect();
     loop {
-        let statuses = deliver(app, &target.route, batch, &pending).await;
+        let statuses = deliver_bulk(app, &target.route, &records, &pending).await;
         let mut again = Vec::new();
         for (&i, status) in pending.iter().zip(statuses) {
             let done = match status {
@@ -259,129 +256,5 @@ async fn deliver_until_done(
             () = &mut *stop => return false,
             () = tokio::time::sleep(REDELIVERY_INTERVAL) => {}
         }
-    }
-}
-
-/// Delivers `batch[i]` for each of `indices`, in order, as bulk deliveries of at most
-/// [`DELIVERY_BYTES`]; a status for each. A record no delivery can carry (not JSON, or
-/// too large) is dropped without one (the route would refuse it too). Once a key's record asks for
-/// redelivery, that key's later records are not delivered and ask for it too, so none
-/// overtakes it.
-async fn deliver(
-    app: &Router,
-    route: &str,
-    batch: &[BorrowedMessage<'_>],
-    indices: &[usize],
-) -> Vec<Delivery> {
-    let mut statuses = vec![Delivery::Retry; indices.len()];
-    let mut held: HashSet<&[u8]> = HashSet::new();
-    let mut entries: Vec<(usize, &[u8])> = Vec::new();
-    let mut bytes = 0;
-    for n in 0..=indices.len() {
-        let next = indices.get(n).map(|&i| &batch[i]);
-        let full =
-            next.is_some_and(|m| !entries.is_empty() && bytes + m.payload_len() > DELIVERY_BYTES);
-        if next.is_none() || full {
-            let answers = post(app, route, &entries).await;
-            for ((position, _), status) in entries.drain(..).zip(answers) {
-                statuses[position] = status;
-                if status == Delivery::Retry {
-                    held.insert(batch[indices[position]].key().unwrap_or_default());
-                }
-            }
-            bytes = 0;
-        }
-        let Some(message) = next else { break };
-        let payload = message.payload().unwrap_or_default();
-        if held.contains(message.key().unwrap_or_default()) {
-            // stays Retry
-        } else if let Some(reason) = undeliverable(payload) {
-            tracing::warn!(
-                topic = message.topic(),
-                partition = message.partition(),
-                offset = message.offset(),
-                reason,
-                "a record no route can take; dropped"
-            );
-            metrics::counter!("events_consumed_total", "outcome" => "drop").increment(1);
-            statuses[n] = Delivery::Drop;
-        } else {
-            entries.push((n, payload));
-            bytes += payload.len();
-        }
-    }
-    statuses
-}
-
-/// Why no delivery could carry `payload`, if so: the route would refuse it whatever it held.
-fn undeliverable(payload: &[u8]) -> Option<&'static str> {
-    if payload.len() > DELIVERY_BYTES {
-        Some("larger than a delivery may be")
-    } else if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
-        Some("not JSON")
-    } else {
-        None
-    }
-}
-
-/// One bulk delivery of `entries` (their position, their record) to `route`, as daprd
-/// sends it; a status for each, in order.
-async fn post(app: &Router, route: &str, entries: &[(usize, &[u8])]) -> Vec<Delivery> {
-    if entries.is_empty() {
-        return Vec::new();
-    }
-    let mut body =
-        Vec::with_capacity(entries.iter().map(|(_, p)| p.len() + 32).sum::<usize>() + 16);
-    body.extend_from_slice(br#"{"entries":["#);
-    for (n, (position, payload)) in entries.iter().enumerate() {
-        if n > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(format!(r#"{{"entryId":"{position}","event":"#).as_bytes());
-        body.extend_from_slice(payload);
-        body.push(b'}');
-    }
-    body.extend_from_slice(b"]}");
-    let request = Request::post(route)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .expect("a valid request");
-    let response = match app.clone().oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    let status = response.status();
-    let ids: Vec<String> = entries
-        .iter()
-        .map(|(position, _)| position.to_string())
-        .collect();
-    match response.into_body().collect().await {
-        Ok(body) => {
-            let statuses = read_reply(status, &body.to_bytes(), &ids);
-            if !status.is_success() {
-                tracing::warn!(route, %status, "the route failed a delivery");
-            }
-            statuses
-        }
-        Err(e) => {
-            tracing::warn!(route, error = %e, "reading the route's answer failed");
-            vec![Delivery::Retry; entries.len()]
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_no_delivery_can_carry_is_named() {
-        assert_eq!(undeliverable(br#"{"specversion":"1.0"}"#), None);
-        assert_eq!(undeliverable(b"not json"), Some("not JSON"));
-        assert_eq!(undeliverable(b""), Some("not JSON"));
-        let mut huge = vec![b'"'];
-        huge.resize(DELIVERY_BYTES + 1, b'a');
-        huge.push(b'"');
-        assert_eq!(undeliverable(&huge), Some("larger than a delivery may be"));
     }
 }

@@ -4,6 +4,7 @@
 //! subscription contract).
 
 pub mod bus;
+pub mod delivery;
 pub mod hub;
 #[cfg(feature = "kafka")]
 pub mod kafka_subscriber;

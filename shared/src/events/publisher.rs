@@ -4,11 +4,10 @@
 //! - `inprocess`: the in-process bus of `todo-local` (and tests);
 //! - `none`: nothing is published now; rows stay in the outbox for a later sweep.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::bail;
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::dapr::Sidecar;
 use crate::store::OutboxMessage;
@@ -41,6 +40,13 @@ pub trait Publisher: Send + Sync + 'static {
             results.push(result);
         }
         results
+    }
+
+    /// Whether the caller is inside one of this transport's own deliveries: a consumer
+    /// publishing while the in-process bus waits on it. Such a publish goes out at once,
+    /// never queued behind the publish that is waiting on it (the relay's batching).
+    fn in_delivery(&self) -> bool {
+        false
     }
 }
 
@@ -82,21 +88,11 @@ impl Publisher for NoPublisher {
 /// Messages sent in one bulk publish at most.
 const BULK_MAX: usize = 100;
 
-type Waiting = (OutboxMessage, oneshot::Sender<Result<(), String>>);
-
 /// Dapr's bulk publish API, `POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}` (each entry
-/// with `metadata.partitionKey` = the user id, so a user's events share a partition).
-///
-/// Concurrent publishes are coalesced (each request's events, the sweep's, the consumers'):
-/// one task sends whatever is waiting as one bulk request per topic while the previous one
-/// is in flight, so under load the sidecar gets a request per batch, not per change, and
-/// with no load a change's events go at once.
+/// with `metadata.partitionKey` = the user id, so a user's events share a partition). The
+/// relay hands it each batch of changes together, so under load the sidecar gets a
+/// request per batch, not per change.
 pub struct DaprPublisher {
-    bulk: Arc<DaprBulk>,
-    queue: OnceLock<mpsc::UnboundedSender<Waiting>>,
-}
-
-struct DaprBulk {
     sidecar: Arc<Sidecar>,
     pubsub: String,
 }
@@ -104,38 +100,9 @@ struct DaprBulk {
 impl DaprPublisher {
     pub fn new(sidecar: Arc<Sidecar>, pubsub: impl Into<String>) -> Self {
         DaprPublisher {
-            bulk: Arc::new(DaprBulk {
-                sidecar,
-                pubsub: pubsub.into(),
-            }),
-            queue: OnceLock::new(),
+            sidecar,
+            pubsub: pubsub.into(),
         }
-    }
-
-    /// The coalescing task's queue, started on first use (inside the runtime). The task
-    /// ends when the publisher is dropped.
-    fn queue(&self) -> &mpsc::UnboundedSender<Waiting> {
-        self.queue.get_or_init(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Waiting>();
-            let bulk = self.bulk.clone();
-            tokio::spawn(async move {
-                while let Some(first) = rx.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < BULK_MAX {
-                        match rx.try_recv() {
-                            Ok(next) => batch.push(next),
-                            Err(_) => break,
-                        }
-                    }
-                    let (messages, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                    let results = after_failures(&messages, bulk.publish(&messages).await);
-                    for (reply, result) in waiting.into_iter().zip(results) {
-                        let _ = reply.send(result.map_err(|e| format!("{e:#}")));
-                    }
-                }
-            });
-            tx
-        })
     }
 }
 
@@ -146,26 +113,13 @@ impl Publisher for DaprPublisher {
         results.pop().expect("one result per message")
     }
 
+    /// [`BULK_MAX`] messages at a time, one batch after another (so a user's events keep
+    /// their order).
     async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
-        let mut answers = Vec::with_capacity(messages.len());
-        for message in messages {
-            let (reply, answer) = oneshot::channel();
-            answers.push(match self.queue().send((message.clone(), reply)) {
-                Ok(()) => Some(answer),
-                Err(_) => None,
-            });
-        }
         let mut results = Vec::with_capacity(messages.len());
-        for answer in answers {
-            results.push(match answer {
-                Some(answer) => match answer.await {
-                    Ok(result) => result.map_err(anyhow::Error::msg),
-                    Err(_) => Err(anyhow::anyhow!("the publisher is shutting down")),
-                },
-                None => Err(anyhow::anyhow!("the publisher is shutting down")),
-            });
+        for chunk in messages.chunks(BULK_MAX) {
+            results.extend(self.publish_bulk(chunk).await);
         }
-        // A call's messages may have gone out in two batches.
         after_failures(messages, results)
     }
 }
@@ -180,11 +134,11 @@ fn metadata(message: &OutboxMessage) -> serde_json::Value {
     metadata
 }
 
-impl DaprBulk {
+impl DaprPublisher {
     /// One bulk request per topic of `messages`, the topics at the same time (each keeps
     /// its own order); a result per message, in order (as the sidecar answered: the callers
     /// apply [`after_failures`]).
-    async fn publish(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
+    async fn publish_bulk(&self, messages: &[OutboxMessage]) -> Vec<anyhow::Result<()>> {
         let mut failed: Vec<Option<String>> = vec![None; messages.len()];
         let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
         topics.sort_unstable();
@@ -525,29 +479,23 @@ mod tests {
         }
     }
 
-    /// Concurrent changes' events go to the sidecar together. On this single-threaded
-    /// runtime every call has queued its events before the coalescing task first runs, so
-    /// they all make one bulk request.
+    /// A batch goes to the sidecar [`BULK_MAX`] entries a request, one request after
+    /// another, in order.
     #[tokio::test]
-    async fn concurrent_publishes_share_one_bulk_request() {
+    async fn a_batch_goes_in_bulk_requests_in_order() {
         let (publisher, fake) = publisher_with_fake().await;
-        let calls: Vec<Vec<OutboxMessage>> = (0..40)
-            .map(|i| {
-                let key = format!("user-{i}");
-                vec![
-                    numbered(&key, &format!("{i}.1"), false),
-                    numbered(&key, &format!("{i}.2"), false),
-                ]
-            })
+        let batch: Vec<OutboxMessage> = (0..250)
+            .map(|i| numbered(&format!("user-{}", i % 7), &i.to_string(), false))
             .collect();
-        let results =
-            futures::future::join_all(calls.iter().map(|call| publisher.publish_all(call))).await;
-        assert!(results.iter().flatten().all(Result::is_ok));
+        let results = publisher.publish_all(&batch).await;
+        assert!(results.iter().all(Result::is_ok));
         let requests = fake.requests.lock().unwrap().clone();
-        let expected: Vec<String> = (0..40)
-            .flat_map(|i| [format!("{i}.1"), format!("{i}.2")])
-            .collect();
-        assert_eq!(requests, [expected]);
+        let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [BULK_MAX, BULK_MAX, 50]);
+        let sent: Vec<String> = requests.into_iter().flatten().collect();
+        let expected: Vec<String> = (0..250).map(|i| i.to_string()).collect();
+        assert_eq!(sent, expected);
+        assert_eq!(fake.peak.load(Ordering::SeqCst), 1, "one request at a time");
     }
 
     /// A batch's topics go to the sidecar at the same time, each in one request.
@@ -571,29 +519,24 @@ mod tests {
     }
 
     /// An entry the sidecar refuses fails, and so does every later event of its user in
-    /// the same bulk request (another call's too), to keep that user's order; other users'
-    /// events are published.
+    /// the batch, to keep that user's order; other users' events are published.
     #[tokio::test]
     async fn a_refused_entry_fails_its_users_later_events_only() {
         let (publisher, fake) = publisher_with_fake().await;
-        let first = [
+        let batch = [
             numbered("alice", "a1", true),
             numbered("bob", "b1", false),
             numbered("alice", "a2", false),
-        ];
-        let second = [
             numbered("alice", "a3", false),
             numbered("carol", "c1", false),
         ];
-        let (first, second) = tokio::join!(
-            publisher.publish_all(&first),
-            publisher.publish_all(&second)
-        );
-        let ok = |results: Vec<anyhow::Result<()>>| -> Vec<bool> {
-            results.iter().map(Result::is_ok).collect()
-        };
-        assert_eq!(ok(first), [false, true, false]);
-        assert_eq!(ok(second), [false, true]);
+        let ok: Vec<bool> = publisher
+            .publish_all(&batch)
+            .await
+            .iter()
+            .map(Result::is_ok)
+            .collect();
+        assert_eq!(ok, [false, true, false, false, true]);
         assert_eq!(fake.requests.lock().unwrap().len(), 1);
     }
 
