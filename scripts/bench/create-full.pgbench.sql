@@ -49,23 +49,25 @@ linked as (
     insert into task_tags (task_id, tag_id)
     select named.id, g.id from named
     join (select * from known union all select * from made) g
-      on g.user_id = named.user_id and g.name = named.name)
-select * from t
+      on g.user_id = named.user_id and g.name = named.name),
+announced as (
+    insert into outbox (event_id, topic, partition_key, payload)
+    select t.id, topics.topic, t.user_id, jsonb_build_object(
+            'event_id', t.id::text, 'event_type', 'task.created', 'schema_version', '1.0',
+            'user_id', t.user_id, 'task_id', t.id::text, 'occurred_at', now(),
+            'task', jsonb_build_object(
+                'id', t.id::text, 'user_id', t.user_id, 'title', t.title,
+                'description', t.description, 'completed', false, 'completed_at', null,
+                'priority', 'P' || t.priority, 'tags', to_jsonb(t.tags),
+                'due_at', t.due_at, 'reminder_minutes', null, 'remind_at', null,
+                'reminder_sent_at', null, 'recurrence', null, 'timezone', t.timezone,
+                'recurrence_parent_id', null, 'recurrence_depth', 0, 'recurrence_anchor', null,
+                'created_at', t.created_at, 'updated_at', t.updated_at))
+    from t, unnest(array['task-events', 'task-updates']) with ordinality as topics(topic, n)
+    order by topics.n
+    returning id, event_id, topic, partition_key, payload)
+select t.*, (select count(*) from announced) as events from t
 \gset t_
-insert into outbox (event_id, topic, partition_key, payload)
-select :t_id::uuid, topic, :t_user_id, jsonb_build_object(
-        'event_id', :t_id::text, 'event_type', 'task.created', 'schema_version', '1.0',
-        'user_id', :t_user_id::text, 'task_id', :t_id::text, 'occurred_at', now(),
-        'task', jsonb_build_object(
-            'id', :t_id::text, 'user_id', :t_user_id::text, 'title', :t_title::text,
-            'description', :t_description::text, 'completed', false, 'completed_at', null,
-            'priority', 'P' || :t_priority, 'tags', to_jsonb(:t_tags::text[]),
-            'due_at', :t_due_at::timestamptz, 'reminder_minutes', null, 'remind_at', null,
-            'reminder_sent_at', null, 'recurrence', null, 'timezone', :t_timezone::text,
-            'recurrence_parent_id', null, 'recurrence_depth', 0, 'recurrence_anchor', null,
-            'created_at', :t_created_at::timestamptz, 'updated_at', :t_updated_at::timestamptz))
-from unnest(array['task-events', 'task-updates']) with ordinality as t(topic, n) order by n
-returning id, event_id, topic, partition_key, payload;
 commit;
 -- After the commit:
 insert into audit_log (event_id, event_type, user_id, task_id, occurred_at, payload)

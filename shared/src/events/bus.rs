@@ -254,7 +254,7 @@ mod tests {
                             .map(|e| {
                                 let n = e["event"]["data"]["n"].as_i64().unwrap();
                                 let mut asked = asked.lock().unwrap();
-                                let status = if n >= 2 && n <= 3 && !*asked {
+                                let status = if (2..=3).contains(&n) && !*asked {
                                     if n == 3 {
                                         *asked = true;
                                     }

@@ -16,7 +16,7 @@ mod webhooks;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 
 use super::StoreError;
 use crate::domain::{Description, Priority, Recurrence, TagName, Task, Timezone, Title};
@@ -37,6 +37,9 @@ const TASK_COLUMNS: &str =
 /// serve the requests (docs/BENCHMARKS.md, "No parallel query").
 const SESSION_SETTINGS: [(&str, &str); 1] = [("max_parallel_workers_per_gather", "0")];
 
+/// A pooled connection idle this long is checked with a round trip before it is used.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -52,6 +55,19 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(3))
+            // sqlx checks a connection with a round trip when it goes back to the pool, and
+            // by default again when it is taken out: on a busy pool that second one was a
+            // round trip per transaction for nothing. Only a connection that has sat idle
+            // (through a restart of the server, say) is checked before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= CHECK_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(PgStore { pool })
     }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{classify, PgStore};
@@ -102,30 +103,53 @@ pub(super) async fn insert_outbox(
     if records.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<uuid::Uuid> = records.iter().map(|r| r.event_id).collect();
-    let topics: Vec<&str> = records.iter().map(|r| r.topic).collect();
-    let keys: Vec<&str> = records.iter().map(|r| r.partition_key.as_str()).collect();
-    let payloads: Vec<&serde_json::Value> = records.iter().map(|r| &r.payload).collect();
-    let traces: Vec<Option<&str>> = records.iter().map(|r| r.traceparent.as_deref()).collect();
-    let rows = sqlx::query(
-        "insert into outbox (event_id, topic, partition_key, payload, traceparent) \
-         select e, t, k, p, c from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[]) \
-             with ordinality as r(e, t, k, p, c, n) order by n \
-         returning id, event_id, topic, partition_key, payload, traceparent",
-    )
-    .bind(&ids)
-    .bind(&topics)
-    .bind(&keys)
-    .bind(&payloads)
-    .bind(&traces)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(classify)?;
+    let rows = bind_outbox(sqlx::query(&outbox_insert(1, "true")), records)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify)?;
     outbox_messages(&rows)
 }
 
+/// The statement that writes outbox records, in order, when `condition` (SQL) holds, and
+/// answers the rows ([`outbox_messages`]); its parameters are numbered from `$first` on
+/// and bound by [`bind_outbox`]. Also a part of a larger statement (a task's insert).
+pub(super) fn outbox_insert(first: usize, condition: &str) -> String {
+    let [e, t, k, p, c] = [0, 1, 2, 3, 4].map(|i| format!("${}", first + i));
+    format!(
+        "insert into outbox (event_id, topic, partition_key, payload, traceparent) \
+         select e.id, e.topic, e.key, e.payload, e.trace \
+         from unnest({e}::uuid[], {t}::text[], {k}::text[], {p}::jsonb[], {c}::text[]) \
+             with ordinality as e(id, topic, key, payload, trace, n) \
+         where {condition} order by e.n \
+         returning id, event_id, topic, partition_key, payload, traceparent"
+    )
+}
+
+/// Binds `records` to the parameters of [`outbox_insert`].
+pub(super) fn bind_outbox<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    records: &'q [OutboxRecord],
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(records.iter().map(|r| r.event_id).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.topic).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.partition_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(records.iter().map(|r| &r.payload).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.traceparent.as_deref())
+                .collect::<Vec<_>>(),
+        )
+}
+
 /// Outbox rows as messages, in publishing order.
-fn outbox_messages(rows: &[PgRow]) -> Result<Vec<OutboxMessage>, StoreError> {
+pub(super) fn outbox_messages(rows: &[PgRow]) -> Result<Vec<OutboxMessage>, StoreError> {
     let mut messages = rows
         .iter()
         .map(|row| {

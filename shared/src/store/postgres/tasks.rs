@@ -5,13 +5,17 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use sqlx::{Postgres, Transaction};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::outbox::insert_outbox;
+use super::outbox::{bind_outbox, insert_outbox, outbox_insert, outbox_messages};
 use super::{classify, tag_names, task_from_row, PgStore, MIGRATOR, TASK_COLUMNS};
-use crate::domain::{ListQuery, Page, Task, TaskChange};
-use crate::store::{Announce, Changed, Modify, StoreError, TagCount, TaskStore};
+use crate::domain::{ListQuery, Page, SearchDocument, Task, TaskChange};
+use crate::store::{
+    Announce, Changed, Modify, OutboxMessage, OutboxRecord, StoreError, TagCount, TaskStore,
+};
 
 #[async_trait]
 impl TaskStore for PgStore {
@@ -22,12 +26,12 @@ impl TaskStore for PgStore {
         announce: Announce<'_>,
     ) -> Result<Changed<Task>, StoreError> {
         let mut tx = self.begin_generic().await?;
-        if !insert_task(&mut tx, task).await? {
+        let records = announce(TaskChange::Created(task));
+        let Some(outbox) = insert_task_announced(&mut tx, task, &records).await? else {
             return Err(StoreError::Conflict(
                 "this occurrence of the series exists already".into(),
             ));
-        }
-        let outbox = insert_outbox(&mut tx, &announce(TaskChange::Created(task))).await?;
+        };
         tx.commit().await.map_err(classify)?;
         Ok(Changed {
             value: task.clone(),
@@ -211,15 +215,6 @@ fn search_vector(user: &str, title: &str, tags: &str, description: &str) -> Stri
     )
 }
 
-/// Inserts `task` with its tags, search vector and reminder; `false` when a task with the
-/// same `recurrence_parent_id` exists already (one next occurrence per parent).
-async fn insert_task(
-    tx: &mut Transaction<'static, Postgres>,
-    task: &Task,
-) -> Result<bool, StoreError> {
-    Ok(insert_tasks(tx, &[task]).await?.contains(&task.id))
-}
-
 /// Inserts `tasks` in one statement, with their tags (the user's tags made on first use,
 /// and the links), search vectors and reminder queue rows, and answers the ids of those
 /// inserted: not those whose `recurrence_parent_id` has its occurrence already (an earlier
@@ -238,14 +233,45 @@ async fn insert_tasks(
     if tasks.is_empty() {
         return Ok(HashSet::new());
     }
-    let documents: Vec<_> = tasks.iter().map(|t| t.search_document()).collect();
-    // Tags travel as one JSON array per task: unnest cannot take an array of arrays of
-    // different lengths.
-    let tags: Vec<String> = tasks
-        .iter()
-        .map(|t| serde_json::Value::from(tag_names(&t.tags)).to_string())
-        .collect();
-    let inserted: HashSet<Uuid> = sqlx::query_scalar(&format!(
+    let rows = Columns::of(tasks)
+        .bind(sqlx::query(&insert_tasks_sql("select id from t")))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify)?;
+    rows.iter()
+        .map(|row| row.try_get("id").map_err(classify))
+        .collect()
+}
+
+/// Inserts `task` as [`insert_tasks`] does and, in the same statement, writes `records` to
+/// the outbox if it was inserted: its outbox rows, or `None` when the task was not
+/// inserted (its series has this occurrence already). One statement, so one round trip.
+async fn insert_task_announced(
+    tx: &mut Transaction<'static, Postgres>,
+    task: &Task,
+    records: &[OutboxRecord],
+) -> Result<Option<Vec<OutboxMessage>>, StoreError> {
+    if records.is_empty() {
+        let inserted = insert_tasks(tx, &[task]).await?;
+        return Ok(inserted.contains(&task.id).then(Vec::new));
+    }
+    let tasks = [task];
+    let columns = Columns::of(&tasks);
+    let sql = insert_tasks_sql(&format!(
+        ", announced as ({}) select * from announced",
+        outbox_insert(Columns::COUNT + 1, "exists (select from t)")
+    ));
+    let rows = bind_outbox(columns.bind(sqlx::query(&sql)), records)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify)?;
+    (!rows.is_empty()).then(|| outbox_messages(&rows)).transpose()
+}
+
+/// The statement of [`insert_tasks`], up to its last part: `tail` (the final select, or
+/// more parts and then it). Its parameters are the [`Columns`], `$1` to `$23`.
+fn insert_tasks_sql(tail: &str) -> String {
+    format!(
         "with r as ( \
              select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], \
                      $6::timestamptz[], $7::int2[], $8::text[], $9::timestamptz[], $10::int4[], \
@@ -291,43 +317,69 @@ async fn insert_tasks(
              insert into reminder_queue (task_id, remind_at) \
              select r.id, r.armed from r join t on t.id = r.id where r.armed is not null \
              on conflict (task_id) do update set remind_at = excluded.remind_at) \
-         select id from t",
+         {tail}",
         search = search_vector(
             "r.user_id",
             "r.search_title",
             "r.search_tags",
             "r.search_description"
         ),
-    ))
-    .bind(column(tasks, |t| t.id))
-    .bind(column(tasks, |t| t.user_id.as_str()))
-    .bind(column(tasks, |t| t.title.as_str()))
-    .bind(column(tasks, |t| t.description.as_str()))
-    .bind(column(tasks, |t| t.completed))
-    .bind(column(tasks, |t| t.completed_at))
-    .bind(column(tasks, |t| t.priority.level()))
-    .bind(&tags)
-    .bind(column(tasks, |t| t.due_at))
-    .bind(column(tasks, |t| t.reminder_minutes))
-    .bind(column(tasks, |t| t.remind_at))
-    .bind(column(tasks, |t| t.reminder_sent_at))
-    .bind(column(tasks, |t| t.recurrence.as_ref().map(|r| r.as_str())))
-    .bind(column(tasks, |t| t.timezone.name()))
-    .bind(column(tasks, |t| t.recurrence_parent_id))
-    .bind(column(tasks, |t| t.recurrence_depth))
-    .bind(column(tasks, |t| t.recurrence_anchor))
-    .bind(column(tasks, |t| t.created_at))
-    .bind(column(tasks, |t| t.updated_at))
-    .bind(column(&documents, |d| d.title))
-    .bind(column(&documents, |d| d.tags.as_str()))
-    .bind(column(&documents, |d| d.description))
-    .bind(column(tasks, |t| t.armed_reminder()))
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(classify)?
-    .into_iter()
-    .collect();
-    Ok(inserted)
+    )
+}
+
+/// The tasks of an insert as column arrays, for `unnest`.
+struct Columns<'a> {
+    tasks: &'a [&'a Task],
+    documents: Vec<SearchDocument<'a>>,
+    /// One JSON array per task: unnest cannot take an array of arrays of different lengths.
+    tags: Vec<String>,
+}
+
+impl<'a> Columns<'a> {
+    /// How many parameters [`Columns::bind`] binds.
+    const COUNT: usize = 23;
+
+    fn of(tasks: &'a [&'a Task]) -> Self {
+        Columns {
+            tasks,
+            documents: tasks.iter().map(|t| t.search_document()).collect(),
+            tags: tasks
+                .iter()
+                .map(|t| serde_json::Value::from(tag_names(&t.tags)).to_string())
+                .collect(),
+        }
+    }
+
+    fn bind<'q>(
+        &'q self,
+        query: Query<'q, Postgres, PgArguments>,
+    ) -> Query<'q, Postgres, PgArguments> {
+        let tasks = self.tasks;
+        query
+            .bind(column(tasks, |t| t.id))
+            .bind(column(tasks, |t| t.user_id.as_str()))
+            .bind(column(tasks, |t| t.title.as_str()))
+            .bind(column(tasks, |t| t.description.as_str()))
+            .bind(column(tasks, |t| t.completed))
+            .bind(column(tasks, |t| t.completed_at))
+            .bind(column(tasks, |t| t.priority.level()))
+            .bind(&self.tags)
+            .bind(column(tasks, |t| t.due_at))
+            .bind(column(tasks, |t| t.reminder_minutes))
+            .bind(column(tasks, |t| t.remind_at))
+            .bind(column(tasks, |t| t.reminder_sent_at))
+            .bind(column(tasks, |t| t.recurrence.as_ref().map(|r| r.as_str())))
+            .bind(column(tasks, |t| t.timezone.name()))
+            .bind(column(tasks, |t| t.recurrence_parent_id))
+            .bind(column(tasks, |t| t.recurrence_depth))
+            .bind(column(tasks, |t| t.recurrence_anchor))
+            .bind(column(tasks, |t| t.created_at))
+            .bind(column(tasks, |t| t.updated_at))
+            .bind(column(&self.documents, |d| d.title))
+            .bind(column(&self.documents, |d| d.tags.as_str()))
+            .bind(column(&self.documents, |d| d.description))
+            .bind(column(tasks, |t| t.armed_reminder()))
+    }
 }
 
 /// One field of each row, as an array parameter of an `unnest(...)` insert.
