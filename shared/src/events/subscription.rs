@@ -456,11 +456,12 @@ enum Delivered<T> {
 
 /// A request body from daprd: a bulk delivery (`entries`) or a single CloudEvent.
 fn parse_delivery<T: DeserializeOwned>(body: &Bytes) -> Result<Delivered<T>, String> {
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
     if value.get("specversion").is_none() {
-        if let Some(entries) = value.get("entries") {
-            let entries: Vec<BulkEntry> = serde_json::from_value(entries.clone())
+        // Taken out, not cloned: a bulk delivery is the whole body.
+        if let Some(entries) = value.as_object_mut().and_then(|o| o.remove("entries")) {
+            let entries: Vec<BulkEntry> = serde_json::from_value(entries)
                 .map_err(|e| format!("not a bulk delivery: {e}"))?;
             return Ok(Delivered::Bulk(
                 entries
