@@ -235,15 +235,23 @@ async fn changes_committed_while_a_publish_is_in_flight_go_out_together() {
             let (app, user) = (app.clone(), user.clone());
             tokio::spawn(async move {
                 let path = format!("/api/{user}/tasks");
-                app.call(&user, "POST", &path, Some(json!({"title": format!("t{i}")})))
-                    .await
+                app.call(
+                    &user,
+                    "POST",
+                    &path,
+                    Some(json!({"title": format!("t{i}")})),
+                )
+                .await
             })
         })
         .collect();
     // Every change committed (its request now waits for its publish) before the gate opens.
     let started = std::time::Instant::now();
     while pool.outbox_of_user(&user, "task-events").await.len() < 20 {
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the creates commit");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the creates commit"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -256,14 +264,21 @@ async fn changes_committed_while_a_publish_is_in_flight_go_out_together() {
     }
 
     let batches = gate.batches.lock().unwrap().clone();
-    assert_eq!(batches.iter().sum::<usize>(), 40, "each change's two events, once: {batches:?}");
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        40,
+        "each change's two events, once: {batches:?}"
+    );
     assert!(
         batches.len() < 20,
         "the changes that waited went out together, not one publish each: {batches:?}"
     );
     for id in &ids {
         let rows = outbox_types(&pool, id).await;
-        assert!(rows.iter().all(|r| r.2), "every row marked published: {rows:?}");
+        assert!(
+            rows.iter().all(|r| r.2),
+            "every row marked published: {rows:?}"
+        );
     }
 }
 

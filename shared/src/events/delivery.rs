@@ -40,7 +40,8 @@ pub async fn deliver_bulk(
     let mut bytes = 0;
     for n in 0..=indices.len() {
         let next = indices.get(n).map(|&i| records[i]);
-        let full = next.is_some_and(|r| !entries.is_empty() && bytes + r.event.len() > DELIVERY_BYTES);
+        let full =
+            next.is_some_and(|r| !entries.is_empty() && bytes + r.event.len() > DELIVERY_BYTES);
         if next.is_none() || full {
             let answers = post(app, route, &entries).await;
             for ((position, _), status) in entries.drain(..).zip(answers) {
@@ -117,7 +118,12 @@ async fn post(app: &Router, route: &str, entries: &[(usize, &[u8])]) -> Vec<Deli
 }
 
 /// Sends `request` to the app and reads its answer for the delivery's entries (`ids`).
-async fn answer(app: &Router, route: &str, request: Request<Body>, ids: &[String]) -> Vec<Delivery> {
+async fn answer(
+    app: &Router,
+    route: &str,
+    request: Request<Body>,
+    ids: &[String],
+) -> Vec<Delivery> {
     let response = match app.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

@@ -265,7 +265,9 @@ async fn insert_task_announced(
         .fetch_all(&mut **tx)
         .await
         .map_err(classify)?;
-    (!rows.is_empty()).then(|| outbox_messages(&rows)).transpose()
+    (!rows.is_empty())
+        .then(|| outbox_messages(&rows))
+        .transpose()
 }
 
 /// The statement of [`insert_tasks`], up to its last part: `tail` (the final select, or
