@@ -9,17 +9,15 @@
 //! event a subscriber keeps asking to have again fails the publish, so its outbox row
 //! stays pending and the sweep delivers it again later.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
-use futures::StreamExt;
 
 use super::delivery::{deliver_bulk, deliver_one, Record};
 use super::publisher::{after_failures, Publisher};
-use super::subscription::{cloud_event, Delivery, Subscription};
+use super::subscription::{cloud_event, in_order_per_key, Delivery, Subscription};
 use crate::store::OutboxMessage;
 
 /// Deliveries of an event to one subscriber before its publish fails.
@@ -75,8 +73,10 @@ impl InProcessBus {
             for (&i, status) in pending.iter().zip(statuses) {
                 match status {
                     Delivery::Success => {}
-                    Delivery::Drop => tracing::warn!(route, dead_letter = %subscription.dead_letter_topic(),
-                        event_id = %messages[i].event_id, "event dropped by its subscriber"),
+                    Delivery::Drop => {
+                        tracing::warn!(route, dead_letter = %subscription.dead_letter_topic(),
+                        event_id = %messages[i].event_id, "event dropped by its subscriber")
+                    }
                     Delivery::Retry => again.push(i),
                 }
             }
@@ -105,42 +105,22 @@ async fn one_at_a_time(
     records: &[Record<'_>],
     indices: &[usize],
 ) -> Vec<Delivery> {
-    let mut by_key: Vec<Vec<usize>> = Vec::new();
-    let mut slot: HashMap<&[u8], usize> = HashMap::new();
-    for (n, &i) in indices.iter().enumerate() {
-        let k = *slot.entry(records[i].key).or_insert_with(|| {
-            by_key.push(Vec::new());
-            by_key.len() - 1
-        });
-        by_key[k].push(n);
-    }
-    let done: Vec<Vec<(usize, Delivery)>> = futures::stream::iter(by_key)
-        .map(|positions| async move {
-            let mut out = Vec::with_capacity(positions.len());
-            let mut held = false;
-            for n in positions {
-                let i = indices[n];
-                let status = if held {
-                    Delivery::Retry
-                } else {
-                    let id = messages[i].event_id.to_string();
-                    DELIVERING
-                        .scope((), deliver_one(app, route, &id, records[i].event))
-                        .await
-                };
-                held |= status == Delivery::Retry;
-                out.push((n, status));
+    in_order_per_key(
+        indices.to_vec(),
+        |&i| records[i].key,
+        USERS_AT_ONCE,
+        |i| {
+            let id = messages[i].event_id.to_string();
+            async move {
+                DELIVERING
+                    .scope((), deliver_one(app, route, &id, records[i].event))
+                    .await
             }
-            out
-        })
-        .buffer_unordered(USERS_AT_ONCE)
-        .collect()
-        .await;
-    let mut statuses = vec![Delivery::Retry; indices.len()];
-    for (n, status) in done.into_iter().flatten() {
-        statuses[n] = status;
-    }
-    statuses
+        },
+        |status| *status == Delivery::Retry,
+        || Delivery::Retry,
+    )
+    .await
 }
 
 #[async_trait]
@@ -175,11 +155,14 @@ impl Publisher for InProcessBus {
             let mine: Vec<usize> = (0..messages.len())
                 .filter(|&i| messages[i].topic == subscription.topic)
                 .collect();
-            (!mine.is_empty())
-                .then(|| self.deliver(app, subscription, messages, &records, mine))
+            (!mine.is_empty()).then(|| self.deliver(app, subscription, messages, &records, mine))
         });
         let mut failed: Vec<Option<String>> = vec![None; messages.len()];
-        for (i, why) in futures::future::join_all(deliveries).await.into_iter().flatten() {
+        for (i, why) in futures::future::join_all(deliveries)
+            .await
+            .into_iter()
+            .flatten()
+        {
             failed[i].get_or_insert(why);
         }
         let results = failed
@@ -285,9 +268,17 @@ mod tests {
             route,
             bulk,
         };
-        let bus = InProcessBus::new(vec![subscription("/bulk", true), subscription("/single", false)]);
+        let bus = InProcessBus::new(vec![
+            subscription("/bulk", true),
+            subscription("/single", false),
+        ]);
         bus.attach(app);
-        let messages = [message(1, "a"), message(2, "b"), message(3, "b"), message(4, "c")];
+        let messages = [
+            message(1, "a"),
+            message(2, "b"),
+            message(3, "b"),
+            message(4, "c"),
+        ];
 
         let results = bus.publish_all(&messages).await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -298,7 +289,12 @@ mod tests {
         );
         let mut singles = single_seen.lock().unwrap().clone();
         assert!(singles.iter().all(|d| d.len() == 1), "{singles:?}");
-        let b: Vec<i64> = singles.iter().flatten().copied().filter(|n| (2..=3).contains(n)).collect();
+        let b: Vec<i64> = singles
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|n| (2..=3).contains(n))
+            .collect();
         assert_eq!(b, [2, 3], "one user's events in order");
         singles.sort();
         assert_eq!(singles, [[1], [2], [3], [4]]);
@@ -309,7 +305,11 @@ mod tests {
         let app = Router::new().route(
             "/refuses-2",
             post(|body: Bytes| async move {
-                let status = if numbers(&body) == [2] { "RETRY" } else { "SUCCESS" };
+                let status = if numbers(&body) == [2] {
+                    "RETRY"
+                } else {
+                    "SUCCESS"
+                };
                 axum::Json(serde_json::json!({ "status": status }))
             }),
         );
@@ -320,7 +320,12 @@ mod tests {
             bulk: false,
         }]);
         bus.attach(app);
-        let messages = [message(1, "a"), message(2, "a"), message(3, "a"), message(4, "b")];
+        let messages = [
+            message(1, "a"),
+            message(2, "a"),
+            message(3, "a"),
+            message(4, "b"),
+        ];
         let failed: Vec<bool> = bus
             .publish_all(&messages)
             .await

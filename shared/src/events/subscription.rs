@@ -405,44 +405,70 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<(), ConsumeError>>,
 {
-    let total = events.len();
-    let mut users: Vec<Vec<(usize, Traced<T>)>> = Vec::new();
-    let mut slot: HashMap<String, usize> = HashMap::new();
-    for (i, event) in events.into_iter().enumerate() {
-        let n = *slot.entry(event.event.key().to_owned()).or_insert_with(|| {
-            users.push(Vec::new());
-            users.len() - 1
-        });
-        users[n].push((i, event));
-    }
     let apply = &apply;
-    let done: Vec<Vec<(usize, Result<(), ConsumeError>)>> = futures::stream::iter(users)
-        .map(|events| async move {
-            let mut out = Vec::with_capacity(events.len());
-            let mut failed = false;
-            for (i, event) in events {
-                let result = if failed {
-                    Err(ConsumeError::Retry(anyhow::anyhow!(
-                        "an earlier event of the same user is not applied yet"
-                    )))
-                } else {
-                    apply(event.event).instrument(event.span).await
-                };
-                failed |= matches!(result, Err(ConsumeError::Retry(_)));
+    in_order_per_key(
+        events,
+        |event| event.event.key().to_owned(),
+        BATCH_CONCURRENCY,
+        |event| apply(event.event).instrument(event.span),
+        |result| matches!(result, Err(ConsumeError::Retry(_))),
+        || {
+            Err(ConsumeError::Retry(anyhow::anyhow!(
+                "an earlier event of the same user is not applied yet"
+            )))
+        },
+    )
+    .await
+}
+
+/// Runs `apply` on each of `items`: different keys' at the same time (up to `at_once`),
+/// each key's one after the other in order. Once a key's result `holds` it, that key's
+/// later items are not run and get `held()` instead, so none overtakes the one held. One
+/// result per item, in order.
+pub async fn in_order_per_key<I, K, R, Fut>(
+    items: Vec<I>,
+    key: impl Fn(&I) -> K,
+    at_once: usize,
+    apply: impl Fn(I) -> Fut,
+    holds: impl Fn(&R) -> bool,
+    held: impl Fn() -> R,
+) -> Vec<R>
+where
+    K: std::hash::Hash + Eq,
+    Fut: std::future::Future<Output = R>,
+{
+    let total = items.len();
+    let mut keys: Vec<Vec<(usize, I)>> = Vec::new();
+    let mut slot: HashMap<K, usize> = HashMap::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let n = *slot.entry(key(&item)).or_insert_with(|| {
+            keys.push(Vec::new());
+            keys.len() - 1
+        });
+        keys[n].push((i, item));
+    }
+    let (apply, holds, held) = (&apply, &holds, &held);
+    let done: Vec<Vec<(usize, R)>> = futures::stream::iter(keys)
+        .map(|items| async move {
+            let mut out = Vec::with_capacity(items.len());
+            let mut holding = false;
+            for (i, item) in items {
+                let result = if holding { held() } else { apply(item).await };
+                holding |= holds(&result);
                 out.push((i, result));
             }
             out
         })
-        .buffer_unordered(BATCH_CONCURRENCY)
+        .buffer_unordered(at_once)
         .collect()
         .await;
-    let mut results: Vec<Option<Result<(), ConsumeError>>> = (0..total).map(|_| None).collect();
+    let mut results: Vec<Option<R>> = (0..total).map(|_| None).collect();
     for (i, result) in done.into_iter().flatten() {
         results[i] = Some(result);
     }
     results
         .into_iter()
-        .map(|r| r.expect("every event has a result"))
+        .map(|r| r.expect("every item has a result"))
         .collect()
 }
 
@@ -461,8 +487,8 @@ fn parse_delivery<T: DeserializeOwned>(body: &Bytes) -> Result<Delivered<T>, Str
     if value.get("specversion").is_none() {
         // Taken out, not cloned: a bulk delivery is the whole body.
         if let Some(entries) = value.as_object_mut().and_then(|o| o.remove("entries")) {
-            let entries: Vec<BulkEntry> = serde_json::from_value(entries)
-                .map_err(|e| format!("not a bulk delivery: {e}"))?;
+            let entries: Vec<BulkEntry> =
+                serde_json::from_value(entries).map_err(|e| format!("not a bulk delivery: {e}"))?;
             return Ok(Delivered::Bulk(
                 entries
                     .into_iter()
