@@ -56,8 +56,9 @@ pub const MAX_DELIVERY_ATTEMPTS: i32 = 8;
 /// tick, so a retry is as punctual as the tick.
 pub const RETRY_BASE: Duration = Duration::from_secs(30);
 pub const RETRY_MAX: Duration = Duration::from_secs(3600);
-/// How long a claimed retry stays claimed: a sweep that dies before recording the outcome
-/// leaves it due again after this (well past one attempt's `TIMEOUT`).
+/// How long a claimed attempt (a first one, or a retry) stays claimed: one never recorded
+/// (its process died, or its caller stopped waiting) is due again after this, well past
+/// one attempt's `TIMEOUT`.
 pub const RETRY_LEASE: Duration = Duration::from_secs(300);
 /// Retries one sweep claims and attempts, all at once: a sweep then takes at most about
 /// one `TIMEOUT`, however many endpoints are down, and the next sweep takes the rest.
@@ -71,6 +72,11 @@ pub fn next_attempt_at(attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc
     let doublings = attempts.saturating_sub(1).clamp(0, 16) as u32;
     let wait = RETRY_BASE.saturating_mul(1 << doublings).min(RETRY_MAX);
     Some(now + chrono::Duration::from_std(wait).expect("at most RETRY_MAX"))
+}
+
+/// Until when an attempt claimed at `now` stays claimed.
+fn leased_from(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(RETRY_LEASE).expect("a few minutes")
 }
 
 /// What one retry sweep did.
@@ -315,8 +321,39 @@ impl Webhooks {
         })
     }
 
-    /// One signed delivery of `body` (event `event_id` of `event_type`) to `target`.
-    /// Success is a 2xx answer within `TIMEOUT`; redirects are not followed.
+    /// The first attempts of `payload` (event `event_id` of `event_type`) to each of the
+    /// user's webhooks that has had none, all at once, each claimed before it is made (see
+    /// `WebhookStore::claim_first_deliveries`): a redelivered event is never sent twice to
+    /// a webhook, not even while the first attempt is in flight. Failures are left to the
+    /// retry sweep.
+    pub async fn deliver_first(
+        &self,
+        store: &dyn Store,
+        user_id: &str,
+        event_id: Uuid,
+        event_type: &str,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        let targets = store
+            .claim_first_deliveries(
+                user_id,
+                event_id,
+                payload,
+                leased_from(crate::domain::now()),
+            )
+            .await?;
+        let outcomes = futures::future::join_all(
+            targets
+                .iter()
+                .map(|target| self.attempt(store, target, event_id, event_type, 0, payload)),
+        )
+        .await;
+        for outcome in outcomes {
+            outcome?;
+        }
+        Ok(())
+    }
+
     /// Delivers `payload` (an event of `event_type`) to `target`, which has had `attempts`
     /// attempts of it so far, and records the outcome with the time of the next attempt
     /// should one be owed. True when it was delivered.
@@ -363,9 +400,8 @@ impl Webhooks {
     /// them again, concurrently.
     pub async fn retry_due(&self, store: &dyn Store) -> Result<RetryReport, StoreError> {
         let now = crate::domain::now();
-        let lease = chrono::Duration::from_std(RETRY_LEASE).expect("a few minutes");
         let due = store
-            .claim_due_retries(RETRIES_PER_SWEEP, now, now + lease)
+            .claim_due_retries(RETRIES_PER_SWEEP, now, leased_from(now))
             .await?;
         // All at once: `RETRIES_PER_SWEEP` bounds them.
         let outcomes =
@@ -401,6 +437,8 @@ impl Webhooks {
         Ok((outcome.delivered(), retry.attempts + 1))
     }
 
+    /// One signed delivery of `body` (event `event_id` of `event_type`) to `target`.
+    /// Success is a 2xx answer within `TIMEOUT`; redirects are not followed.
     pub async fn deliver(
         &self,
         target: &WebhookTarget,

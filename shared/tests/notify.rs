@@ -224,6 +224,57 @@ async fn a_failing_endpoint_is_retried_from_the_database_and_a_working_one_is_no
 }
 
 #[tokio::test]
+async fn a_first_attempt_cut_off_mid_way_is_not_sent_again_by_a_redelivery_and_the_sweep_makes_it()
+{
+    let app = app().await;
+    // An endpoint that never answers its first request, and answers 200 to the others.
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let first_arrived = Arc::new(tokio::sync::Notify::new());
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let (requests, first_arrived) = (requests.clone(), first_arrived.clone());
+            move || async move {
+                if requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    first_arrived.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let user = TestApp::user();
+    let hook = register(&app, &user, &url, SECRET).await;
+    let (_, envelope) = reminder(&user);
+    let sent = || requests.load(std::sync::atomic::Ordering::SeqCst);
+
+    // The delivery's caller stops waiting while the endpoint has the request (as a
+    // process that dies would): the attempt is never recorded.
+    tokio::select! {
+        _ = app.deliver("/events/notify", &envelope) => panic!("the endpoint never answers"),
+        _ = first_arrived.notified() => {}
+    }
+    // The event comes again: its first attempt is claimed, nothing is sent twice.
+    assert_eq!(app.deliver("/events/notify", &envelope).await, "SUCCESS");
+    assert_eq!(sent(), 1);
+    let owed = log(&app, &user, &hook).await;
+    assert_eq!(owed[0]["status"], "retrying", "{owed}");
+    assert_eq!(owed[0]["attempts"], 0);
+    assert!(owed[0]["last_attempt_at"].is_null());
+    app.tick().await;
+    assert_eq!(sent(), 1, "claimed until its lease ends");
+
+    // After the lease the retry sweep makes the attempt.
+    end_backoff(&app, &user).await;
+    let done = retry_until(&app, &user, &hook, 1).await;
+    assert_eq!(done[0]["status"], "delivered", "{done}");
+    assert_eq!(sent(), 2);
+}
+
+#[tokio::test]
 async fn an_endpoint_that_never_works_is_given_up_after_the_last_attempt() {
     let app = app().await;
     let user = TestApp::user();

@@ -49,50 +49,85 @@ impl InProcessBus {
     pub fn attach(&self, app: Router) {
         let _ = self.app.set(app);
     }
+}
 
-    /// Delivers `messages[i]` for each of `mine` to `subscription`, asking again for those
-    /// answered RETRY; the ones still not taken after [`ATTEMPTS`], with why.
-    async fn deliver(
-        &self,
-        app: &Router,
-        subscription: &Subscription,
-        messages: &[OutboxMessage],
-        records: &[Record<'_>],
-        mut pending: Vec<usize>,
-    ) -> Vec<(usize, String)> {
-        let route = subscription.route;
-        for attempt in 1..=ATTEMPTS {
-            let statuses = if subscription.bulk {
-                DELIVERING
-                    .scope((), deliver_bulk(app, route, records, &pending))
-                    .await
-            } else {
-                one_at_a_time(app, route, messages, records, &pending).await
-            };
-            let mut again = Vec::new();
-            for (&i, status) in pending.iter().zip(statuses) {
-                match status {
-                    Delivery::Success => {}
-                    Delivery::Drop => {
-                        tracing::warn!(route, dead_letter = %subscription.dead_letter_topic(),
-                        event_id = %messages[i].event_id, "event dropped by its subscriber")
-                    }
-                    Delivery::Retry => again.push(i),
+/// What the bus delivers of an outbox row, owned by the task that delivers it.
+struct Outgoing {
+    event_id: String,
+    topic: String,
+    key: String,
+    /// The CloudEvent, as JSON.
+    event: Vec<u8>,
+}
+
+/// Delivers each of `outgoing` to every subscription of its topic, the subscriptions at the
+/// same time; the indices of those not taken, with why.
+async fn deliver_all(
+    app: &Router,
+    subscriptions: &[Subscription],
+    outgoing: &[Outgoing],
+) -> Vec<(usize, String)> {
+    let records: Vec<Record> = outgoing
+        .iter()
+        .map(|o| Record {
+            key: o.key.as_bytes(),
+            event: &o.event,
+        })
+        .collect();
+    let deliveries = subscriptions.iter().filter_map(|subscription| {
+        let mine: Vec<usize> = (0..outgoing.len())
+            .filter(|&i| outgoing[i].topic == subscription.topic)
+            .collect();
+        (!mine.is_empty()).then(|| deliver(app, subscription, outgoing, &records, mine))
+    });
+    futures::future::join_all(deliveries)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Delivers `outgoing[i]` for each of `mine` to `subscription`, asking again for those
+/// answered RETRY; the ones still not taken after [`ATTEMPTS`], with why.
+async fn deliver(
+    app: &Router,
+    subscription: &Subscription,
+    outgoing: &[Outgoing],
+    records: &[Record<'_>],
+    mut pending: Vec<usize>,
+) -> Vec<(usize, String)> {
+    let route = subscription.route;
+    for attempt in 1..=ATTEMPTS {
+        let statuses = if subscription.bulk {
+            DELIVERING
+                .scope((), deliver_bulk(app, route, records, &pending))
+                .await
+        } else {
+            one_at_a_time(app, route, outgoing, records, &pending).await
+        };
+        let mut again = Vec::new();
+        for (&i, status) in pending.iter().zip(statuses) {
+            match status {
+                Delivery::Success => {}
+                Delivery::Drop => {
+                    tracing::warn!(route, dead_letter = %subscription.dead_letter_topic(),
+                        event_id = %outgoing[i].event_id, "event dropped by its subscriber")
                 }
-            }
-            pending = again;
-            if pending.is_empty() {
-                break;
-            }
-            if attempt < ATTEMPTS {
-                tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+                Delivery::Retry => again.push(i),
             }
         }
-        pending
-            .into_iter()
-            .map(|i| (i, format!("{route} asked for redelivery {ATTEMPTS} times")))
-            .collect()
+        pending = again;
+        if pending.is_empty() {
+            break;
+        }
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+        }
     }
+    pending
+        .into_iter()
+        .map(|i| (i, format!("{route} asked for redelivery {ATTEMPTS} times")))
+        .collect()
 }
 
 /// Delivers `records[i]` for each of `indices` one event per request: each key's in
@@ -101,7 +136,7 @@ impl InProcessBus {
 async fn one_at_a_time(
     app: &Router,
     route: &str,
-    messages: &[OutboxMessage],
+    outgoing: &[Outgoing],
     records: &[Record<'_>],
     indices: &[usize],
 ) -> Vec<Delivery> {
@@ -110,12 +145,10 @@ async fn one_at_a_time(
         |&i| records[i].key,
         USERS_AT_ONCE,
         |i| {
-            let id = messages[i].event_id.to_string();
-            async move {
-                DELIVERING
-                    .scope((), deliver_one(app, route, &id, records[i].event))
-                    .await
-            }
+            DELIVERING.scope(
+                (),
+                deliver_one(app, route, &outgoing[i].event_id, records[i].event),
+            )
         },
         |status| *status == Delivery::Retry,
         || Delivery::Retry,
@@ -139,31 +172,29 @@ impl Publisher for InProcessBus {
                 .map(|_| Err(anyhow::anyhow!("the in-process bus is not attached yet")))
                 .collect();
         };
-        let events: Vec<Vec<u8>> = messages
+        let outgoing: Vec<Outgoing> = messages
             .iter()
-            .map(|m| serde_json::to_vec(&cloud_event(m, "todo-local")).expect("a JSON value"))
-            .collect();
-        let records: Vec<Record> = messages
-            .iter()
-            .zip(&events)
-            .map(|(m, event)| Record {
-                key: m.partition_key.as_bytes(),
-                event,
+            .map(|m| Outgoing {
+                event_id: m.event_id.to_string(),
+                topic: m.topic.clone(),
+                key: m.partition_key.clone(),
+                event: serde_json::to_vec(&cloud_event(m, "todo-local")).expect("a JSON value"),
             })
             .collect();
-        let deliveries = self.subscriptions.iter().filter_map(|subscription| {
-            let mine: Vec<usize> = (0..messages.len())
-                .filter(|&i| messages[i].topic == subscription.topic)
-                .collect();
-            (!mine.is_empty()).then(|| self.deliver(app, subscription, messages, &records, mine))
-        });
+        // The deliveries run on their own task, to their end: a caller that stops waiting
+        // (the relay's publish timeout) must not cut a subscriber off mid-way (a webhook
+        // attempt half made, say), any more than it could behind a real sidecar.
+        let (app, subscriptions) = (app.clone(), self.subscriptions.clone());
+        let delivering =
+            tokio::spawn(async move { deliver_all(&app, &subscriptions, &outgoing).await });
         let mut failed: Vec<Option<String>> = vec![None; messages.len()];
-        for (i, why) in futures::future::join_all(deliveries)
-            .await
-            .into_iter()
-            .flatten()
-        {
-            failed[i].get_or_insert(why);
+        match delivering.await {
+            Ok(not_taken) => {
+                for (i, why) in not_taken {
+                    failed[i].get_or_insert(why);
+                }
+            }
+            Err(e) => failed.fill(Some(format!("the delivery failed: {e}"))),
         }
         let results = failed
             .into_iter()
@@ -333,5 +364,38 @@ mod tests {
             .map(Result::is_err)
             .collect();
         assert_eq!(failed, [false, true, true, false]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscriber_runs_to_its_end_when_the_publisher_stops_waiting() {
+        let finished = Arc::new(tokio::sync::Notify::new());
+        let app = Router::new().route(
+            "/slow",
+            post({
+                let finished = finished.clone();
+                move || async move {
+                    tokio::time::sleep(Duration::from_secs(8)).await;
+                    finished.notify_one();
+                    axum::Json(serde_json::json!({"status": "SUCCESS"}))
+                }
+            }),
+        );
+        let bus = InProcessBus::new(vec![Subscription {
+            pubsub: "pubsub",
+            topic: "t",
+            route: "/slow",
+            bulk: false,
+        }]);
+        bus.attach(app);
+        let event = message(1, "a");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), bus.publish(&event))
+                .await
+                .is_err(),
+            "the publisher gave up first"
+        );
+        tokio::time::timeout(Duration::from_secs(10), finished.notified())
+            .await
+            .expect("the subscriber finished its work");
     }
 }

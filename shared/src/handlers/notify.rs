@@ -5,8 +5,9 @@
 //!   attempt goes to the delivery log; a failed one is retried from there by the retry
 //!   sweep (`webhooks::Webhooks::retry_due`, on the reminder tick) with backoff, so the
 //!   answer to the broker is SUCCESS whatever the endpoints did: a dead endpoint never
-//!   holds up the topic's partition. Only a database error answers RETRY. A redelivered
-//!   event is not sent again to a webhook that already had an attempt of it.
+//!   holds up the topic's partition. Only a database error answers RETRY. Each first attempt
+//!   is claimed in the log before it is made, so a redelivered event is never sent again
+//!   to a webhook, even while the first attempt is still in flight.
 //! - `POST /api/{user_id}/webhooks` `{url, secret?}` registers one (201; a secret is
 //!   generated and shown once when none is sent), `GET` lists them (never with secrets),
 //!   `DELETE /api/{user_id}/webhooks/{id}` removes one (204),
@@ -69,28 +70,17 @@ async fn consume(State(state): State<AppState>, body: Bytes) -> Reply {
 /// Delivers `event` to every webhook of its user that has had no attempt of it yet; the
 /// failures are left to the retry sweep.
 pub async fn deliver(state: &AppState, event: &ReminderEvent) -> Result<(), ConsumeError> {
-    let targets = state
-        .store
-        .pending_deliveries(&event.user_id, event.event_id)
-        .await?;
-    if targets.is_empty() {
-        return Ok(());
-    }
     let payload = serde_json::to_string(event).map_err(|e| ConsumeError::Drop(e.to_string()))?;
-    let recorded = futures::future::join_all(targets.iter().map(|target| {
-        state.webhooks.attempt(
+    state
+        .webhooks
+        .deliver_first(
             state.store.as_ref(),
-            target,
+            &event.user_id,
             event.event_id,
             "reminder.due",
-            0,
             &payload,
         )
-    }))
-    .await;
-    for outcome in recorded {
-        outcome?;
-    }
+        .await?;
     Ok(())
 }
 

@@ -298,7 +298,8 @@ impl DeliveryAttempt {
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Delivered,
-    /// Failed so far; the retry sweep tries again at `next_attempt_at`.
+    /// Still owed: failed so far (or its first attempt under way, `attempts` 0); the retry
+    /// sweep tries again at `next_attempt_at`.
     Retrying,
     /// Given up after its last attempt.
     Failed,
@@ -355,12 +356,18 @@ pub trait WebhookStore: Send + Sync + 'static {
         user_id: &str,
         id: Uuid,
     ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
-    /// The user's webhooks that have had no attempt of `event_id` yet: each is owed its
-    /// first delivery (later ones come from `claim_due_retries`).
-    async fn pending_deliveries(
+    /// Claims the first delivery of `event_id` to each of the user's webhooks that has no
+    /// line for it yet, and returns those webhooks: each gets its line, owed, with
+    /// `payload`, and due for the retry sweep only at `lease_until`. So a redelivery of the
+    /// event, even while this attempt is still in flight, finds nothing left to send, and
+    /// an attempt that never records its outcome (the process died, or its caller stopped
+    /// waiting) is made again by the sweep after the lease.
+    async fn claim_first_deliveries(
         &self,
         user_id: &str,
         event_id: Uuid,
+        payload: &str,
+        lease_until: DateTime<Utc>,
     ) -> Result<Vec<WebhookTarget>, StoreError>;
     /// Records an attempt of `payload`. A delivered one marks the pair done for good; a
     /// failed one with `next_attempt_at` keeps the payload for the retry sweep, which tries

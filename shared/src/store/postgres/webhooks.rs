@@ -127,19 +127,29 @@ impl WebhookStore for PgStore {
             .map(Some)
     }
 
-    async fn pending_deliveries(
+    async fn claim_first_deliveries(
         &self,
         user_id: &str,
         event_id: Uuid,
+        payload: &str,
+        lease_until: DateTime<Utc>,
     ) -> Result<Vec<WebhookTarget>, StoreError> {
+        // `on conflict do nothing`: of two concurrent claims of a pair, the second waits for
+        // the first to commit and then claims nothing.
         let rows = sqlx::query(
-            "select w.id, w.url, w.secret from webhooks w \
-             where w.user_id = $1 and not exists \
-                 (select 1 from webhook_deliveries d where d.webhook_id = w.id and d.event_id = $2) \
-             order by w.created_at, w.id",
+            "with mine as (select id, url, secret, created_at from webhooks where user_id = $1), \
+             claimed as ( \
+                 insert into webhook_deliveries (event_id, webhook_id, attempts, next_attempt_at, payload) \
+                 select $2, id, 0, $3, $4 from mine \
+                 on conflict (event_id, webhook_id) do nothing \
+                 returning webhook_id) \
+             select m.id, m.url, m.secret from mine m join claimed c on c.webhook_id = m.id \
+             order by m.created_at, m.id",
         )
         .bind(user_id)
         .bind(event_id)
+        .bind(lease_until)
+        .bind(payload)
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;

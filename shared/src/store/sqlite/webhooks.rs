@@ -125,23 +125,55 @@ impl WebhookStore for SqliteStore {
             .map(Some)
     }
 
-    async fn pending_deliveries(
+    async fn claim_first_deliveries(
         &self,
         user_id: &str,
         event_id: Uuid,
+        payload: &str,
+        lease_until: DateTime<Utc>,
     ) -> Result<Vec<WebhookTarget>, StoreError> {
-        let rows = sqlx::query(
-            "select w.id, w.url, w.secret from webhooks w \
+        const UNCLAIMED: &str = "select w.id, w.url, w.secret from webhooks w \
              where w.user_id = ?1 and not exists \
                  (select 1 from webhook_deliveries d where d.webhook_id = w.id and d.event_id = ?2) \
-             order by w.created_at, w.id",
-        )
-        .bind(user_id)
-        .bind(event_id)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(classify)?;
-        rows.iter().map(target_from_row).collect()
+             order by w.created_at, w.id";
+        // Most users have no webhook: they cost a read, not the write lock.
+        let unclaimed = sqlx::query(UNCLAIMED)
+            .bind(user_id)
+            .bind(event_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(classify)?;
+        if unclaimed.is_none() {
+            return Ok(Vec::new());
+        }
+        // The write lock, held from the transaction's start, makes the read and the claims
+        // one step: a concurrent claim waits, then finds the lines there.
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(UNCLAIMED)
+            .bind(user_id)
+            .bind(event_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let targets = rows
+            .iter()
+            .map(target_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for target in &targets {
+            sqlx::query(
+                "insert into webhook_deliveries (event_id, webhook_id, attempts, next_attempt_at, payload) \
+                 values (?1, ?2, 0, ?3, ?4)",
+            )
+            .bind(event_id)
+            .bind(target.id)
+            .bind(micros(lease_until))
+            .bind(payload)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(targets)
     }
 
     async fn record_delivery(
@@ -325,10 +357,29 @@ mod tests {
             .await
             .unwrap();
         let event = Uuid::new_v4();
-        let pending = db.store.pending_deliveries("alice", event).await.unwrap();
-        assert_eq!(pending.len(), 1);
         let t0 = crate::domain::now();
         let secs = chrono::Duration::seconds;
+        let first = |lease_until| {
+            db.store
+                .claim_first_deliveries("alice", event, "{\"e\":1}", lease_until)
+        };
+        let claimed = first(t0 + secs(5)).await.unwrap();
+        assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), [hook.id]);
+        assert!(
+            first(t0 + secs(5)).await.unwrap().is_empty(),
+            "claimed once"
+        );
+        let log = db
+            .store
+            .webhook_deliveries("alice", hook.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (log[0].status, log[0].attempts),
+            (DeliveryStatus::Retrying, 0)
+        );
+        assert_eq!(log[0].next_attempt_at, Some(t0 + secs(5)));
         let failed = DeliveryAttempt {
             at: t0,
             status: Some(500),
@@ -339,11 +390,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            db.store
-                .pending_deliveries("alice", event)
-                .await
-                .unwrap()
-                .is_empty(),
+            first(t0 + secs(5)).await.unwrap().is_empty(),
             "its first attempt was made"
         );
         let claim = |now| db.store.claim_due_retries(10, now, now + secs(300));
