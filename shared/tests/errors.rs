@@ -395,3 +395,75 @@ async fn wrong_methods_are_405_json() {
         assert_json(&headers);
     }
 }
+
+#[tokio::test]
+async fn every_route_refuses_a_query_parameter_it_does_not_take() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let doc = serde_json::to_value(shared::http::document(shared::handlers::ALL)).unwrap();
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{user_id}", &user)
+            .replace("{id}", &uuid::Uuid::new_v4().to_string());
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let (status, body) = app
+                .call(&user, &method, &format!("{path}?page=1&colour=red"), None)
+                .await;
+            let takes_page = item[method.to_lowercase()]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "page" && p["in"] == "query");
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {body}");
+            assert_error(
+                &body,
+                "bad_request",
+                Some(if takes_page { "colour" } else { "page" }),
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} operations");
+
+    // What a route takes is named; a route that takes none says so.
+    let (_, body) = app
+        .call(&user, "GET", &format!("/api/{user}/tags?page=2"), None)
+        .await;
+    assert_eq!(
+        body["error"]["message"],
+        r#"unknown query parameter "page": this route takes none"#
+    );
+    let (_, body) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/conversations?sort=new"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["error"]["message"],
+        r#"unknown query parameter "sort": this route takes page, page_size"#
+    );
+    // What it takes still passes, under the other names its document gives too.
+    let (status, body) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/tasks?q=milk&limit=5&sort=title"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(
+            &user,
+            "GET",
+            &format!("/api/{user}/conversations?page=2&page_size=5"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -1336,6 +1336,32 @@ export interface operations {
                  *     counts every match, at a cost that grows with them.
                  */
                 count?: "capped" | "exact";
+                /**
+                 * @deprecated
+                 * @description Another name of `search`.
+                 */
+                q?: string;
+                /**
+                 * @deprecated
+                 * @description Another name of `tag`.
+                 * @example work,home
+                 */
+                tags?: string;
+                /**
+                 * @deprecated
+                 * @description Another name of `sort_by`.
+                 */
+                sort?: "due_at" | "priority" | "title" | "created_at" | "updated_at";
+                /**
+                 * @deprecated
+                 * @description Another name of `sort_order`.
+                 */
+                order?: "asc" | "desc";
+                /**
+                 * @deprecated
+                 * @description Another name of `page_size`.
+                 */
+                limit?: number;
             };
             header?: never;
             path: {

@@ -71,9 +71,9 @@ fn variant<'de, T: Deserialize<'de>>(value: &'de str) -> Option<T> {
 
 /// The list query's parameters as the OpenAPI document describes them: what
 /// `ListQuery::parse` reads (tests check that each is accepted under this name, and that the
-/// limits written here are the constants'). Lists are comma-separated; `q`, `tags`, `sort`,
-/// `order` and `limit` are accepted as other names of `search`, `tag`, `sort_by`,
-/// `sort_order` and `page_size`.
+/// limits written here are the constants'), the other names of `canonical` included, as
+/// deprecated (the routes refuse what their document does not name). Lists are
+/// comma-separated.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // a description, never built
@@ -114,6 +114,26 @@ pub struct ListParams {
     /// counts every match, at a cost that grows with them.
     #[param(inline)]
     count: Option<Count>,
+    /// Another name of `search`.
+    #[deprecated]
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Another name of `tag`.
+    #[deprecated]
+    #[param(example = "work,home")]
+    tags: Option<String>,
+    /// Another name of `sort_by`.
+    #[deprecated]
+    #[param(inline)]
+    sort: Option<SortBy>,
+    /// Another name of `sort_order`.
+    #[deprecated]
+    #[param(inline)]
+    order: Option<SortOrder>,
+    /// Another name of `page_size`.
+    #[deprecated]
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -420,9 +440,19 @@ mod tests {
                 "sort_order",
                 "page",
                 "page_size",
-                "count"
+                "count",
+                "q",
+                "tags",
+                "sort",
+                "order",
+                "limit"
             ]
         );
+        for alias in &params[names.len() - 5..] {
+            assert_eq!(alias["deprecated"], true, "{alias}");
+            let name = alias["name"].as_str().unwrap();
+            assert_ne!(canonical(name), name);
+        }
         for param in &params {
             let (name, schema) = (param["name"].as_str().unwrap(), &param["schema"]);
             let mut accepted: Vec<String> = schema["enum"]

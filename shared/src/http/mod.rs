@@ -7,6 +7,7 @@ pub mod extract;
 pub mod input;
 pub mod openapi;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -195,6 +196,10 @@ pub fn document(functions: &[&Function]) -> utoipa::openapi::OpenApi {
 /// (which answers that document), and their pages.
 fn api_routes(functions: &[&Function]) -> Router<AppState> {
     let (api, doc) = documented_routes(functions);
+    let api = api.route_layer(middleware::from_fn_with_state(
+        Arc::new(openapi::query_parameters(&doc)),
+        refuse_unknown_query,
+    ));
     let json = openapi::to_json(&doc, false);
     let pages = functions
         .iter()
@@ -221,6 +226,46 @@ fn documented_routes(functions: &[&Function]) -> (Router<AppState>, utoipa::open
     doc.merge(functions_doc);
     openapi::finish(&mut doc);
     (router, doc)
+}
+
+/// 400 naming the first query parameter that the route's operation does not take: a
+/// misspelt or unsupported parameter is refused, never silently ignored, on every route
+/// alike, by what the document says it takes.
+async fn refuse_unknown_query(
+    State(taken): State<Arc<BTreeMap<(String, String), Vec<String>>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let (Some(query), Some(route)) = (
+        request.uri().query(),
+        request.extensions().get::<MatchedPath>(),
+    ) {
+        // A HEAD request is served by the route's GET.
+        let method = match request.method().as_str() {
+            "HEAD" => "GET",
+            method => method,
+        };
+        if let Some(names) = taken.get(&(method.to_owned(), route.as_str().to_owned())) {
+            let unknown = form_urlencoded::parse(query.as_bytes())
+                .map(|(name, _)| name)
+                .find(|name| !names.iter().any(|n| n == name));
+            if let Some(name) = unknown {
+                let takes = match names.as_slice() {
+                    [] => "this route takes none".to_owned(),
+                    names => format!("this route takes {}", names.join(", ")),
+                };
+                return ApiError::bad_request(
+                    Some(&name),
+                    format!(
+                        "unknown query parameter {}: {takes}",
+                        crate::domain::text::echo(&name)
+                    ),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 fn sidecar_routes(functions: &[&Function]) -> Router<AppState> {

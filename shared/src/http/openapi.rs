@@ -13,6 +13,8 @@
 //!   body, 414, 431). Every error answer gets the error JSON's schema (`ErrorBody`), with an
 //!   example made by `ApiError` itself; a handler declares only the errors of its own
 //!   (`(status = 503)`, `(status = 409, description = "...")`).
+//! - The document is also what the API routes accept: each refuses a query parameter its
+//!   operation does not name (`query_parameters`, read by the router's middleware).
 //!
 //! Not documented: the routes only the Dapr sidecar calls (`Function::sidecar`,
 //! `/dapr/subscribe`) and the pages a browser opens (`Function::pages`: the web app's files
@@ -201,6 +203,26 @@ pub fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &m
     ]
     .into_iter()
     .filter_map(|(method, operation)| Some((method, operation.as_mut()?)))
+}
+
+/// The query parameters each operation of `doc` takes, by upper-case method and path (the
+/// route as the router matches it): what the API routes accept (`refuse_unknown_query`).
+pub fn query_parameters(doc: &OpenApi) -> BTreeMap<(String, String), Vec<String>> {
+    let mut taken = BTreeMap::new();
+    for (path, item) in &doc.paths.paths {
+        let mut item = item.clone();
+        for (method, operation) in operations(&mut item) {
+            let names = operation
+                .parameters
+                .iter()
+                .flatten()
+                .filter(|p| p.parameter_in == ParameterIn::Query)
+                .map(|p| p.name.clone())
+                .collect();
+            taken.insert((method.to_uppercase(), path.clone()), names);
+        }
+    }
+    taken
 }
 
 /// Declares the path parameters the extractors read, unless the handler declared them.
