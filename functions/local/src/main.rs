@@ -103,6 +103,15 @@ enum Command {
     },
 }
 
+/// mimalloc rather than glibc's allocator: this one process runs every function and
+/// plays the sidecar's part, allocating for each event it hands on, and glibc's allocator
+/// took a large share of its CPU under load (docs/BENCHMARKS.md, "Task API"). The function
+/// binaries keep glibc's, which leaves a smaller idle footprint for a scale-to-zero pod.
+/// Without transparent huge pages (`no_thp`), which would make its every touched region
+/// resident in whole.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
