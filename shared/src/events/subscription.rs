@@ -21,8 +21,9 @@ use axum::Json;
 use base64::Engine;
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use super::SCHEMA_VERSION;
@@ -260,12 +261,14 @@ pub trait Keyed {
     fn key(&self) -> &str;
 }
 
+/// A CloudEvent's fields that a consumer reads; its data is left as written, to be read
+/// once, straight into the event's type.
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     specversion: String,
     id: String,
-    #[serde(default)]
-    data: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
     #[serde(default)]
     data_base64: Option<String>,
     /// The trace the event belongs to (daprd and the direct Kafka transport set it).
@@ -282,9 +285,30 @@ pub struct Traced<T> {
 /// One entry of a bulk delivery (Dapr's `BulkSubscribeMessageItem`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BulkEntry {
+struct BulkEntry<'a> {
     entry_id: String,
-    event: serde_json::Value,
+    #[serde(borrow)]
+    event: &'a RawValue,
+}
+
+/// What tells a bulk delivery from a single CloudEvent: `entries`, and no `specversion`.
+#[derive(Deserialize)]
+struct Shape<'a> {
+    #[serde(default)]
+    specversion: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    entries: Option<&'a RawValue>,
+}
+
+/// The `schema_version` of an event's data, if it has one (`null` too).
+#[derive(Deserialize)]
+struct Versioned {
+    #[serde(default, deserialize_with = "present")]
+    schema_version: Option<serde_json::Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// The whole app-side contract for one delivery, single or bulk: parse each CloudEvent's
@@ -480,38 +504,42 @@ enum Delivered<T> {
     Bulk(Vec<(String, Parsed<T>)>),
 }
 
-/// A request body from daprd: a bulk delivery (`entries`) or a single CloudEvent.
+/// A request body from daprd: a bulk delivery (`entries`) or a single CloudEvent. Read
+/// without building a JSON tree: each event's data goes from the body's bytes straight
+/// into `T`.
 fn parse_delivery<T: DeserializeOwned>(body: &Bytes) -> Result<Delivered<T>, String> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
-    if value.get("specversion").is_none() {
-        // Taken out, not cloned: a bulk delivery is the whole body.
-        if let Some(entries) = value.as_object_mut().and_then(|o| o.remove("entries")) {
-            let entries: Vec<BulkEntry> =
-                serde_json::from_value(entries).map_err(|e| format!("not a bulk delivery: {e}"))?;
-            return Ok(Delivered::Bulk(
-                entries
-                    .into_iter()
-                    .map(|entry| (entry.entry_id, cloud_event_data(entry.event)))
-                    .collect(),
-            ));
-        }
+    if let Ok(Shape {
+        specversion: None,
+        entries: Some(entries),
+    }) = serde_json::from_slice::<Shape>(body)
+    {
+        let entries: Vec<BulkEntry> =
+            serde_json::from_str(entries.get()).map_err(|e| format!("not a bulk delivery: {e}"))?;
+        return Ok(Delivered::Bulk(
+            entries
+                .into_iter()
+                .map(|entry| {
+                    (
+                        entry.entry_id,
+                        cloud_event_data(entry.event.get().as_bytes()),
+                    )
+                })
+                .collect(),
+        ));
     }
-    Ok(Delivered::One(cloud_event_data(value)))
+    Ok(Delivered::One(cloud_event_data(body)))
 }
 
 /// Parses a CloudEvent 1.0 envelope and its `data` as `T` (whose `schema_version`, when it
 /// has one, must be the current one).
 pub fn parse_cloud_event<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
-    cloud_event_data(value).map(|traced| traced.event)
+    cloud_event_data(body).map(|traced| traced.event)
 }
 
 /// The event of a CloudEvent, with a span of its own in the event's trace.
-fn cloud_event_data<T: DeserializeOwned>(value: serde_json::Value) -> Result<Traced<T>, String> {
+fn cloud_event_data<T: DeserializeOwned>(json: &[u8]) -> Result<Traced<T>, String> {
     let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
+        serde_json::from_slice(json).map_err(|e| format!("not a CloudEvent envelope: {e}"))?;
     if envelope.specversion != "1.0" {
         return Err(format!(
             "unsupported CloudEvents specversion {:?}",
@@ -521,26 +549,39 @@ fn cloud_event_data<T: DeserializeOwned>(value: serde_json::Value) -> Result<Tra
     if envelope.id.is_empty() {
         return Err("CloudEvent without id".into());
     }
-    let data = match (envelope.data, envelope.data_base64) {
-        (Some(serde_json::Value::String(s)), None) => {
-            serde_json::from_str(&s).map_err(|e| format!("data is not JSON: {e}"))?
+    let decoded;
+    let data: &[u8] = match (envelope.data, envelope.data_base64) {
+        // Data sent as a JSON string holding the JSON (as some publishers do).
+        (Some(raw), None) if raw.get().starts_with('"') => {
+            decoded = serde_json::from_str::<String>(raw.get())
+                .map_err(|e| format!("data is not JSON: {e}"))?;
+            serde_json::from_str::<IgnoredAny>(&decoded)
+                .map_err(|e| format!("data is not JSON: {e}"))?;
+            decoded.as_bytes()
         }
-        (Some(v), None) => v,
+        (Some(raw), None) => raw.get().as_bytes(),
         (None, Some(b64)) => {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|e| format!("data_base64 is not base64: {e}"))?;
-            serde_json::from_slice(&raw).map_err(|e| format!("data_base64 is not JSON: {e}"))?
+            serde_json::from_slice::<IgnoredAny>(&raw)
+                .map_err(|e| format!("data_base64 is not JSON: {e}"))?;
+            decoded =
+                String::from_utf8(raw).map_err(|e| format!("data_base64 is not JSON: {e}"))?;
+            decoded.as_bytes()
         }
         _ => return Err("CloudEvent without data".into()),
     };
-    if let Some(v) = data.get("schema_version") {
+    if let Ok(Versioned {
+        schema_version: Some(v),
+    }) = serde_json::from_slice(data)
+    {
         if v != SCHEMA_VERSION {
             return Err(format!("unsupported schema_version {v}"));
         }
     }
     let event =
-        serde_json::from_value(data).map_err(|e| format!("unknown or malformed event: {e}"))?;
+        serde_json::from_slice(data).map_err(|e| format!("unknown or malformed event: {e}"))?;
     let span = tracing::info_span!("event", event_id = %envelope.id);
     crate::telemetry::continue_trace(&span, envelope.traceparent.as_deref());
     Ok(Traced { event, span })
@@ -624,6 +665,48 @@ mod tests {
         ] {
             assert!(parse_cloud_event::<TaskEvent>(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reads_the_data_however_it_was_written_single_or_in_bulk() {
+        use base64::Engine;
+        let text = event().to_string();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&text);
+        let as_string = envelope(serde_json::Value::String(text));
+        let as_base64 = Bytes::from(
+            serde_json::json!({"specversion": "1.0", "id": "x", "data_base64": b64}).to_string(),
+        );
+        for body in [envelope(event()), as_string, as_base64] {
+            let e: TaskEvent = parse_cloud_event(&body).unwrap();
+            assert_eq!(e.task.title.as_str(), "t", "{body:?}");
+        }
+
+        let mut no_version = event();
+        no_version["schema_version"] = serde_json::Value::Null;
+        let entry = |id: &str, data: serde_json::Value| {
+            serde_json::json!({"entryId": id, "contentType": "application/cloudevents+json",
+                "event": {"specversion": "1.0", "id": id, "data": data}})
+        };
+        let bulk = Bytes::from(
+            serde_json::json!({"id": "b", "topic": "task-events", "entries": [
+                entry("0", event()), entry("1", no_version), entry("2", event())]})
+            .to_string(),
+        );
+        let Ok(Delivered::Bulk(entries)) = parse_delivery::<TaskEvent>(&bulk) else {
+            panic!("a bulk delivery");
+        };
+        let read: Vec<(&str, Result<(), &str>)> = entries
+            .iter()
+            .map(|(id, e)| (id.as_str(), e.as_ref().map(drop).map_err(String::as_str)))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("0", Ok(())),
+                ("1", Err("unsupported schema_version null")),
+                ("2", Ok(()))
+            ]
+        );
     }
 
     struct Of(&'static str, u32);
