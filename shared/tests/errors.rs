@@ -417,6 +417,11 @@ async fn every_route_refuses_a_query_parameter_it_does_not_take() {
                 .flatten()
                 .any(|p| p["name"] == "page" && p["in"] == "query");
             assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {body}");
+            let responses = &item[method.to_lowercase()]["responses"];
+            assert!(
+                responses["400"].is_object() || responses["4XX"].is_object(),
+                "{method} {template} does not document its 400"
+            );
             assert_error(
                 &body,
                 "bad_request",

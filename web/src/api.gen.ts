@@ -1036,7 +1036,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The body is not JSON (or a query parameter is malformed). */
+        /** @description A query parameter the operation does not take, or one malformed; or a body that is not JSON. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1236,6 +1236,7 @@ export interface operations {
                     "application/json": components["schemas"]["Probe"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
         };
@@ -1258,6 +1259,7 @@ export interface operations {
                     "application/json": components["schemas"]["Probe"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
             /** @description The database is down or slow */
@@ -1291,6 +1293,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            400: components["responses"]["BadRequest"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
         };
@@ -1502,6 +1505,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagCount"][];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1551,6 +1555,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1656,6 +1661,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1949,6 +1955,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"][];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2069,6 +2076,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2118,6 +2126,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryRecord"][];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2173,6 +2182,7 @@ export interface operations {
                     "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2499,6 +2509,7 @@ export interface operations {
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2546,6 +2557,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2627,6 +2639,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebConfig"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description This server has no web app */
             404: {
                 headers: {

@@ -9,8 +9,8 @@
 //! - What the shared HTTP layer does for every route is added here, once (`finish`): the
 //!   path parameters its extractors read (`{user_id}`: `AuthUser`; `{id}`: `PathId`), the
 //!   bearer scheme (every operation needs it unless it declares `security(())`), and the
-//!   errors its extractors and limits answer (401, 403, 404, 400/408/413/415/422 for a JSON
-//!   body, 414, 431). Every error answer gets the error JSON's schema (`ErrorBody`), with an
+//!   errors its extractors and limits answer (400 for a query parameter the operation does
+//!   not take, 401, 403, 404, 408/413/415/422 and 400 for a JSON body, 414, 431). Every error answer gets the error JSON's schema (`ErrorBody`), with an
 //!   example made by `ApiError` itself; a handler declares only the errors of its own
 //!   (`(status = 503)`, `(status = 409, description = "...")`).
 //! - The document is also what the API routes accept: each refuses a query parameter its
@@ -122,7 +122,14 @@ pub(super) fn finish(doc: &mut OpenApi) {
                 // `security(())` in a handler's declaration: no token needed.
                 operation.security = Some(Vec::new());
             }
+            // A handler that reads its body itself (`/mcp`) declares its own `4XX`.
+            let own_4xx = operation.responses.responses.contains_key("4XX");
             let mut standard = vec![StandardError::UriTooLong, StandardError::HeadersTooLarge];
+            if !own_4xx {
+                // Every route refuses a query parameter its operation does not name (and a
+                // body that is not JSON, below).
+                standard.push(StandardError::BadRequest);
+            }
             if !public {
                 standard.push(StandardError::Unauthorized);
             }
@@ -132,11 +139,8 @@ pub(super) fn finish(doc: &mut OpenApi) {
             if !params.is_empty() {
                 standard.push(StandardError::NotFound);
             }
-            // A handler that reads its body itself (`/mcp`) declares its own `4XX`.
-            let own_body = operation.responses.responses.contains_key("4XX");
-            if operation.request_body.is_some() && !own_body {
+            if operation.request_body.is_some() && !own_4xx {
                 standard.extend([
-                    StandardError::BadRequest,
                     StandardError::RequestTimeout,
                     StandardError::PayloadTooLarge,
                     StandardError::UnsupportedMediaType,
@@ -397,7 +401,9 @@ impl StandardError {
 
     fn description(self) -> &'static str {
         match self {
-            StandardError::BadRequest => "The body is not JSON (or a query parameter is malformed).",
+            StandardError::BadRequest => {
+                "A query parameter the operation does not take, or one malformed; or a body that is not JSON."
+            }
             StandardError::Unauthorized => {
                 "No token, or one that is malformed, expired, not yet valid or not for this service."
             }
