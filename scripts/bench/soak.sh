@@ -98,7 +98,7 @@ for i in $(seq "$samples"); do
     printf '%7ss %9s %9s %8s %8s %8s %8s %8s\n' $((i * 10)) "$(field rps "$r")" "$(field p99_ms "$r")" "$e" "$rss" \
         "$heap" "$files" "$threads" >&2
 done
-median() { python3 -c 'import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
+median() { python3 -c 'import statistics, sys; print(round(statistics.median(map(float, sys.argv[1:])), 1))' "$@"; }
 warm_rss=$(median "${warm[@]}")
 end_rss=$(median "${last[@]}")
 growth=$(python3 -c "print(round(($end_rss - $warm_rss) * 100 / $warm_rss, 1))")
