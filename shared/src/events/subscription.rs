@@ -549,26 +549,25 @@ fn cloud_event_data<T: DeserializeOwned>(json: &[u8]) -> Result<Traced<T>, Strin
     if envelope.id.is_empty() {
         return Err("CloudEvent without id".into());
     }
-    let decoded;
+    let decoded: Vec<u8>;
     let data: &[u8] = match (envelope.data, envelope.data_base64) {
         // Data sent as a JSON string holding the JSON (as some publishers do).
         (Some(raw), None) if raw.get().starts_with('"') => {
             decoded = serde_json::from_str::<String>(raw.get())
+                .map_err(|e| format!("data is not JSON: {e}"))?
+                .into_bytes();
+            serde_json::from_slice::<IgnoredAny>(&decoded)
                 .map_err(|e| format!("data is not JSON: {e}"))?;
-            serde_json::from_str::<IgnoredAny>(&decoded)
-                .map_err(|e| format!("data is not JSON: {e}"))?;
-            decoded.as_bytes()
+            &decoded
         }
         (Some(raw), None) => raw.get().as_bytes(),
         (None, Some(b64)) => {
-            let raw = base64::engine::general_purpose::STANDARD
+            decoded = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|e| format!("data_base64 is not base64: {e}"))?;
-            serde_json::from_slice::<IgnoredAny>(&raw)
+            serde_json::from_slice::<IgnoredAny>(&decoded)
                 .map_err(|e| format!("data_base64 is not JSON: {e}"))?;
-            decoded =
-                String::from_utf8(raw).map_err(|e| format!("data_base64 is not JSON: {e}"))?;
-            decoded.as_bytes()
+            &decoded
         }
         _ => return Err("CloudEvent without data".into()),
     };

@@ -7,7 +7,6 @@ pub mod extract;
 pub mod input;
 pub mod openapi;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -232,7 +231,7 @@ fn documented_routes(functions: &[&Function]) -> (Router<AppState>, utoipa::open
 /// misspelt or unsupported parameter is refused, never silently ignored, on every route
 /// alike, by what the document says it takes.
 async fn refuse_unknown_query(
-    State(taken): State<Arc<BTreeMap<(String, String), Vec<String>>>>,
+    State(taken): State<Arc<openapi::QueryParameters>>,
     request: Request,
     next: Next,
 ) -> Response {

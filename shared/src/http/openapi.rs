@@ -209,9 +209,13 @@ pub fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &m
     .filter_map(|(method, operation)| Some((method, operation.as_mut()?)))
 }
 
-/// The query parameters each operation of `doc` takes, by upper-case method and path (the
-/// route as the router matches it): what the API routes accept (`refuse_unknown_query`).
-pub fn query_parameters(doc: &OpenApi) -> BTreeMap<(String, String), Vec<String>> {
+/// The names of the query parameters each operation takes, by upper-case method and path
+/// (the route as the router matches it).
+pub type QueryParameters = BTreeMap<(String, String), Vec<String>>;
+
+/// The query parameters each operation of `doc` takes: what the API routes accept
+/// (`refuse_unknown_query`).
+pub fn query_parameters(doc: &OpenApi) -> QueryParameters {
     let mut taken = BTreeMap::new();
     for (path, item) in &doc.paths.paths {
         let mut item = item.clone();
