@@ -200,14 +200,14 @@ async fn main() -> anyhow::Result<()> {
                 max_connections: config.max_connections,
                 ..Default::default()
             };
-            let web = WebApp::from_lookup(|k| std::env::var(k).ok())?
-                .unwrap_or_else(|| WebApp::new(DEFAULT_WEB_DIR));
+            let web = WebApp::from_lookup(|k| std::env::var(k).ok(), Some(DEFAULT_WEB_DIR))?
+                .expect("a default directory gives an app");
             if web.is_built() {
                 tracing::info!(dir = %web.dir().display(), "web app: http://{addr}/");
             } else {
                 tracing::warn!(
                     dir = %web.dir().display(),
-                    "the web app is not built (scripts/run.sh builds it with Node.js 20); the API works without it"
+                    "the web app is not built (scripts/run.sh builds it with Node.js 20.19 or later); the API works without it"
                 );
             }
             let mut api = local.api.layer(Extension(web));

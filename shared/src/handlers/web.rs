@@ -62,7 +62,7 @@ pub fn setup(
     _: &AppState,
     router: Router,
 ) -> anyhow::Result<Router> {
-    Ok(match WebApp::from_lookup(env)? {
+    Ok(match WebApp::from_lookup(env, None)? {
         Some(web) => router.layer(Extension(web)),
         None => router,
     })
@@ -107,10 +107,16 @@ impl WebApp {
         }
     }
 
-    /// `WEB_DIR` (the built app) and `WEB_SIGN_IN_URL` (the identity provider's sign-in
-    /// page, an http(s) URL); `None` when `WEB_DIR` is not set.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
-        let Some(dir) = get("WEB_DIR").filter(|d| !d.is_empty()) else {
+    /// `WEB_DIR` (the built app, `default_dir` when unset) and `WEB_SIGN_IN_URL` (the
+    /// identity provider's sign-in page, an http(s) URL); `None` when there is no directory.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        default_dir: Option<&str>,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(dir) = get("WEB_DIR")
+            .filter(|d| !d.is_empty())
+            .or_else(|| default_dir.map(str::to_owned))
+        else {
             return Ok(None);
         };
         let sign_in_url = get("WEB_SIGN_IN_URL").filter(|u| !u.is_empty());
@@ -459,12 +465,20 @@ mod tests {
                 _ => None,
             }
         };
-        let web = WebApp::from_lookup(env("https://id.example/login"))
+        let web = WebApp::from_lookup(env("https://id.example/login"), None)
             .unwrap()
             .unwrap();
         assert_eq!(web.sign_in_url.as_deref(), Some("https://id.example/login"));
-        assert!(WebApp::from_lookup(env("javascript:alert(1)")).is_err());
-        assert!(WebApp::from_lookup(env("https://id.example/a b")).is_err());
-        assert!(WebApp::from_lookup(|_| None).unwrap().is_none());
+        assert!(WebApp::from_lookup(env("javascript:alert(1)"), None).is_err());
+        assert!(WebApp::from_lookup(env("https://id.example/a b"), None).is_err());
+        assert!(WebApp::from_lookup(|_| None, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_sign_in_url_counts_with_the_default_directory_too() {
+        let env = |k: &str| (k == "WEB_SIGN_IN_URL").then(|| "https://id.example/login".to_owned());
+        let web = WebApp::from_lookup(env, Some("web/dist")).unwrap().unwrap();
+        assert_eq!(web.dir(), Path::new("web/dist"));
+        assert_eq!(web.sign_in_url.as_deref(), Some("https://id.example/login"));
     }
 }
