@@ -231,6 +231,28 @@ async fn the_bearer_scheme_is_case_insensitive() {
     }
 }
 
+/// Two credentials would leave which one acts to the order of the headers.
+#[tokio::test]
+async fn two_authorization_headers_are_401() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let mut two = request(
+        "GET",
+        &format!("/api/{user}/tasks"),
+        Some(&format!("Bearer {}", app.token(&user))),
+        &None,
+    );
+    let other = format!("Bearer {}", app.token(&TestApp::user()));
+    two.headers_mut()
+        .append(header::AUTHORIZATION, other.parse().unwrap());
+    let (status, _, body) = app.send(two).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("one Authorization header"));
+}
+
 #[tokio::test]
 async fn a_token_for_another_user_is_403_on_every_endpoint() {
     let app = TestApp::spawn().await;

@@ -244,6 +244,9 @@ async fn content_type_must_be_json() {
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
         Some("multipart/form-data"),
+        // JSON is UTF-8 (RFC 8259): a body said to be in another charset is not read as one.
+        Some("application/json; charset=latin1"),
+        Some("application/json; charset=\"utf-16\""),
     ] {
         let (status, headers, err) = post_raw(&app, &user, ct, body).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}: {err}");
@@ -253,11 +256,27 @@ async fn content_type_must_be_json() {
     // JSON with parameters or a +json suffix is fine.
     for ct in [
         "application/json; charset=utf-8",
+        "application/json; charset=\"UTF-8\"",
         "Application/JSON",
         "application/merge-patch+json",
     ] {
         let (status, _, task) = post_raw(&app, &user, Some(ct), body).await;
         assert_eq!(status, StatusCode::CREATED, "{ct}: {task}");
+    }
+    // A compressed body is not read as if it were plain.
+    let token = format!("Bearer {}", app.token(&user));
+    for (encoding, expected) in [
+        ("gzip", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("identity", StatusCode::CREATED),
+    ] {
+        let request = Request::post(format!("/api/{user}/tasks"))
+            .header(header::AUTHORIZATION, &token)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_ENCODING, encoding)
+            .body(Body::from(body))
+            .unwrap();
+        let (status, _, answer) = app.send(request).await;
+        assert_eq!(status, expected, "{encoding}: {answer}");
     }
     // Update checks it too.
     let task = app.create(&user, json!({"title": "t"})).await;
@@ -274,6 +293,47 @@ async fn content_type_must_be_json() {
     let (status, _, err) = app.send(request).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_error(&err, "unsupported_media_type", None);
+    // Completion's body is optional, but one that is there must be JSON.
+    let complete = |content_type: Option<&'static str>, raw: &'static str| {
+        let mut builder = Request::patch(format!(
+            "/api/{user}/tasks/{}/complete",
+            task["id"].as_str().unwrap()
+        ))
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.token(&user)),
+        );
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        builder.body(Body::from(raw)).unwrap()
+    };
+    for (content_type, raw, expected) in [
+        (
+            Some("text/plain"),
+            r#"{"completed": true}"#,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            "completed=true",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            None,
+            r#"{"completed": true}"#,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (Some("text/plain"), "", StatusCode::OK),
+        (
+            Some("application/json"),
+            r#"{"completed": true}"#,
+            StatusCode::OK,
+        ),
+    ] {
+        let (status, _, answer) = app.send(complete(content_type, raw)).await;
+        assert_eq!(status, expected, "{content_type:?} {raw}: {answer}");
+    }
 }
 
 #[tokio::test]

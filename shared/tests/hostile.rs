@@ -364,6 +364,131 @@ async fn rules_without_a_next_occurrence_are_refused() {
     }
 }
 
+/// A series that would end with its first task is refused whichever way it comes: made
+/// with or without a due date, or made so by an update of the rule or the due date.
+#[tokio::test]
+async fn a_series_that_would_never_repeat_is_refused_on_update_too() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let tasks = format!("/api/{user}/tasks");
+    for body in [
+        json!({"title": "x", "recurrence": "FREQ=DAILY;UNTIL=20200101T000000Z"}),
+        json!({"title": "x", "due_at": "2027-01-10T09:00:00Z", "recurrence": "FREQ=DAILY;COUNT=1"}),
+    ] {
+        let (status, error) = app.call(&user, "POST", &tasks, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert_error(&error, "validation_failed", Some("recurrence"));
+    }
+    let task = app
+        .create(
+            &user,
+            json!({"title": "x", "due_at": "2027-01-10T09:00:00Z", "recurrence": "daily"}),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let path = format!("{tasks}/{id}");
+    for (method, patch) in [
+        (
+            "PATCH",
+            json!({"recurrence": "FREQ=DAILY;UNTIL=20200101T000000Z"}),
+        ),
+        ("PATCH", json!({"recurrence": "FREQ=DAILY;COUNT=1"})),
+        (
+            "PUT",
+            json!({"title": "x", "due_at": "9999-12-31T09:00:00Z", "recurrence": "daily"}),
+        ),
+    ] {
+        let (status, error) = app.call(&user, method, &path, Some(patch.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch}: {error}");
+        assert_error(&error, "validation_failed", Some("recurrence"));
+    }
+    assert_eq!(app.get(&user, id).await.1, task, "unchanged");
+}
+
+/// Times RFC 3339 cannot write back in UTC are refused; a leap second is the next second's
+/// start, so the task reads back as it was answered and setting it again changes nothing.
+#[tokio::test]
+async fn due_dates_outside_the_years_rfc_3339_writes_are_422_and_leap_seconds_read_back() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let tasks = format!("/api/{user}/tasks");
+    for due in [
+        "9999-12-31T23:59:59-23:59",
+        "0000-01-01T00:00:00+23:59",
+        "0000-06-01T00:00:00Z",
+    ] {
+        let (status, error) = app
+            .call(
+                &user,
+                "POST",
+                &tasks,
+                Some(json!({"title": "x", "due_at": due})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{due}: {error}");
+        assert_error(&error, "validation_failed", Some("due_at"));
+        let (status, error) = app
+            .call(&user, "GET", &format!("{tasks}?due_before={due}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{due}: {error}");
+    }
+    let leap = app
+        .create(
+            &user,
+            json!({"title": "leap", "due_at": "2026-12-31T23:59:60Z"}),
+        )
+        .await;
+    assert_eq!(leap["due_at"], "2027-01-01T00:00:00Z");
+    let id = leap["id"].as_str().unwrap();
+    let path = format!("{tasks}/{id}");
+    assert_eq!(app.get(&user, id).await.1, leap);
+    let (status, again) = app
+        .call(
+            &user,
+            "PATCH",
+            &path,
+            Some(json!({"due_at": "2026-12-31T23:59:60Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["updated_at"], leap["updated_at"], "no change");
+    assert_eq!(events_of(&app, id).await, ["task.created"]);
+}
+
+/// A title is one visible line: not only invisible characters, no line separators.
+#[tokio::test]
+async fn a_title_must_show_something_on_one_line() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    for title in [
+        "\u{200b}",
+        " \u{2060}\u{feff} ",
+        "\u{200e}",
+        "one\u{2028}two",
+        "one\u{2029}two",
+    ] {
+        let (status, error) = app
+            .call(
+                &user,
+                "POST",
+                &format!("/api/{user}/tasks"),
+                Some(json!({"title": title})),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{title:?}: {error}"
+        );
+        assert_error(&error, "validation_failed", Some("title"));
+    }
+    let task = app.create(&user, json!({"title": "a\u{200d}b"})).await;
+    assert_eq!(
+        task["title"], "a\u{200d}b",
+        "a joiner between letters is kept"
+    );
+}
+
 #[tokio::test]
 async fn a_series_at_the_end_of_the_supported_dates_ends_cleanly() {
     let app = TestApp::local(|_| {}).await;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use common::kafka::{brokers, ensure_topic, fresh_topic, positions, read, Recorder, WAIT};
@@ -136,10 +137,13 @@ async fn a_function_reads_its_topic_itself_and_dead_letters_what_is_no_event() {
             page["total_count"] == 1 && page["items"][0]["recurrence_parent_id"] == **id
         })
         .await;
+        // The history is 404 until audit records the task's first entry.
+        let history = format!("/api/{user}/tasks/{id}/history");
         eventually("the audit entry", || async {
-            app.history_types(user, id).await == ["task.completed"]
+            app.call(user, "GET", &history, None).await.0 == StatusCode::OK
         })
         .await;
+        assert_eq!(app.history_types(user, id).await, ["task.completed"]);
     }
 
     // Each function dead-lettered both records that are no event, unchanged.

@@ -262,6 +262,20 @@ async fn bad_arguments_are_tool_errors_with_the_rest_apis_messages() {
             "bad_request",
             Some("tag"),
         ),
+        // The REST API's aliases are not in the tool's schema.
+        ("list_tasks", json!({"q": "x"}), "bad_request", Some("q")),
+        (
+            "list_tasks",
+            json!({"limit": 5}),
+            "bad_request",
+            Some("limit"),
+        ),
+        (
+            "list_tasks",
+            json!({"count": "exact"}),
+            "bad_request",
+            Some("count"),
+        ),
         (
             "update_task",
             json!({"title": "x"}),
@@ -347,6 +361,21 @@ async fn a_body_that_is_not_one_message_gets_json_rpcs_error() {
         ),
         ("5", -32600),
         ("null", -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"page":1e400}}}"#,
+            -32700,
+        ),
+        (r#"{"jsonrpc":"1.0","id":1,"method":"tools/list"}"#, -32600),
+        (r#"{"id":1,"method":"tools/list"}"#, -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":null,"method":"tools/list"}"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"tools/list"}"#,
+            -32600,
+        ),
+        (r#"{"a":1}"#, -32600),
     ] {
         let response = post(body, "application/json").await.unwrap();
         assert_eq!(response.status().as_u16(), 400, "{body:?}");
@@ -354,6 +383,19 @@ async fn a_body_that_is_not_one_message_gets_json_rpcs_error() {
         assert_eq!(error["jsonrpc"], "2.0", "{body:?}");
         assert_eq!(error["id"], Value::Null);
         assert_eq!(error["error"]["code"], code, "{body:?}: {error}");
+    }
+    // A tools/call without its params is invalid params, answered to its id.
+    for body in [
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call"}"#,
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{}}"#,
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_tasks","arguments":[]}}"#,
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_tasks","arguments":"x"}}"#,
+    ] {
+        let response = post(body, "application/json").await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{body:?}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["id"], 8, "{body:?}");
+        assert_eq!(error["error"]["code"], -32602, "{body:?}: {error}");
     }
     // A message goes on to the server; another media type is the transport's to refuse.
     let response = post(
@@ -363,6 +405,13 @@ async fn a_body_that_is_not_one_message_gets_json_rpcs_error() {
     .await
     .unwrap();
     assert_eq!(response.status().as_u16(), 200);
+    let response = post(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_tasks"}}"#,
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "arguments may be left out");
     let response = post("{", "text/plain").await.unwrap();
     assert_eq!(response.status().as_u16(), 415);
 }

@@ -243,6 +243,28 @@ async fn the_stream_follows_the_auth_rules() {
     let expired = app.auth.issue(&user, chrono::Duration::hours(-1));
     let (s, _) = Sse::open(&app, &path, Some(&expired)).await.err().unwrap();
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // One token, once: a second would leave which one acts to the order they came in.
+    let mine = app.token(&user);
+    let (s, body) = Sse::open(
+        &app,
+        &format!("{path}?access_token={mine}&access_token={mine}"),
+        None,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    common::assert_error(&body, "bad_request", Some("access_token"));
+    // The header wins: a bad one is not made good by a token in the query.
+    let (s, _) = Sse::open(
+        &app,
+        &format!("{path}?access_token={mine}"),
+        Some("garbage"),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert!(Sse::open(&app, &path, Some(&app.token(&user)))
         .await
         .is_ok());

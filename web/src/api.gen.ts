@@ -1168,7 +1168,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "unsupported_media_type",
-                 *         "message": "unsupported media type"
+                 *         "message": "unsupported media type: send the body as Content-Type: application/json, in UTF-8, uncompressed"
                  *       }
                  *     }
                  */
@@ -2258,7 +2258,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            /** @description The transport refused the message: a JSON body that is not one JSON-RPC message (400, with JSON-RPC's error: -32700 parse error, -32600 invalid request), an unknown method, a wrong `Accept`, `Content-Type` or `Host` (in plain text) */
+            /** @description The transport refused the message: a JSON body that is not one JSON-RPC message (400, with JSON-RPC's error: -32700 parse error, -32600 invalid request, -32602 a tools/call without a name or with arguments that are not an object), an unknown method, a wrong `Accept`, `Content-Type` or `Host` (in plain text) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;

@@ -205,12 +205,13 @@ impl Filters {
     }
 }
 
-/// A day as a range: (one second before it starts, when the next day starts); `due_after`
-/// is exclusive, so a task due at midnight is in it.
+/// A day as a range: (the last instant before it starts, when the next day starts);
+/// `due_after` is exclusive, so a task due at midnight is in it. Tasks keep their times to
+/// the microsecond (`domain::truncate`), so the instant before is a microsecond before.
 fn days(now: &Now, first: NaiveDate, end: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let after = now
         .start_of(first)?
-        .checked_sub_signed(Duration::seconds(1))?;
+        .checked_sub_signed(Duration::microseconds(1))?;
     Some((after, now.start_of(end)?))
 }
 
@@ -303,12 +304,12 @@ fn range(
         Some(true) => (
             len + 1,
             None,
-            Some(after.checked_add_signed(Duration::seconds(1))?),
+            Some(after.checked_add_signed(Duration::microseconds(1))?),
             format!("before {label}"),
         ),
         Some(false) => (
             len + 1,
-            Some(before.checked_sub_signed(Duration::seconds(1))?),
+            Some(before.checked_sub_signed(Duration::microseconds(1))?),
             None,
             format!("after {label}"),
         ),

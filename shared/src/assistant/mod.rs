@@ -131,13 +131,15 @@ const EXAMPLE_MARK: &str = "mark 3 as done";
 /// The longest target the assistant looks up by its words (as long as a search can be).
 const MAX_TARGET_CHARS: usize = crate::domain::list::MAX_SEARCH_CHARS;
 
+/// `t` in RFC 3339, with its fraction of a second only when it has one (a day's range ends
+/// a microsecond before midnight).
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// Whether an instant can be sent: RFC 3339 has four-digit years.
+/// Whether an instant can be sent as a task's time (`domain::in_writable_years`).
 fn writable(t: &DateTime<Utc>) -> bool {
-    (0..=9999).contains(&chrono::Datelike::year(t))
+    crate::domain::in_writable_years(t)
 }
 
 fn not_understood(understood: impl Into<String>, example: &'static str) -> Command {

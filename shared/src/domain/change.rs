@@ -6,7 +6,8 @@
 //!   disarms it (`armed_reminder`);
 //! - `updated_at` moves only when a field the user edits changes, and a change that changes
 //!   none of them is no change at all (no write, no event);
-//! - the next occurrence of a completed recurring task (`next_occurrence`).
+//! - the next occurrence of a completed recurring task (`next_occurrence`), and a series
+//!   that would end with its first task refused (`check_series`).
 //!
 //! Every rule takes the time as an argument, so the rules are pure and tested without a
 //! clock or a database.
@@ -14,7 +15,7 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use uuid::Uuid;
 
-use super::{Invalid, NewTask, Task, TaskPatch};
+use super::{Invalid, NewTask, Recurrence, Task, TaskPatch, Timezone};
 
 /// A recurring series stops after this many occurrences.
 pub const MAX_RECURRENCE_DEPTH: i32 = 1000;
@@ -36,6 +37,34 @@ pub enum TaskChange<'a> {
     Created(&'a Task),
     Updated { before: &'a Task, after: &'a Task },
     Deleted(&'a Task),
+}
+
+impl NewTask {
+    /// Refuses a recurring task whose series would end with it (`check_series`).
+    pub fn check_series(&self, now: DateTime<Utc>) -> Result<(), Invalid> {
+        check_series(self.recurrence.as_ref(), &self.timezone, self.due_at, now)
+    }
+}
+
+/// A recurring series that would end with the task it starts from, never repeating, is a
+/// mistake worth saying at once: when the task is made, and when a change sets its rule,
+/// due date or time zone. With a due date the rule must give a later one
+/// (`Recurrence::check_start`); without, the task recurs from its completion, so only an
+/// UNTIL already past is sure to end it (`Recurrence::check_undated`).
+fn check_series(
+    rule: Option<&Recurrence>,
+    timezone: &Timezone,
+    due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), Invalid> {
+    let Some(rule) = rule else {
+        return Ok(());
+    };
+    match due_at {
+        Some(due) => rule.check_start(timezone.tz(), due),
+        None => rule.check_undated(now),
+    }
+    .map_err(|message| Invalid::new("recurrence", message))
 }
 
 impl Task {
@@ -100,6 +129,9 @@ impl Task {
                 "reminder_minutes",
                 "a reminder needs a due date (due_at)",
             ));
+        }
+        if patch.recurrence.is_some() || patch.due_at.is_some() || patch.timezone.is_some() {
+            check_series(next.recurrence.as_ref(), &next.timezone, next.due_at, now)?;
         }
         Ok(self.settle(next, now))
     }
@@ -333,6 +365,58 @@ mod tests {
         };
         let cleared = task().apply(&clear_both, Utc::now()).unwrap().unwrap();
         assert_eq!((cleared.remind_at, cleared.armed_reminder()), (None, None));
+    }
+
+    #[test]
+    fn a_series_that_would_end_with_its_task_is_refused_when_made_or_changed() {
+        let now = at("2026-11-30T10:00:00Z");
+        let rule = |r: &str| Some(Some(Recurrence::parse(r).unwrap()));
+        // The task is due 2026-12-01 and repeats weekly.
+        for patch in [
+            TaskPatch {
+                recurrence: rule("FREQ=DAILY;UNTIL=20200101T000000Z"),
+                ..Default::default()
+            },
+            TaskPatch {
+                recurrence: rule("FREQ=DAILY;COUNT=1"),
+                ..Default::default()
+            },
+            TaskPatch {
+                due_at: Some(Some(at("9999-12-31T09:00:00Z"))),
+                ..Default::default()
+            },
+        ] {
+            let err = task().apply(&patch, now).unwrap_err();
+            assert_eq!(err.field, "recurrence", "{patch:?}");
+        }
+        // Without a due date it recurs from its completion: only a past UNTIL is sure.
+        let undated = TaskPatch {
+            due_at: Some(None),
+            reminder_minutes: Some(None),
+            recurrence: rule("FREQ=DAILY;UNTIL=20261129T000000Z"),
+            ..Default::default()
+        };
+        let err = task().apply(&undated, now).unwrap_err();
+        assert!(err.message.contains("already past"), "{}", err.message);
+        let later = TaskPatch {
+            recurrence: rule("FREQ=DAILY;UNTIL=20261231T000000Z"),
+            ..undated
+        };
+        assert!(task().apply(&later, now).unwrap().is_some());
+        let mut new = new_task();
+        (new.due_at, new.reminder_minutes) = (None, None);
+        assert_eq!(new.check_series(now), Ok(()));
+        new.recurrence = Some(Recurrence::parse("FREQ=DAILY;UNTIL=20200101T000000Z").unwrap());
+        assert_eq!(new.check_series(now).unwrap_err().field, "recurrence");
+        // A change that leaves the rule, due date and time zone alone is not checked: the
+        // last task of a finished series can still be renamed.
+        let mut last = task();
+        last.recurrence = Some(Recurrence::parse("FREQ=DAILY;UNTIL=20200101T000000Z").unwrap());
+        let rename = TaskPatch {
+            title: Some(Title::parse("water the plants").unwrap()),
+            ..Default::default()
+        };
+        assert!(last.apply(&rename, now).unwrap().is_some());
     }
 
     #[test]

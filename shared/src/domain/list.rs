@@ -248,7 +248,12 @@ impl ListQuery {
                         .parse::<u32>()
                         .ok()
                         .filter(|p| (1..=MAX_PAGE).contains(p))
-                        .ok_or_else(|| bad(key, "page must be a whole number from 1"))?
+                        .ok_or_else(|| {
+                            bad(
+                                key,
+                                format!("page must be a whole number from 1 to {MAX_PAGE}"),
+                            )
+                        })?
                 }
                 "page_size" => {
                     q.page_size = value

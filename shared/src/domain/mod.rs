@@ -16,8 +16,8 @@ pub use invalid::Invalid;
 pub use list::{Count, ListParams, ListQuery, Page, SortBy, SortOrder, Status, Total, COUNT_CAP};
 pub use recurrence::Recurrence;
 pub use task::{
-    parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority, TagName, Task,
-    TaskPatch, Timezone, Title, MAX_DESCRIPTION_CHARS, MAX_REMINDER_MINUTES, MAX_TAGS_PER_TASK,
-    MAX_TAG_CHARS, MAX_TITLE_CHARS,
+    in_writable_years, parse_reminder_minutes, parse_timestamp, Description, NewTask, Priority,
+    TagName, Task, TaskPatch, Timezone, Title, MAX_DESCRIPTION_CHARS, MAX_REMINDER_MINUTES,
+    MAX_TAGS_PER_TASK, MAX_TAG_CHARS, MAX_TITLE_CHARS,
 };
 pub use text::{check_user_id, forbidden_control, Controls};

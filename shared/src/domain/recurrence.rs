@@ -179,7 +179,7 @@ impl Recurrence {
     /// task, never producing another: an UNTIL before the next date, COUNT=1, a rule whose
     /// dates never fall after `due` (e.g. every 4 years on 29 February, counted from a year
     /// that is not a leap year), or a next date after year `LAST_YEAR`. For a task that has
-    /// a due date; one without recurs from its completion time, which is not known yet.
+    /// a due date; one without recurs from its completion time (`check_undated`).
     pub fn check_start(&self, tz: chrono_tz::Tz, due: DateTime<Utc>) -> Result<(), String> {
         if self.next_due(tz, due, Some(due), due).is_some() {
             return Ok(());
@@ -203,6 +203,19 @@ impl Recurrence {
                 Self::LAST_YEAR
             )
         })
+    }
+
+    /// Refuses this rule for a task with no due date, which recurs from its completion time:
+    /// not known yet, but not before `now`, so an UNTIL already past surely ends the series.
+    pub fn check_undated(&self, now: DateTime<Utc>) -> Result<(), String> {
+        match self.rule.get_until() {
+            Some(until) if until.with_timezone(&Utc) < now => Err(format!(
+                "recurrence UNTIL={} is already past, so the task would never repeat: move \
+                 UNTIL later or remove it",
+                until.format("%Y%m%dT%H%M%SZ")
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

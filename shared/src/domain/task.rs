@@ -1,8 +1,8 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use super::text::{forbidden_control, is_bidi_control, normalize_tag, Controls};
+use super::text::{forbidden_control, is_bidi_control, is_blank, normalize_tag, Controls};
 use super::Invalid;
 use super::Recurrence;
 
@@ -86,13 +86,16 @@ pub struct Title(String);
 impl Title {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let t = input.trim();
-        if t.is_empty() {
-            return Err(Invalid::new("title", "title must not be empty"));
+        if is_blank(t) {
+            return Err(Invalid::new(
+                "title",
+                "title must not be empty (or only invisible characters)",
+            ));
         }
         if let Some(c) = forbidden_control(t, Controls::None) {
             return Err(Invalid::new(
                 "title",
-                format!("title must not contain control characters (found {c:?})"),
+                format!("title must be one line without control characters (found {c:?})"),
             ));
         }
         if t.chars().count() > MAX_TITLE_CHARS {
@@ -223,16 +226,35 @@ impl Timezone {
     }
 }
 
-/// Parses an RFC 3339 timestamp (`2026-12-01T09:00:00Z`, any offset) for `field`.
+/// Whether a task may hold `t`: in UTC between years 0001 and 9999, so that RFC 3339 can
+/// write it back (four-digit years), and a reminder up to `MAX_REMINDER_MINUTES` before it.
+pub fn in_writable_years(t: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&t.year())
+}
+
+/// Parses an RFC 3339 timestamp (`2026-12-01T09:00:00Z`, any offset) for `field`, within
+/// `in_writable_years`. A leap second (`23:59:60`) is the start of the
+/// next second, as PostgreSQL reads it, so a time reads back as it was written.
 pub fn parse_timestamp(field: &str, input: &str) -> Result<DateTime<Utc>, Invalid> {
-    DateTime::parse_from_rfc3339(input.trim())
-        .map(|t| super::truncate(t.with_timezone(&Utc)))
+    let t = DateTime::parse_from_rfc3339(input.trim())
         .map_err(|_| {
             Invalid::new(
                 field,
                 format!("{field} must be an RFC 3339 timestamp such as 2026-12-01T09:00:00Z"),
             )
-        })
+        })?
+        .with_timezone(&Utc);
+    let t = match t.nanosecond().checked_sub(1_000_000_000) {
+        Some(fraction) => t.with_nanosecond(fraction).unwrap_or(t) + Duration::seconds(1),
+        None => t,
+    };
+    if !in_writable_years(&t) {
+        return Err(Invalid::new(
+            field,
+            format!("{field} must fall between the years 0001 and 9999 in UTC"),
+        ));
+    }
+    Ok(super::truncate(t))
 }
 
 pub fn parse_reminder_minutes(minutes: i64) -> Result<i32, Invalid> {
@@ -451,6 +473,29 @@ mod tests {
         let t = parse_timestamp("due_at", "2026-12-01T10:00:00+01:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-12-01T09:00:00+00:00");
         assert!(parse_timestamp("due_at", "tomorrow").is_err());
+        // Only what RFC 3339 writes back in UTC, with room for a year-long reminder.
+        for outside in [
+            "9999-12-31T23:59:59-23:59",
+            "9999-12-31T23:59:60Z",
+            "0000-06-01T00:00:00Z",
+            "0001-01-01T00:00:00+00:01",
+        ] {
+            let err = parse_timestamp("due_at", outside).unwrap_err();
+            assert!(
+                err.message.contains("0001 and 9999"),
+                "{outside}: {}",
+                err.message
+            );
+        }
+        let last = parse_timestamp("due_at", "9999-12-31T23:59:59.999999Z").unwrap();
+        assert_eq!(last.year(), 9999);
+        // A leap second is the next second's start.
+        let leap = parse_timestamp("due_at", "2026-12-31T23:59:60.25Z").unwrap();
+        assert_eq!(
+            leap,
+            parse_timestamp("due_at", "2027-01-01T00:00:00.25Z").unwrap()
+        );
+        assert!(leap.nanosecond() < 1_000_000_000);
         assert_eq!(
             Timezone::parse("Europe/Berlin").unwrap().name(),
             "Europe/Berlin"

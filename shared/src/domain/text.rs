@@ -10,7 +10,8 @@ pub const MAX_USER_ID_CHARS: usize = 255;
 /// Which control characters (Unicode `Cc`: NUL, escape, newlines, ...) a field may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Controls {
-    /// None at all: one-line text (titles, tags, searches, ids, secrets).
+    /// None at all, nor the Unicode line and paragraph separators: one-line text (titles,
+    /// tags, searches, ids, secrets).
     None,
     /// Line breaks and tabs only: multi-line text (descriptions).
     LineBreaks,
@@ -34,9 +35,17 @@ pub fn echo(input: &str) -> String {
 
 /// The first character of `text` that `allowed` does not permit, if any.
 pub fn forbidden_control(text: &str, allowed: Controls) -> Option<char> {
-    text.chars().find(|&c| {
-        c.is_control() && !(allowed == Controls::LineBreaks && matches!(c, '\n' | '\r' | '\t'))
+    text.chars().find(|&c| match allowed {
+        Controls::None => c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'),
+        Controls::LineBreaks => c.is_control() && !matches!(c, '\n' | '\r' | '\t'),
     })
+}
+
+/// Whether `text` shows nothing: only white space and characters that render as nothing
+/// (`is_invisible`, `is_bidi_control`).
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || is_invisible(c) || is_bidi_control(c))
 }
 
 /// Characters that render as nothing, so two strings differing only by them look the

@@ -1,8 +1,6 @@
 //! `PATCH /api/{user_id}/tasks/{id}/complete` — toggles completion, or sets it with
 //! `{"completed": true|false}`. The body is optional.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -12,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::{self, Task};
 use crate::events;
-use crate::http::extract::{body_rejection, parse_json};
+use crate::http::extract::OptionalJsonBody;
 use crate::http::ApiError;
 use crate::http::Function;
 use crate::http::{AppState, AuthUser, PathId};
@@ -58,7 +56,7 @@ async fn patch_handler(
     state: State<AppState>,
     user: AuthUser,
     id: PathId,
-    body: Result<Bytes, BytesRejection>,
+    body: OptionalJsonBody<CompleteInput>,
 ) -> Result<Json<Task>, ApiError> {
     handler(state, user, id, body).await
 }
@@ -77,7 +75,7 @@ async fn post_handler(
     state: State<AppState>,
     user: AuthUser,
     id: PathId,
-    body: Result<Bytes, BytesRejection>,
+    body: OptionalJsonBody<CompleteInput>,
 ) -> Result<Json<Task>, ApiError> {
     handler(state, user, id, body).await
 }
@@ -87,14 +85,9 @@ async fn handler(
     State(state): State<AppState>,
     user: AuthUser,
     PathId(id): PathId,
-    body: Result<Bytes, BytesRejection>,
+    OptionalJsonBody(body): OptionalJsonBody<CompleteInput>,
 ) -> Result<Json<Task>, ApiError> {
-    let body = body.map_err(body_rejection)?;
-    let completed = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        parse_json::<CompleteInput>(&body)?.completed
-    };
+    let completed = body.and_then(|b| b.completed);
     Ok(Json(complete(&state, &user.0, id, completed).await?))
 }
 

@@ -115,7 +115,7 @@ fn json_rpc_id() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
     responses(
         (status = 200, description = "The JSON-RPC response", body = Object, example = json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})),
         (status = 202, description = "A notification or response, accepted"),
-        (status = "4XX", description = "The transport refused the message: a JSON body that is not one JSON-RPC message (400, with JSON-RPC's error: -32700 parse error, -32600 invalid request), an unknown method, a wrong `Accept`, `Content-Type` or `Host` (in plain text)", content(
+        (status = "4XX", description = "The transport refused the message: a JSON body that is not one JSON-RPC message (400, with JSON-RPC's error: -32700 parse error, -32600 invalid request, -32602 a tools/call without a name or with arguments that are not an object), an unknown method, a wrong `Accept`, `Content-Type` or `Host` (in plain text)", content(
             (String = "text/plain"),
             (Object = "application/json", example = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error: the body is not JSON (EOF while parsing a value at line 1 column 0)"}})),
         )),
@@ -158,26 +158,89 @@ async fn serve(State(state): State<AppState>, user: TokenUser, request: Request)
     }
 }
 
-/// JSON-RPC's error for a body that is not a single JSON-RPC message: a parse error
-/// (-32700) for what is not JSON, an invalid request (-32600) for anything but one object
-/// (a batch, which MCP no longer has, among them); `None` for an object, which the SDK reads.
+/// JSON-RPC's error for a body that is not a single JSON-RPC message, which the SDK would
+/// answer in plain text or mistake for an unknown method: a parse error (-32700) for what
+/// is not JSON (or holds a number out of range); an invalid request (-32600) for anything
+/// but one object (a batch, which MCP no longer has, among them), a `jsonrpc` other than
+/// "2.0", an id that is neither a string nor an integer, or neither a request (`method`)
+/// nor a response (`result` or `error`); invalid params (-32602) for a `tools/call` without
+/// a tool's `name` or with `arguments` that are not an object. `None` for a message.
 fn not_one_message(body: &[u8]) -> Option<Response> {
-    // Checked without building the document: the SDK parses it again.
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let (code, message) = match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        Err(e) => (-32700, format!("Parse error: the body is not JSON ({e})")),
-        Ok(_) if first == Some(&b'{') => return None,
-        Ok(_) if first == Some(&b'[') => (
-            -32600,
-            "Invalid Request: send one JSON-RPC message per request (MCP has no batches)".into(),
-        ),
-        Ok(_) => (
-            -32600,
-            "Invalid Request: a JSON-RPC message is an object".into(),
-        ),
+    let refuse = |id: Option<&Value>, code: i32, message: &str| {
+        let error = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": id.cloned().unwrap_or(Value::Null),
+            "error": {"code": code, "message": message},
+        });
+        Some((axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response())
     };
-    let error = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
-    Some((axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response())
+    let message = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(message)) => message,
+        Ok(Value::Array(_)) => {
+            return refuse(
+                None,
+                -32600,
+                "Invalid Request: send one JSON-RPC message per request (MCP has no batches)",
+            )
+        }
+        Ok(_) => {
+            return refuse(
+                None,
+                -32600,
+                "Invalid Request: a JSON-RPC message is an object",
+            )
+        }
+        Err(e) => {
+            return refuse(
+                None,
+                -32700,
+                &format!("Parse error: the body is not JSON ({e})"),
+            )
+        }
+    };
+    let id = message.get("id");
+    if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return refuse(None, -32600, r#"Invalid Request: "jsonrpc" must be "2.0""#);
+    }
+    if !id.is_none_or(|id| id.is_string() || id.is_i64() || id.is_u64()) {
+        return refuse(
+            None,
+            -32600,
+            "Invalid Request: an id is a string or an integer",
+        );
+    }
+    let Some(method) = message.get("method") else {
+        return if id.is_some() && (message.contains_key("result") || message.contains_key("error"))
+        {
+            None
+        } else {
+            refuse(
+                id,
+                -32600,
+                "Invalid Request: a message has a method (a request or notification) or a result or error (a response)",
+            )
+        };
+    };
+    match method.as_str() {
+        None => refuse(id, -32600, "Invalid Request: the method is a string"),
+        Some("tools/call") => {
+            let params = message.get("params");
+            let named = params
+                .and_then(|p| p.get("name"))
+                .is_some_and(Value::is_string);
+            let arguments = params.and_then(|p| p.get("arguments"));
+            if !named || !arguments.is_none_or(Value::is_object) {
+                refuse(
+                    id,
+                    -32602,
+                    r#"Invalid params: tools/call takes {"name": <tool>, "arguments": {...}}"#,
+                )
+            } else {
+                None
+            }
+        }
+        Some(_) => None,
+    }
 }
 
 /// The tools, acting for one user.
@@ -217,6 +280,19 @@ impl Tools {
                 to_value(create_task::create(state, user, input).await?)
             }
             "list_tasks" => {
+                // Only what its schema names: the REST API's aliases (`q`, `limit`) and
+                // `count` are not the tool's.
+                let schema = schema_for_type::<ListTasks>();
+                let named = schema.get("properties").and_then(Value::as_object);
+                if let Some(key) = arguments
+                    .keys()
+                    .find(|key| !named.is_some_and(|n| n.contains_key(*key)))
+                {
+                    return Err(ApiError::bad_request(
+                        Some(key),
+                        format!("unknown query parameter {}", crate::domain::text::echo(key)),
+                    ));
+                }
                 let pairs = query_pairs(arguments)?;
                 let page = list_tasks::list(
                     state,

@@ -182,11 +182,24 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = match bearer_token(parts) {
             Ok(token) => token.to_owned(),
-            Err(missing) => form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                .find(|(k, _)| k == "access_token")
-                .map(|(_, v)| v.into_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(missing)?,
+            Err(missing)
+                if !parts
+                    .headers
+                    .contains_key(axum::http::header::AUTHORIZATION) =>
+            {
+                let mut given = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                    .filter(|(k, _)| k == "access_token")
+                    .map(|(_, v)| v.into_owned());
+                let token = given.next().filter(|v| !v.is_empty()).ok_or(missing)?;
+                if given.next().is_some() {
+                    return Err(ApiError::bad_request(
+                        Some("access_token"),
+                        "access_token is given more than once",
+                    ));
+                }
+                token
+            }
+            Err(refused) => return Err(refused),
         };
         let verified = authorize(parts, state, &token).await?;
         Ok(StreamUser {
@@ -214,10 +227,18 @@ where
 }
 
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts
+    let mut headers = parts
         .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter();
+    let header = headers
+        .next()
+        .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
+    // Two credentials would leave which one acts to the order of the headers.
+    if headers.next().is_some() {
+        return Err(ApiError::Unauthorized("send one Authorization header"));
+    }
+    let header = header
         .to_str()
         .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text"))?;
     let (scheme, token) = header

@@ -39,7 +39,7 @@ pub enum ApiError {
     HeadersTooLarge,
     #[error("the request body did not arrive in time")]
     RequestTimeout,
-    #[error("unsupported media type")]
+    #[error("unsupported media type: send the body as Content-Type: application/json, in UTF-8, uncompressed")]
     UnsupportedMediaType,
     #[error("method not allowed")]
     MethodNotAllowed,

@@ -6,19 +6,38 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::domain::list::MAX_PAGE;
 use crate::http::ApiError;
 
-/// Whether the request says its body is JSON (`application/json`, or `application/*+json`).
+/// Whether the request says its body is JSON as this API reads it: `application/json` (or
+/// `application/*+json`) in UTF-8, the one encoding of JSON (RFC 8259), so no other
+/// `charset`, and not compressed (no `Content-Encoding` but `identity`). Otherwise 415.
 pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    headers
+    let plain = headers
+        .get_all(axum::http::header::CONTENT_ENCODING)
+        .iter()
+        .all(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("identity"))
+        });
+    let Some(content_type) = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json")
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
+    else {
+        return false;
+    };
+    let mut parts = content_type.split(';');
+    let mime = parts.next().unwrap_or_default().trim();
+    let json = mime.eq_ignore_ascii_case("application/json")
+        || (mime.starts_with("application/") && mime.ends_with("+json"));
+    let utf8 = parts.all(|param| match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let value = value.trim().trim_matches('"');
+            value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
+    plain && json && utf8
 }
 
 /// A JSON body: `Content-Type: application/json`, within the body-size limit, parsed
@@ -41,6 +60,32 @@ where
             .await
             .map_err(body_rejection)?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// An optional JSON body (`JsonBody`'s rules when there is one): `None` when the body is
+/// empty or white space, whatever its `Content-Type`.
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = is_json(req.headers());
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(|value| OptionalJsonBody(Some(value)))
     }
 }
 
@@ -149,13 +194,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 }
 
 /// `?page=&page_size=` of a paged collection (the task list has its own, richer query):
-/// `page` from 1, `page_size` from 1 to `Paging::MAX_PAGE_SIZE`. Anything else or repeated
-/// is 400 naming the parameter.
+/// `page` from 1 to the task list's `MAX_PAGE`, `page_size` from 1 to
+/// `Paging::MAX_PAGE_SIZE`. Anything else or repeated is 400 naming the parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// The page, from 1.
-    #[param(minimum = 1, default = 1)]
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     pub page: u32,
     /// Items per page.
     #[param(minimum = 1, maximum = 100, default = 20)]
@@ -192,9 +237,15 @@ impl Paging {
             let number = value.parse::<u32>().ok();
             match name.as_str() {
                 "page" => {
-                    paging.page = number.filter(|n| *n >= 1).ok_or_else(|| {
-                        ApiError::bad_request(Some("page"), "page must be a whole number from 1")
-                    })?
+                    paging.page =
+                        number
+                            .filter(|n| (1..=MAX_PAGE).contains(n))
+                            .ok_or_else(|| {
+                                ApiError::bad_request(
+                                    Some("page"),
+                                    format!("page must be a whole number from 1 to {MAX_PAGE}"),
+                                )
+                            })?
                 }
                 "page_size" => {
                     paging.page_size = number

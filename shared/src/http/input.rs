@@ -275,11 +275,7 @@ impl TaskInput {
             recurrence_depth: 0,
             recurrence_anchor: None,
         };
-        // A series that would end at its first task is a mistake worth saying at once.
-        if let (Some(rule), Some(due)) = (&task.recurrence, task.due_at) {
-            rule.check_start(task.timezone.tz(), due)
-                .map_err(|m| ApiError::validation("recurrence", m))?;
-        }
+        task.check_series(crate::domain::now())?;
         Ok(task)
     }
 
