@@ -205,6 +205,63 @@ async fn a_conversation_lists_completes_by_number_and_is_kept() {
     assert!(app.list(&user, "").await["total_count"].as_u64().unwrap() > 0);
 }
 
+/// A task named by its words is acted on only when its title says them, read as words:
+/// one that mentions them in its description or tags, or matches only through the
+/// search's operators (`or`), is offered as a question and left as it is.
+#[tokio::test]
+async fn naming_a_task_by_words_never_acts_on_one_its_title_does_not_name() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let kids = app
+        .create(
+            &user,
+            json!({"title": "pick up kids", "description": "they have the dentist at 3"}),
+        )
+        .await;
+    let plants = app
+        .create(&user, json!({"title": "water plants", "tags": ["garden"]}))
+        .await;
+    let dad = app
+        .create(&user, json!({"title": "pick up dad from the airport"}))
+        .await;
+    let milk = app.create(&user, json!({"title": "buy milk"})).await;
+    for message in [
+        "delete dentist",
+        "done with garden",
+        "done with call mom or dad",
+        "delete buy milk or eggs",
+    ] {
+        let reply = chat(&app, &user, message, None).await;
+        let calls: Vec<&str> = reply["tool_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["tool"].as_str().unwrap())
+            .collect();
+        assert_eq!(calls, ["list_tasks"], "{message}: {reply}");
+    }
+    for task in [&kids, &plants, &dad, &milk] {
+        let (status, now) = app.get(&user, task["id"].as_str().unwrap()).await;
+        assert_eq!(
+            (status, now["completed"].clone()),
+            (StatusCode::OK, json!(false)),
+            "{task}"
+        );
+    }
+    // What was offered can be chosen by its number; a title that says the words is acted on.
+    let reply = chat(&app, &user, "delete dentist", None).await;
+    let text = reply["response"].as_str().unwrap();
+    assert!(
+        text.contains("1. “pick up kids”") && text.contains("delete 1"),
+        "{text}"
+    );
+    let conversation = reply["conversation_id"].as_str().unwrap();
+    let reply = chat(&app, &user, "delete 1", Some(conversation)).await;
+    assert_eq!(reply["tool_calls"][0]["tool"], "delete_task", "{reply}");
+    let reply = chat(&app, &user, "done with watering plants", None).await;
+    assert_eq!(reply["tool_calls"][1]["tool"], "complete_task", "{reply}");
+}
+
 #[tokio::test]
 async fn what_it_cannot_parse_gets_a_short_reply_and_nothing_changes() {
     let app = TestApp::spawn().await;

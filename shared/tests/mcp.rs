@@ -154,6 +154,14 @@ async fn every_tool_works_for_the_tokens_user() {
         (&done["status"], &done["task"]["completed"]),
         (&json!("completed"), &json!(true))
     );
+    // Completing it again changes nothing, and says so.
+    let again = ok(&call(
+        &mcp,
+        "complete_task",
+        json!({"task_id": id, "completed": true}),
+    )
+    .await);
+    assert_eq!(again["status"], "already completed");
     // The completion went through the outbox like a REST one.
     let events: Vec<String> = app
         .db

@@ -333,6 +333,30 @@ const NOT_DONE: &[&str] = &[
 ];
 
 /// Reads one sentence.
+/// Whether `title` says each of `words` other than stop words: some word of the title
+/// starts with it, or it starts with a word of the title ("calls" says "call"), in lower
+/// case. Before acting on a task named by its words: the search that found it also looks
+/// in descriptions and tags, and a person names a task by its title.
+pub fn title_says(title: &str, words: &str) -> bool {
+    let split = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let title = split(title);
+    let wanted: Vec<String> = split(words)
+        .into_iter()
+        .filter(|w| !crate::domain::text::is_stop_word(w))
+        .collect();
+    !wanted.is_empty()
+        && wanted.iter().all(|w| {
+            title.iter().any(|t| {
+                t.starts_with(w.as_str()) || (t.chars().count() >= 3 && w.starts_with(t.as_str()))
+            })
+        })
+}
+
 pub fn parse(message: &str, context: &Context) -> Command {
     let now = Now::new(context.now, context.timezone);
     let all = words::tokenize(message);
@@ -399,7 +423,12 @@ pub fn parse(message: &str, context: &Context) -> Command {
     if let Some(list) = list::command(toks, &now) {
         return list;
     }
-    if let Some(command) = done_at_end(toks) {
+    // "is the report done?" asks; it does not say so.
+    let question = message.trim_end().ends_with('?')
+        || toks[0].is_any(&[
+            "is", "are", "was", "were", "did", "do", "does", "has", "have", "had",
+        ]);
+    if let Some(command) = done_at_end(toks).filter(|_| !question) {
         return command;
     }
     // No verb: if it reads as a task, say so, but do not add it.

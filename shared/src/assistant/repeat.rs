@@ -74,8 +74,24 @@ impl Repeat {
             Repeat::Weekdays => "every weekday".into(),
             Repeat::Monthly(1, None) => "monthly".into(),
             Repeat::Monthly(n, None) => format!("every {n} months"),
-            Repeat::Monthly(1, Some(d)) => format!("FREQ=MONTHLY;BYMONTHDAY={d}"),
-            Repeat::Monthly(n, Some(d)) => format!("FREQ=MONTHLY;INTERVAL={n};BYMONTHDAY={d}"),
+            // "on the 31st" means the month's last day where it is shorter (RFC 5545 would
+            // skip such a month): the last of the 28th up to that day.
+            Repeat::Monthly(n, Some(d)) => {
+                let interval = if *n == 1 {
+                    String::new()
+                } else {
+                    format!(";INTERVAL={n}")
+                };
+                if *d > 28 {
+                    let days: Vec<String> = (28..=*d).map(|d| d.to_string()).collect();
+                    format!(
+                        "FREQ=MONTHLY{interval};BYMONTHDAY={};BYSETPOS=-1",
+                        days.join(",")
+                    )
+                } else {
+                    format!("FREQ=MONTHLY{interval};BYMONTHDAY={d}")
+                }
+            }
             Repeat::Yearly(1) => "yearly".into(),
             Repeat::Yearly(n) => format!("every {n} years"),
         }
@@ -87,8 +103,11 @@ impl Repeat {
         match self {
             Repeat::Weekly(_, days) if !days.is_empty() => days.contains(&date.weekday()),
             Repeat::Weekdays => date.weekday().num_days_from_monday() < 5,
-            Repeat::Monthly(_, Some(-1)) => date.succ_opt().is_none_or(|next| next.day() == 1),
-            Repeat::Monthly(_, Some(d)) => i64::from(date.day()) == i64::from(*d),
+            Repeat::Monthly(_, Some(-1)) => last_of_month(date),
+            Repeat::Monthly(_, Some(d)) => {
+                i64::from(date.day()) == i64::from(*d)
+                    || (*d > 28 && last_of_month(date) && i64::from(date.day()) < i64::from(*d))
+            }
             _ => true,
         }
     }
@@ -289,6 +308,10 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
+fn last_of_month(date: NaiveDate) -> bool {
+    date.succ_opt().is_none_or(|next| next.day() == 1)
+}
+
 /// A rule in words, for a reply: "every month on the 1st", "every Monday and Thursday".
 /// A rule it does not know comes back as written.
 pub(super) fn describe(rule: &str) -> String {
@@ -317,6 +340,7 @@ pub(super) fn describe(rule: &str) -> String {
 fn describe_rrule(rule: &str) -> Option<String> {
     let rule = rule.strip_prefix("rrule:").unwrap_or(rule);
     let (mut unit, mut interval, mut days, mut month_day) = (None, 1u32, vec![], None);
+    let (mut last_of, mut last_set) = (false, false);
     for part in rule.split(';') {
         let (key, value) = part.split_once('=')?;
         match key {
@@ -341,11 +365,26 @@ fn describe_rrule(rule: &str) -> Option<String> {
                     })
                     .collect::<Option<Vec<_>>>()?
             }
-            "bymonthday" => month_day = Some(value.parse::<i64>().ok()?),
+            // "28,29,30,31" with BYSETPOS=-1: the 31st, or the month's last day (`Repeat::rule`).
+            "bymonthday" => {
+                let listed: Vec<i64> = value
+                    .split(',')
+                    .map(|d| d.parse().ok())
+                    .collect::<Option<_>>()?;
+                if listed.len() > 1 && !listed.iter().copied().eq(28..28 + listed.len() as i64) {
+                    return None;
+                }
+                month_day = listed.last().copied();
+                last_of = listed.len() > 1;
+            }
+            "bysetpos" if value == "-1" => last_set = true,
             _ => return None,
         }
     }
     let unit = unit?;
+    if last_of != last_set {
+        return None;
+    }
     let mut text = if interval == 1 {
         format!("every {unit}")
     } else {
@@ -356,6 +395,10 @@ fn describe_rrule(rule: &str) -> Option<String> {
     }
     match month_day {
         Some(-1) => text.push_str(" on the last day"),
+        Some(d) if d > 0 && last_of => text.push_str(&format!(
+            " on the {} (the last day in a shorter month)",
+            ordinal_suffix(d)
+        )),
         Some(d) if d > 0 => text.push_str(&format!(" on the {}", ordinal_suffix(d))),
         Some(_) => return None,
         None => {}
@@ -385,6 +428,14 @@ mod tests {
             ("every 2 weeks", "every 2 weeks"),
             ("every other week", "every 2 weeks"),
             ("every month on the 1st", "FREQ=MONTHLY;BYMONTHDAY=1"),
+            (
+                "every month on the 31st",
+                "FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1",
+            ),
+            (
+                "every month on the 29th",
+                "FREQ=MONTHLY;BYMONTHDAY=28,29;BYSETPOS=-1",
+            ),
             ("monthly on the 15th", "FREQ=MONTHLY;BYMONTHDAY=15"),
             (
                 "every 2 months on the 15th",
@@ -442,6 +493,14 @@ mod tests {
                 "every 2 weeks on Monday, Wednesday and Friday",
             ),
             ("FREQ=WEEKLY;COUNT=3", "by the rule FREQ=WEEKLY;COUNT=3"),
+            (
+                "FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1",
+                "every month on the 31st (the last day in a shorter month)",
+            ),
+            (
+                "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
+                "by the rule FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
+            ),
         ] {
             assert_eq!(describe(rule), expected, "{rule}");
         }

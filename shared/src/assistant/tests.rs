@@ -255,6 +255,25 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
     ]
 }
 
+/// A question about a task asks; it never completes one.
+#[test]
+fn a_question_never_completes_a_task() {
+    for question in [
+        "is the report done?",
+        "is the report done",
+        "is pay rent finished",
+        "did I finish pay rent?",
+        "pay rent done?",
+    ] {
+        let got = parse(question, &context(U));
+        assert!(!matches!(got, Complete(_)), "{question}: {got:?}");
+    }
+    assert_eq!(
+        parse("pay rent done", &context(U)),
+        Complete(words("pay rent"))
+    );
+}
+
 #[test]
 fn every_phrase_gives_its_command() {
     let mut wrong = Vec::new();

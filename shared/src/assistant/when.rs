@@ -101,9 +101,10 @@ impl Part {
 enum Meridiem {
     Am,
     Pm,
-    /// A 24-hour clock ("17:00", "9:30").
+    /// A 24-hour clock ("17:00", "09:30").
     H24,
-    /// "at 5": afternoon for 1 to 7, morning for 8 to 11, unless a part of the day says.
+    /// "at 5", "3:30": afternoon for 1 to 7, morning for 8 to 11, unless a part of the day
+    /// says.
     Guess,
 }
 
@@ -528,12 +529,18 @@ fn clock(toks: &[Tok], at: usize, prev: &str) -> Option<(usize, Clock)> {
         ));
     }
     if has_minutes {
+        // "3:30" reads as "at 3" does (afternoon); "03:30" and "15:30" are 24-hour.
+        let meridiem = if w.starts_with('0') || hour == 0 || hour > 12 {
+            Meridiem::H24
+        } else {
+            Meridiem::Guess
+        };
         return Some((
             1,
             Clock {
                 hour,
                 minute,
-                meridiem: Meridiem::H24,
+                meridiem,
             },
         ));
     }
@@ -764,6 +771,10 @@ mod tests {
             ("noon", utc, "2026-11-30T12:00:00Z"),
             ("tonight", utc, "2026-11-30T20:00:00Z"),
             ("at 7", utc, "2026-11-30T19:00:00Z"),
+            ("tomorrow at 3:30", utc, "2026-12-01T15:30:00Z"),
+            ("tomorrow 03:30", utc, "2026-12-01T03:30:00Z"),
+            ("tomorrow at 9:30", utc, "2026-12-01T09:30:00Z"),
+            ("tomorrow morning at 3:30", utc, "2026-12-01T03:30:00Z"),
             ("tomorrow at 8", utc, "2026-12-01T08:00:00Z"),
             ("tomorrow evening at 8", utc, "2026-12-01T20:00:00Z"),
             ("mar 27 9am", berlin, "2027-03-27T08:00:00Z"),

@@ -938,6 +938,25 @@ mod tests {
         assert_eq!(leap, "2028-02-29T09:00:00+00:00");
     }
 
+    /// The assistant's "every month on the 31st": the 31st, or a shorter month's last day.
+    #[test]
+    fn the_last_of_a_set_of_month_days_gives_a_shorter_months_last_day() {
+        let rule = Recurrence::parse("FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1").unwrap();
+        let mut due = utc("2027-01-31T09:00:00Z");
+        let anchor = due;
+        let mut seen = vec![];
+        for _ in 0..4 {
+            due = rule
+                .next_due(chrono_tz::UTC, anchor, Some(due), due)
+                .unwrap();
+            seen.push(due.format("%Y-%m-%d").to_string());
+        }
+        assert_eq!(
+            seen,
+            ["2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31"]
+        );
+    }
+
     #[test]
     fn check_start_refuses_a_series_that_would_end_at_its_first_task() {
         let check = |rule: &str, due: &str| {

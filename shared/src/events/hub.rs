@@ -1,7 +1,7 @@
 //! The hub: this process's fan-out of user events to its open real-time streams
 //! (`realtime`'s `GET /api/{user_id}/stream`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +10,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
+use uuid::Uuid;
 
 use super::UserEvent;
 
@@ -26,22 +27,38 @@ pub const MAX_STREAMS_PER_USER: usize = 16;
 /// without a stream here cost nothing.
 #[derive(Default)]
 pub struct Hub {
-    users: Mutex<HashMap<String, broadcast::Sender<Arc<UserEvent>>>>,
+    users: Mutex<HashMap<String, Channel>>,
+}
+
+/// One user's channel, and the ids of the events it sent last: events arrive at least once
+/// (a publish that timed out is published again by the sweep, Kafka redelivers after a
+/// restart), and a stream shows each once.
+struct Channel {
+    sender: broadcast::Sender<Arc<UserEvent>>,
+    recent: VecDeque<Uuid>,
 }
 
 impl Hub {
-    /// Hands `event` to its user's open streams, if any.
+    /// Hands `event` to its user's open streams, if any, unless it already did.
     pub fn send(&self, event: UserEvent) {
         let mut users = self.users.lock().expect("hub lock");
-        let Some(sender) = users.get(event.user_id()) else {
+        let Some(channel) = users.get_mut(event.user_id()) else {
             return;
         };
-        if sender.receiver_count() == 0 {
+        if channel.sender.receiver_count() == 0 {
             // Every stream of this user has closed.
             users.remove(event.user_id());
             return;
         }
-        let _ = sender.send(Arc::new(event));
+        let id = event.event_id();
+        if channel.recent.contains(&id) {
+            return;
+        }
+        if channel.recent.len() == USER_CAPACITY {
+            channel.recent.pop_front();
+        }
+        channel.recent.push_back(id);
+        let _ = channel.sender.send(Arc::new(event));
     }
 
     /// The events `user_id` should see from now on, as SSE events; `None` when the user
@@ -52,14 +69,15 @@ impl Hub {
     ) -> Option<impl Stream<Item = Result<Event, Infallible>> + use<>> {
         let receiver = {
             let mut users = self.users.lock().expect("hub lock");
-            users.retain(|_, s| s.receiver_count() > 0);
-            let sender = users
-                .entry(user_id)
-                .or_insert_with(|| broadcast::channel(USER_CAPACITY).0);
-            if sender.receiver_count() >= MAX_STREAMS_PER_USER {
+            users.retain(|_, c| c.sender.receiver_count() > 0);
+            let channel = users.entry(user_id).or_insert_with(|| Channel {
+                sender: broadcast::channel(USER_CAPACITY).0,
+                recent: VecDeque::with_capacity(USER_CAPACITY),
+            });
+            if channel.sender.receiver_count() >= MAX_STREAMS_PER_USER {
                 return None;
             }
-            sender.subscribe()
+            channel.sender.subscribe()
         };
         Some(BroadcastStream::new(receiver).filter_map(|item| {
             let event = match item {
@@ -83,4 +101,45 @@ fn sse_event(event: &UserEvent) -> Option<Event> {
             .id(event.event_id().to_string())
             .data(data),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::events::{ReminderEvent, ReminderEventType};
+
+    fn reminder(user_id: &str) -> UserEvent {
+        UserEvent::Reminder(ReminderEvent {
+            event_id: Uuid::new_v4(),
+            event_type: ReminderEventType::Due,
+            schema_version: "1".into(),
+            user_id: user_id.into(),
+            task_id: Uuid::new_v4(),
+            title: "water plants".into(),
+            due_at: Utc::now(),
+            remind_at: Utc::now(),
+            occurred_at: Utc::now(),
+        })
+    }
+
+    /// An event delivered again (a publish retried by the sweep) reaches a stream once.
+    #[tokio::test]
+    async fn a_stream_shows_an_event_delivered_twice_once() {
+        let hub = Hub::default();
+        let stream = hub.stream("alice".into()).unwrap();
+        let (first, second) = (reminder("alice"), reminder("alice"));
+        for event in [&first, &first, &second, &first] {
+            hub.send(event.clone());
+        }
+        drop(hub);
+        let ids: Vec<String> = stream
+            .map(|event| format!("{:?}", event.unwrap()))
+            .collect()
+            .await;
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert!(ids[0].contains(&first.event_id().to_string()));
+        assert!(ids[1].contains(&second.event_id().to_string()));
+    }
 }

@@ -88,17 +88,18 @@ async fn handler(
     OptionalJsonBody(body): OptionalJsonBody<CompleteInput>,
 ) -> Result<Json<Task>, ApiError> {
     let completed = body.and_then(|b| b.completed);
-    Ok(Json(complete(&state, &user.0, id, completed).await?))
+    Ok(Json(complete(&state, &user.0, id, completed).await?.0))
 }
 
 /// Completes (`Some(true)`), reopens (`Some(false)`) or toggles (`None`) `user_id`'s task
-/// `id` (the REST call and the MCP tool `complete_task`).
+/// `id` (the REST call and the MCP tool `complete_task`): the task, and whether this
+/// changed it (a completed task completed again is not changed).
 pub async fn complete(
     state: &AppState,
     user_id: &str,
     id: Uuid,
     completed: Option<bool>,
-) -> Result<Task, ApiError> {
+) -> Result<(Task, bool), ApiError> {
     let now = domain::now();
     let changed = state
         .store
@@ -110,5 +111,6 @@ pub async fn complete(
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(state.publish(changed).await)
+    let changes = !changed.outbox.is_empty();
+    Ok((state.publish(changed).await, changes))
 }

@@ -322,11 +322,12 @@ impl Tools {
                     }
                 };
                 refuse_unknown(&arguments)?;
-                let task = complete_task::complete(state, user, id, completed).await?;
-                let status = if task.completed {
-                    "completed"
-                } else {
-                    "reopened"
+                let (task, changed) = complete_task::complete(state, user, id, completed).await?;
+                let status = match (task.completed, changed) {
+                    (true, true) => "completed",
+                    (false, true) => "reopened",
+                    (true, false) => "already completed",
+                    (false, false) => "already open",
                 };
                 outcome(&task, status, true)
             }
@@ -473,7 +474,8 @@ fn query_pairs(arguments: Map<String, Value>) -> Result<Vec<(String, String)>, A
 #[derive(Serialize, JsonSchema)]
 pub struct Outcome {
     pub task_id: Uuid,
-    /// "updated", "completed", "reopened" or "deleted".
+    /// "updated", "completed", "reopened", "already completed", "already open" (nothing
+    /// changed) or "deleted".
     pub status: &'static str,
     pub title: String,
     /// The task as it is now (not for a deleted one).

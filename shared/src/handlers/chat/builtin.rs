@@ -75,6 +75,17 @@ enum Action {
 }
 
 impl Action {
+    /// How to ask for this by a number of a list, for the question "which one?".
+    fn by_number(&self) -> &'static str {
+        match self {
+            Action::Complete => "complete 1",
+            Action::Reopen => "reopen 1",
+            Action::Delete => "delete 1",
+            Action::Reschedule(_) => "move 1 to …",
+            Action::Rename(_) => "rename 1 to …",
+        }
+    }
+
     /// The tasks worth looking among for words of a title.
     fn status(&self) -> &'static str {
         match self {
@@ -96,6 +107,12 @@ impl Action {
 
     fn done(&self, title: &str, task: &Value, context: &Context) -> String {
         match self {
+            Action::Complete if task["status"] == "already completed" => {
+                format!("“{title}” was already done.")
+            }
+            Action::Reopen if task["status"] == "already open" => {
+                format!("“{title}” was already open.")
+            }
             Action::Complete => format!("Done: “{title}”."),
             Action::Reopen => format!("Reopened “{title}”."),
             Action::Delete => format!("Deleted “{title}”."),
@@ -135,10 +152,16 @@ async fn act(
             }
         },
         Target::Words(words) => {
+            // Each word quoted: what the person typed is looked for as words, never read
+            // as the search's operators (`or`, `-word`).
+            let search: Vec<String> = words
+                .split_whitespace()
+                .map(|w| format!("\"{}\"", w.replace('"', "")))
+                .collect();
             let found = tools
                 .call(
                     "list_tasks",
-                    json!({"search": words, "status": action.status(), "sort_by": "due_at", "page_size": 10}),
+                    json!({"search": search.join(" "), "status": action.status(), "sort_by": "due_at", "page_size": 10}),
                 )
                 .await?;
             let page = match found {
@@ -146,20 +169,45 @@ async fn act(
                 Err(error) => return said(format!("I couldn't look for it: {}.", error_message(&error))),
             };
             let items = page["items"].as_array().cloned().unwrap_or_default();
-            match items.as_slice() {
-                [] => return said(format!("I couldn't find a task matching “{words}”.")),
+            // Only a task whose title says the words is acted on without asking; one that
+            // mentions them elsewhere (its description, a tag) is only offered.
+            let titled: Vec<Value> = items
+                .iter()
+                .filter(|t| assistant::title_says(t["title"].as_str().unwrap_or(""), &words))
+                .cloned()
+                .collect();
+            let ask = |page: &Value, question: String| {
+                let mut reply = listing(page, &format!("tasks matching “{words}”"), context);
+                reply.text = format!("{question}\n{}", reply.text);
+                Ok(reply)
+            };
+            match titled.as_slice() {
                 [one] => match one["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()) {
                     Some(id) => id,
                     None => return said("I couldn't read that task's id.".into()),
                 },
+                [] if items.is_empty() => {
+                    return said(format!("I couldn't find a task matching “{words}”."))
+                }
+                [] => {
+                    return ask(
+                        &page,
+                        format!(
+                            "No task's title says “{words}”, but these mention it; which one? Answer with its number (e.g. “{}”).",
+                            action.by_number()
+                        ),
+                    )
+                }
                 several => {
-                    let mut reply = listing(&page, &format!("tasks matching “{words}”"), context);
-                    reply.text = format!(
-                        "{} tasks match “{words}”; which one? Answer with its number.\n{}",
-                        several.len(),
-                        reply.text
+                    let titled_page = json!({"items": several, "total_count": several.len()});
+                    return ask(
+                        &titled_page,
+                        format!(
+                            "{} tasks match “{words}”; which one? Answer with its number (e.g. “{}”).",
+                            several.len(),
+                            action.by_number()
+                        ),
                     );
-                    return Ok(reply);
                 }
             }
         }
