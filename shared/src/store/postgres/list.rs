@@ -36,10 +36,10 @@ impl PgStore {
     }
 
     /// Word filters (search, tags) count first, through the (user, word) indexes, and the
-    /// count picks how the page is read: up to `COUNT_CAP` matches, from those indexes and
-    /// sorted (in the same pass as the count when the page lies within them,
-    /// `count_and_page`); more, by walking the user's sort index and testing each row,
-    /// which finds a page of a common word within a few hundred rows. The planner cannot
+    /// count picks how the page is read: up to `COUNT_CAP` matches (or up to `sorted_reach`,
+    /// in the same pass as the count when the page lies within the cap, `count_and_page`),
+    /// from those indexes and sorted; more, by walking the user's sort index and testing
+    /// each row, which finds a page of a common word within a few hundred rows. The planner cannot
     /// choose between the two itself: it multiplies the word's selectivity (already one
     /// user's) by the user's share of the table, underestimates the matches by that share
     /// (10x for the benchmark's heavy user) and takes the sorted path for common words too
@@ -61,7 +61,8 @@ impl PgStore {
                 Access::WORD_INDEX
             };
             let (total, items) = if query.count_limit() == Some(COUNT_CAP) {
-                self.count_and_page(user_id, query, words).await?
+                self.count_and_page(user_id, query, words, sorted_reach(query))
+                    .await?
             } else {
                 let total = self.count_tasks(user_id, query, words).await?;
                 let items = match total {
@@ -108,6 +109,31 @@ struct Access {
     /// The search and tag conditions: the (user, word) GIN indexes.
     words: bool,
 }
+
+/// How many matches `count_and_page` may read and sort for `query`'s page rather than walk
+/// the user's sort index: past `COUNT_CAP` while that is the cheaper of the two. A match
+/// read through the word index costs about what a row walked past in the sort index does,
+/// so for a user of `HEAVY_USER_ROWS` tasks, a word of `m` matches costs `m` rows sorted
+/// against `COUNT_CAP` counted and then `r · HEAVY_USER_ROWS / m` walked for a page ending
+/// at row `r`; they break even at `m² − COUNT_CAP · m = r · HEAVY_USER_ROWS` (2,000 matches
+/// for the first page of 20, 3,000 for the third). For a smaller user both cost little.
+/// Only for the word filters alone: a status, priority or due-date condition is tested on
+/// each word's row read, so reaching further reads more rows than it gains matches.
+fn sorted_reach(query: &ListQuery) -> u64 {
+    let words_alone =
+        query.status == Status::All && !Access::user_range(query) && query.overdue.is_none();
+    if !words_alone {
+        return COUNT_CAP;
+    }
+    let cap = COUNT_CAP as f64;
+    let r = (query.offset() + u64::from(query.page_size)) as f64;
+    let even = (cap + (cap * cap + 4.0 * r * HEAVY_USER_ROWS).sqrt()) / 2.0;
+    (even as u64).max(COUNT_CAP)
+}
+
+/// The user `sorted_reach` weighs for: the most tasks one user is expected to have (docs/
+/// BENCHMARKS.md, "Task API").
+const HEAVY_USER_ROWS: f64 = 100_000.0;
 
 /// Up to this many rows expected from the user's priority and due-date conditions, a word
 /// filter is ANDed with that range of a user index (`Access::WORD_AND_USER_INDEX`); past
@@ -171,10 +197,11 @@ impl PgStore {
         rows.iter().map(task_from_row).collect()
     }
 
-    /// Counts the matches up to `COUNT_CAP` and sorts the page from them, in one pass over
-    /// the matching rows (a count and then a page would read them twice). The page is
-    /// `None` when more rows match: it cannot be told from the ones read. For pages within
-    /// the first `COUNT_CAP` matches (`count_limit`).
+    /// Counts the matches up to `COUNT_CAP` and sorts the page from up to `reach` of them
+    /// (at least `COUNT_CAP`, `sorted_reach`), in one pass over the matching rows (a count
+    /// and then a page would read them twice). The page is `None` when more than `reach`
+    /// rows match: it cannot be told from the ones read. For pages within the first
+    /// `COUNT_CAP` matches (`count_limit`).
     ///
     /// The matches are kept as their row address (`ctid`), sort key and id, and only the
     /// page's rows are fetched whole, by address: one statement sees one snapshot, so each
@@ -185,8 +212,10 @@ impl PgStore {
         user_id: &str,
         query: &ListQuery,
         access: Access,
+        reach: u64,
     ) -> Result<(Total, Option<Vec<Task>>), StoreError> {
         debug_assert_eq!(query.count_limit(), Some(COUNT_CAP));
+        debug_assert!(reach >= COUNT_CAP);
         let key = sort_key(query);
         let mut select = QueryBuilder::new(format!(
             "with matches as materialized (select ctid as found, {key} as sort_key, id from tasks"
@@ -194,12 +223,12 @@ impl PgStore {
         push_filters(&mut select, user_id, query, access);
         select
             .push(" limit ")
-            .push_bind(COUNT_CAP as i64 + 1)
+            .push_bind(reach as i64 + 1)
             .push(format!(
                 ") select {TASK_COLUMNS}, total.n from (select count(*) as n from matches) as total \
                  left join lateral (select found from matches where total.n <= "
             ))
-            .push_bind(COUNT_CAP as i64);
+            .push_bind(reach as i64);
         push_page(&mut select, query, "sort_key");
         // One row with a null task when the page is empty.
         select.push(") as page on true left join tasks on tasks.ctid = page.found");
@@ -210,7 +239,7 @@ impl PgStore {
             None => 0, // not reached: the count's row is always there
         };
         let total = Total::counted(n as u64, Some(COUNT_CAP));
-        if let Total::AtLeast(_) = total {
+        if n as u64 > reach {
             return Ok((total, None));
         }
         let mut items = Vec::with_capacity(rows.len());
@@ -497,8 +526,10 @@ mod tests {
                 let ids: Vec<Uuid> = page.iter().map(|t| t.id).collect();
                 let total = store.count_tasks(&user, &query, access).await.unwrap();
                 // The one-pass count and page agrees with the two.
-                let (one_total, one_page) =
-                    store.count_and_page(&user, &query, access).await.unwrap();
+                let (one_total, one_page) = store
+                    .count_and_page(&user, &query, access, COUNT_CAP)
+                    .await
+                    .unwrap();
                 let one_ids: Option<Vec<Uuid>> =
                     one_page.map(|page| page.iter().map(|t| t.id).collect());
                 assert_eq!(
@@ -515,5 +546,74 @@ mod tests {
                 "{pairs:?}: user vs word and user index"
             );
         }
+    }
+
+    /// A word just past `COUNT_CAP` is read and sorted from its matches (`sorted_reach`),
+    /// giving the page the walk of the user's sort index gives, and the capped total.
+    #[tokio::test]
+    async fn a_word_just_past_the_cap_is_sorted_from_its_matches() {
+        let url = std::env::var("DATABASE_URL").unwrap_or_default();
+        if !url.starts_with("postgres") {
+            return; // PostgreSQL's access paths: the run on PostgreSQL checks them
+        }
+        let store = PgStore::connect_lazy(&url, 2).unwrap();
+        crate::store::postgres::MIGRATOR
+            .run(&store.pool)
+            .await
+            .unwrap();
+        let user = format!("reach-{}", Uuid::new_v4());
+        let now = Utc::now();
+        let matches = COUNT_CAP as usize + 50;
+        for i in 0..matches + 30 {
+            let word = if i < matches { "call" } else { "write" };
+            let new = NewTask {
+                title: Title::parse(&format!("{word} {}", (i * 7919) % 1000)).unwrap(),
+                description: Description::default(),
+                priority: Priority::DEFAULT,
+                tags: vec![],
+                due_at: None,
+                reminder_minutes: None,
+                recurrence: None,
+                timezone: Timezone::UTC,
+                recurrence_parent_id: None,
+                recurrence_depth: 0,
+                recurrence_anchor: None,
+            };
+            let task = Task::create(Uuid::new_v4(), &user, new, now);
+            store.create_task(&task, &|_| Vec::new()).await.unwrap();
+        }
+        let pairs = [("search", "call"), ("sort_by", "title"), ("page", "2")];
+        let query = ListQuery::parse(pairs).unwrap();
+        let reach = sorted_reach(&query);
+        assert!(reach > matches as u64, "{reach}");
+        let walked: Vec<Uuid> = store
+            .page_of_tasks(&user, &query, Access::USER_INDEX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(walked.len(), query.page_size as usize);
+        let capped = Total::AtLeast(COUNT_CAP);
+        let (total, page) = store
+            .count_and_page(&user, &query, Access::WORD_INDEX, COUNT_CAP)
+            .await
+            .unwrap();
+        assert_eq!((total, page.is_none()), (capped, true), "past the cap");
+        let (total, page) = store
+            .count_and_page(&user, &query, Access::WORD_INDEX, reach)
+            .await
+            .unwrap();
+        let sorted: Vec<Uuid> = page.unwrap().iter().map(|t| t.id).collect();
+        assert_eq!((total, &sorted), (capped, &walked), "within the reach");
+        let listed = store.list(&user, &query).await.unwrap();
+        assert_eq!(
+            listed.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+            walked
+        );
+        assert_eq!(
+            (listed.total_count, listed.total_count_exact),
+            (COUNT_CAP, false)
+        );
     }
 }
