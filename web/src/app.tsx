@@ -21,32 +21,45 @@ let noticeId = 0;
 
 export function App() {
   const [session, setSession] = useState<Session | null>(() => sessions.load());
-  const signOut = useCallback(() => {
+  // Why the last session ended, when the person did not end it: shown at sign-in.
+  const [ended, setEnded] = useState("");
+  const signOut = useCallback((why = "") => {
     sessions.clear();
     live.stop();
     setSession(null);
+    setEnded(why);
   }, []);
-  useSession(session, signOut);
+  useSession(session, () => signOut("The server no longer accepts your sign-in. Please sign in again."));
 
   const signIn = (s: Session) => {
     sessions.save(s);
+    setEnded("");
     setSession(s);
   };
+
+  // Signing in or out in another tab counts here too.
+  useEffect(() => {
+    const changed = (e: StorageEvent) => {
+      if (e.key === null || e.key === sessions.STORAGE_KEY) setSession(sessions.load());
+    };
+    addEventListener("storage", changed);
+    return () => removeEventListener("storage", changed);
+  }, []);
 
   useEffect(() => {
     if (!session) return;
     live.start();
     // Sign out when the token runs out (the stream ends then too).
     const left = session.expiresAt - Date.now();
-    const timer = setTimeout(signOut, Math.min(left, 2 ** 31 - 1));
+    const timer = setTimeout(() => signOut("Your sign-in has expired. Please sign in again."), Math.min(left, 2 ** 31 - 1));
     return () => {
       clearTimeout(timer);
       live.stop();
     };
   }, [session]);
 
-  if (!session) return <SignIn onSignIn={signIn} />;
-  return <Shell session={session} onSignOut={signOut} />;
+  if (!session) return <SignIn onSignIn={signIn} notice={ended} />;
+  return <Shell session={session} onSignOut={() => signOut()} />;
 }
 
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {

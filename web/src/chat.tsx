@@ -2,7 +2,7 @@
 // made, streamed as they happen.
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "./api";
-import { authHeaders, errorOf, userPath } from "./api";
+import { ApiError, authHeaders, errorOf, userPath } from "./api";
 import { tasksChanged } from "./bus";
 import { timezone, when } from "./format";
 import { events } from "./sse";
@@ -76,7 +76,14 @@ export function ChatPage() {
       tasksChanged();
     } catch (err) {
       setText(message);
-      setError((err as Error).message);
+      if (current && err instanceof ApiError && err.status === 404) {
+        // The conversation was deleted elsewhere: the message can start a new one.
+        setCurrent(null);
+        loadList();
+        setError("That conversation was deleted; send again to start a new one.");
+      } else {
+        setError((err as Error).message);
+      }
     } finally {
       setPending(null);
     }

@@ -3,10 +3,10 @@
 // app sends the person to `sign_in_url` with `redirect_uri`, and the provider sends them
 // back with `#access_token=<JWT>` (see the README, "Web app"); a token can also be pasted.
 import { useEffect, useState } from "preact/hooks";
-import { fromToken, type Session } from "./session";
+import { fromToken, signInState, type Session } from "./session";
 import type { WebConfig } from "./types";
 
-export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
+export function SignIn({ onSignIn, notice = "" }: { onSignIn: (s: Session) => void; notice?: string }) {
   const [config, setConfig] = useState<WebConfig | null>(null);
   useEffect(() => {
     fetch("/config.json")
@@ -18,10 +18,22 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
   return (
     <main class="signin">
       <h1>Todo</h1>
+      {notice && (
+        <p class="error" role="status">
+          {notice}
+        </p>
+      )}
       {config.dev_sign_in && <DevSignIn onSignIn={onSignIn} />}
       {config.sign_in_url && (
         <p>
-          <a class="button primary" href={providerUrl(config.sign_in_url)}>
+          <a
+            class="button primary"
+            href={config.sign_in_url}
+            onClick={(e) => {
+              e.preventDefault();
+              location.assign(providerUrl(config.sign_in_url!));
+            }}
+          >
             Sign in with your account
           </a>
         </p>
@@ -38,9 +50,11 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
   );
 }
 
+/** Where to send the person: the provider, with where to come back and this trip's state. */
 function providerUrl(base: string): string {
   const url = new URL(base);
   url.searchParams.set("redirect_uri", location.origin + "/");
+  url.searchParams.set("state", signInState());
   return url.toString();
 }
 

@@ -77,8 +77,22 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
     if (!t) {
       // A new task takes only what is set.
       for (const k of Object.keys(input) as (keyof TaskInput)[]) if (input[k] === null) delete input[k];
+      return input;
     }
-    return input;
+    // An edit sends only what this form changed: a field changed elsewhere meanwhile keeps
+    // that change, and one shown rounded (the due time, to the minute) keeps its value.
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const changes: TaskInput = {};
+    if (input.title !== t.title) changes.title = input.title;
+    if (!same(input.description, t.description || null)) changes.description = input.description;
+    if (input.priority !== t.priority) changes.priority = input.priority;
+    if (!same(input.tags, t.tags)) changes.tags = input.tags;
+    if (due !== toLocalInput(t.due_at)) changes.due_at = input.due_at;
+    if (!same(input.reminder_minutes, t.reminder_minutes)) changes.reminder_minutes = input.reminder_minutes;
+    if (!same(input.recurrence, t.recurrence)) changes.recurrence = input.recurrence;
+    // The due time and rule are read in this browser's time zone when either changes.
+    if ("due_at" in changes || "recurrence" in changes) changes.timezone = input.timezone;
+    return changes;
   };
 
   const submit = async (e: Event) => {
@@ -87,13 +101,34 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
     setErrors({});
     setFormError("");
     try {
-      const saved = t ? await api.patch<Task>(`/tasks/${t.id}`, body()) : await api.post<Task>("/tasks", body());
+      // What the browser can tell before the API: said at the field, the field focused.
+      const refuse = (field: Field, message: string, focus: string) => {
+        setErrors({ [field]: message });
+        document.getElementById(focus)?.focus();
+      };
+      if (due && !fromLocalInput(due)) {
+        return refuse("due_at", "This is not a date and time this app can save (years 0001 to 9999).", "task-due_at");
+      }
+      if (reminder === CUSTOM && !/^\d+$/.test(reminderCustom.trim())) {
+        return refuse("reminder_minutes", "Enter the reminder as a whole number of minutes before the due time.", "task-reminder-custom");
+      }
+      if (repeat === CUSTOM && !rule.trim()) {
+        return refuse("recurrence", "Enter a rule, or choose how often it repeats.", "task-rule");
+      }
+      const input = body();
+      if (t && Object.keys(input).length === 0) {
+        props.onSaved(t, false); // nothing changed
+        return;
+      }
+      const saved = t ? await api.patch<Task>(`/tasks/${t.id}`, input) : await api.post<Task>("/tasks", input);
       props.onSaved(saved, !t);
     } catch (err) {
       if (err instanceof ApiError && err.field) {
         const field = err.field.replace(/[[.].*$/, "") as Field;
         setErrors({ [field]: err.message });
-        const input = document.getElementById(`task-${field}`);
+        // A custom value's own input holds what the error is about.
+        const custom = { reminder_minutes: reminder === CUSTOM && "task-reminder-custom", recurrence: repeat === CUSTOM && "task-rule" }[field as string];
+        const input = document.getElementById(custom || `task-${field}`);
         input?.focus();
       } else {
         setFormError((err as Error).message);

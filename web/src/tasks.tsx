@@ -130,6 +130,12 @@ export function TasksPage() {
       api
         .get<Page<Task>>(`/tasks?${qs}`, controller.signal)
         .then((p) => {
+          // A page emptied meanwhile (its last task completed or deleted, here or
+          // elsewhere): go back to the last page that has tasks.
+          if (p.items.length === 0 && query.page > 1) {
+            setQuery((q) => ({ ...q, page: Math.max(1, Math.min(q.page - 1, p.total_pages)) }));
+            return;
+          }
           setPage(p);
           setError("");
         })

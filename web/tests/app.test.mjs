@@ -294,6 +294,63 @@ describe("the web app", () => {
     await context.close();
   });
 
+  test("an edit sends only what it changed, and a date it cannot save is said at the field", async () => {
+    const { context, page } = await signedIn();
+    const made = (
+      await apiCall(page, "POST", "/tasks", {
+        title: "Pay the rent",
+        due_at: "2027-03-01T14:00:45.5Z",
+        reminder_minutes: 30,
+        recurrence: "weekly",
+        timezone: "America/New_York",
+      })
+    ).body;
+    await row(page, "Pay the rent").waitFor();
+    await page.getByRole("button", { name: "Edit “Pay the rent”" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit task" });
+    // Meanwhile, someone else adds a description.
+    await apiCall(page, "PATCH", `/tasks/${made.id}`, { description: "standing order" });
+    await edit.getByLabel("Title").fill("Pay the rent to Anna");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.waitFor({ state: "detached" });
+    const now = (await apiCall(page, "GET", `/tasks/${made.id}`)).body;
+    assert.equal(now.title, "Pay the rent to Anna");
+    assert.equal(now.description, "standing order", "the other change is kept");
+    assert.deepEqual([now.due_at, now.timezone, now.remind_at], [made.due_at, made.timezone, made.remind_at]);
+
+    await page.getByRole("button", { name: "Edit “Pay the rent to Anna”" }).click();
+    await edit.getByLabel(/^Due/).fill("20266-03-01T10:00");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.locator("#task-due_at-error").waitFor();
+    assert.equal((await apiCall(page, "GET", `/tasks/${made.id}`)).body.due_at, made.due_at);
+    await context.close();
+  });
+
+  test("a token in a link is taken only with the state this tab sent to the provider", async () => {
+    const { context, page, user } = await signedIn();
+    const other = await (await fetch(BASE + "/dev/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user_id: newUser() }),
+    })).json();
+    await page.goto(BASE + "/settings#access_token=" + other.token);
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    assert.equal(await page.evaluate(() => location.hash), "", "the token leaves the URL");
+    const sub = await page.evaluate(() => JSON.parse(atob(JSON.parse(localStorage.getItem("todo.session")).token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub);
+    assert.equal(sub, user, "still signed in as before");
+    // With the state of a trip this tab started, it is taken.
+    const state = await page.evaluate(() => {
+      sessionStorage.setItem("todo.sign-in-state", "s-123");
+      return "s-123";
+    });
+    // (Another path: a change of the fragment alone would not load the app again.)
+    await page.goto(BASE + `/#access_token=${other.token}&state=${state}`);
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    const now = await page.evaluate(() => JSON.parse(atob(JSON.parse(localStorage.getItem("todo.session")).token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub);
+    assert.notEqual(now, user);
+    await context.close();
+  });
+
   test("webhooks: add, list, see deliveries, delete", async () => {
     const { context, page } = await signedIn();
     await page.getByRole("link", { name: "Settings" }).click();

@@ -220,6 +220,11 @@ pub fn check_user_id(id: &str) -> Result<(), String> {
     if forbidden_control(id, Controls::None).is_some() {
         return Err("a user id must not contain control characters".into());
     }
+    // A path segment of `.` or `..` is resolved away by every URL parser (even written
+    // `%2E`), so `/api/{user_id}/...` could not name such a user.
+    if id == "." || id == ".." {
+        return Err("a user id cannot be \".\" or \"..\"".into());
+    }
     Ok(())
 }
 
@@ -297,5 +302,7 @@ mod tests {
         assert!(check_user_id("").is_err());
         assert!(check_user_id("al\u{0}ice").is_err());
         assert!(check_user_id("alice\nadmin").is_err());
+        assert!(check_user_id(".").is_err() && check_user_id("..").is_err());
+        assert!(check_user_id("...").is_ok() && check_user_id(".alice").is_ok());
     }
 }
