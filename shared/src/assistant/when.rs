@@ -280,6 +280,9 @@ const BEFORE_SHORT_DAY: &[&str] = &[
     "and", "from", "starting", "&",
 ];
 
+/// Short weekday names that are no other word, read as a day anywhere ("dentist tue at 2").
+const PLAIN_SHORT_DAYS: &[&str] = &["tue", "tues", "thu", "thur", "thurs", "fri"];
+
 /// A weekday name: full ("friday", also "fridays" when `plural`), or short ("fri") when `short`.
 pub(super) fn weekday(word: &str, short: bool, plural: bool) -> Option<Weekday> {
     let word = if plural {
@@ -589,7 +592,8 @@ fn date(toks: &[Tok], at: usize, prev: &str, now: &Now) -> Option<(usize, NaiveD
     if starts_with(toks, at, "day after tomorrow") {
         return now.plus_days(2).map(|d| (3, d));
     }
-    if let Some(day) = weekday(w, BEFORE_SHORT_DAY.contains(&prev), false) {
+    let short = BEFORE_SHORT_DAY.contains(&prev) || PLAIN_SHORT_DAYS.contains(&w);
+    if let Some(day) = weekday(w, short, false) {
         return one(next_weekday(now, day));
     }
     if w == "this" {
@@ -772,6 +776,8 @@ mod tests {
             ("tonight", utc, "2026-11-30T20:00:00Z"),
             ("at 7", utc, "2026-11-30T19:00:00Z"),
             ("tomorrow at 3:30", utc, "2026-12-01T15:30:00Z"),
+            ("tue at 2", utc, "2026-12-01T14:00:00Z"),
+            ("fri", utc, "2026-12-04T09:00:00Z"),
             ("tomorrow 03:30", utc, "2026-12-01T03:30:00Z"),
             ("tomorrow at 9:30", utc, "2026-12-01T09:30:00Z"),
             ("tomorrow morning at 3:30", utc, "2026-12-01T03:30:00Z"),
