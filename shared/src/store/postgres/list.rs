@@ -444,6 +444,20 @@ mod tests {
     use crate::domain::{Description, NewTask, Priority, TagName, Timezone, Title};
     use crate::store::TaskStore;
 
+    /// The migrated store of `DATABASE_URL`, when that is PostgreSQL.
+    async fn store() -> Option<PgStore> {
+        let url = std::env::var("DATABASE_URL").unwrap_or_default();
+        if !url.starts_with("postgres") {
+            return None;
+        }
+        let store = PgStore::connect_lazy(&url, 2).unwrap();
+        crate::store::postgres::MIGRATOR
+            .run(&store.pool)
+            .await
+            .unwrap();
+        Some(store)
+    }
+
     /// The access paths only change the plan: each gives the same page and the same count,
     /// for word filters with and without the priority and due-date conditions they hide,
     /// read in two queries or in one (`count_and_page`).
@@ -451,15 +465,9 @@ mod tests {
     /// always the narrow one, so the others are run here directly.)
     #[tokio::test]
     async fn every_access_path_gives_the_same_page_and_count() {
-        let url = std::env::var("DATABASE_URL").unwrap_or_default();
-        if !url.starts_with("postgres") {
+        let Some(store) = store().await else {
             return; // PostgreSQL's access paths: the run on PostgreSQL checks them
-        }
-        let store = PgStore::connect_lazy(&url, 2).unwrap();
-        crate::store::postgres::MIGRATOR
-            .run(&store.pool)
-            .await
-            .unwrap();
+        };
         let user = format!("access-{}", Uuid::new_v4());
         let now = Utc::now();
         for i in 1..=60i64 {
@@ -552,15 +560,9 @@ mod tests {
     /// giving the page the walk of the user's sort index gives, and the capped total.
     #[tokio::test]
     async fn a_word_just_past_the_cap_is_sorted_from_its_matches() {
-        let url = std::env::var("DATABASE_URL").unwrap_or_default();
-        if !url.starts_with("postgres") {
+        let Some(store) = store().await else {
             return; // PostgreSQL's access paths: the run on PostgreSQL checks them
-        }
-        let store = PgStore::connect_lazy(&url, 2).unwrap();
-        crate::store::postgres::MIGRATOR
-            .run(&store.pool)
-            .await
-            .unwrap();
+        };
         let user = format!("reach-{}", Uuid::new_v4());
         let now = Utc::now();
         let matches = COUNT_CAP as usize + 50;
