@@ -67,7 +67,13 @@ pub async fn run(function: &'static Function) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         ..ServerLimits::default()
     };
-    let serving = serve(function.name, app, addr, limits, shutdown);
+    let serving = serve(
+        function.name,
+        app,
+        addr,
+        limits,
+        ending_streams(shutdown.clone(), state.hub.clone()),
+    );
     let served = match subscriber {
         None => serving.await,
         Some(subscriber) => {
@@ -245,6 +251,13 @@ impl Default for ServerLimits {
 /// JSON; only what the parser cannot read at all gets its bare status.
 const HTTP_BUFFER_BYTES: usize = 128 * 1024;
 const HTTP_MAX_HEADERS: usize = 4 * http::MAX_HEADERS;
+
+/// `shutdown`, and then the end of this process's event streams (`Hub::close`), so that
+/// the drain that follows is not held open by them.
+pub async fn ending_streams(shutdown: impl Future<Output = ()>, hub: Arc<crate::events::hub::Hub>) {
+    shutdown.await;
+    hub.close();
+}
 
 /// Serves `app` on `addr` until `shutdown` resolves (`shutdown_signal`), then drains.
 pub async fn serve(

@@ -280,6 +280,16 @@ impl Webhooks {
         if url.fragment().is_some() {
             return Err("must not have a fragment".into());
         }
+        // One receiver, one URL (RFC 3986 §6.2.2): `/ok/%6E?` is `/ok/n`, so registering it
+        // again is the conflict it is.
+        let mut url = url;
+        let path = decode_unreserved(url.path());
+        url.set_path(&path);
+        match url.query().map(decode_unreserved) {
+            Some(query) if query.is_empty() => url.set_query(None),
+            Some(query) => url.set_query(Some(&query)),
+            None => {}
+        }
         // What is stored is the normalised form, which can be longer than what was sent.
         let stored = url.as_str().chars().count();
         if stored > MAX_URL_LEN {
@@ -556,6 +566,36 @@ impl Resolve for PinnedResolver {
 }
 
 /// Lower case, without the brackets of an IPv6 literal.
+/// `text` with its percent-encoded unreserved characters (letters, digits, `-._~`) decoded
+/// and the other escapes in upper case: equivalent URLs written one way (RFC 3986 §6.2.2).
+fn decode_unreserved(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                out.push(b as char);
+                i += 3;
+            }
+            Some(b) => {
+                out.push_str(&format!("%{b:02X}"));
+                i += 3;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap_or_default();
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    out
+}
+
 fn normalize_host(host: &str) -> String {
     host.trim_start_matches('[')
         .trim_end_matches(']')
@@ -780,6 +820,29 @@ mod tests {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(not_public(ip), None, "{ip} is public");
         }
+    }
+
+    /// Equivalent ways to write one URL are stored as one, so registering it again is 409.
+    #[test]
+    fn equivalent_urls_are_one_url() {
+        let w = Webhooks::default();
+        let url = |raw: &str| w.parse_url(raw).unwrap().to_string();
+        let plain = url("http://example.com/ok/n");
+        for same in [
+            "http://example.com/ok/n?",
+            "http://example.com/ok/%6E",
+            "HTTP://EXAMPLE.com/ok/%6e?",
+        ] {
+            assert_eq!(url(same), plain, "{same}");
+        }
+        assert_eq!(
+            url("http://e.com/a%2fb?q=%7e%3d"),
+            "http://e.com/a%2Fb?q=~%3D"
+        );
+        assert_eq!(
+            url("http://e.com/caf%C3%A9?x=%"),
+            "http://e.com/caf%C3%A9?x=%"
+        );
     }
 
     #[test]

@@ -88,6 +88,19 @@ impl Sse {
                 .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
         }
     }
+
+    /// Whether the stream ends within a few seconds, and without another event.
+    async fn ends_quietly(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(3), self.body.next()).await {
+                Err(_) => return false,
+                Ok(None) => return !self.buffer.contains("event:"),
+                Ok(Some(chunk)) => self
+                    .buffer
+                    .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -217,6 +230,20 @@ async fn reminders_reach_the_stream_and_the_webhook_through_todo_locals_wiring()
     let payload: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(payload["task_id"], task["id"]);
     assert_eq!(payload["title"], "leave for the train");
+}
+
+/// At shutdown the hub ends every stream (so the drain is not held open by them) without
+/// `expired`: the client reconnects with the token it has.
+#[tokio::test]
+async fn a_stream_closed_at_shutdown_ends_without_saying_expired() {
+    let app = app_with_bus().await;
+    let user = TestApp::user();
+    let path = format!("/api/{user}/stream");
+    let mut stream = Sse::open(&app, &path, Some(&app.token(&user)))
+        .await
+        .unwrap();
+    app.state.as_ref().unwrap().hub.close();
+    assert!(stream.ends_quietly().await);
 }
 
 #[tokio::test]

@@ -223,7 +223,10 @@ async fn main() -> anyhow::Result<()> {
                 api,
                 addr,
                 limits,
-                shared::harness::shutdown_signal(),
+                shared::harness::ending_streams(
+                    shared::harness::shutdown_signal(),
+                    local.state.hub.clone(),
+                ),
             )
             .await;
             shared::telemetry::flush_traces();

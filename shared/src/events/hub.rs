@@ -61,6 +61,13 @@ impl Hub {
         let _ = channel.sender.send(Arc::new(event));
     }
 
+    /// Ends every open stream (at shutdown): a stream would otherwise hold the server's
+    /// drain open until its timeout, while its client can reconnect to another replica, or
+    /// to this one restarted, at once.
+    pub fn close(&self) {
+        self.users.lock().expect("hub lock").clear();
+    }
+
     /// The events `user_id` should see from now on, as SSE events; `None` when the user
     /// already has `MAX_STREAMS_PER_USER` open here.
     pub fn stream(
@@ -122,6 +129,24 @@ mod tests {
             remind_at: Utc::now(),
             occurred_at: Utc::now(),
         })
+    }
+
+    #[tokio::test]
+    async fn closing_ends_every_stream() {
+        let hub = Hub::default();
+        let stream = hub.stream("alice".into()).unwrap();
+        hub.send(reminder("alice"));
+        hub.close();
+        let events: Vec<_> =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.collect())
+                .await
+                .expect("the stream ends");
+        assert_eq!(events.len(), 1, "what was sent before still arrives");
+        // The hub is still usable: a new stream after close gets its events.
+        let again = hub.stream("alice".into()).unwrap();
+        hub.send(reminder("alice"));
+        drop(hub);
+        assert_eq!(again.collect::<Vec<_>>().await.len(), 1);
     }
 
     /// An event delivered again (a publish retried by the sweep) reaches a stream once.

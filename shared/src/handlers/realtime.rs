@@ -12,6 +12,8 @@
 //!   expires, with a last `event: expired`.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -148,16 +150,31 @@ enum StreamEventName {
 }
 
 /// `events` until `expires_at` (the token's expiry), then a last `event: expired` and the
-/// end of the stream: the client signs in again and reconnects with a fresh token.
+/// end of the stream: the client signs in again and reconnects with a fresh token. When
+/// `events` end first (the server is shutting down, `Hub::close`), the stream just ends,
+/// and the client reconnects with the token it has.
 fn until_expiry(
     events: impl Stream<Item = Result<Event, Infallible>>,
     expires_at: DateTime<Utc>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
-    let expired = Event::default()
-        .event("expired")
-        .data(serde_json::json!({ "expired_at": expires_at }).to_string());
-    events
-        .take_until(tokio::time::sleep(left))
-        .chain(futures::stream::once(std::future::ready(Ok(expired))))
+    let expired = Arc::new(AtomicBool::new(false));
+    let deadline = {
+        let expired = expired.clone();
+        async move {
+            tokio::time::sleep(left).await;
+            expired.store(true, Ordering::Relaxed);
+        }
+    };
+    // Read once `events` has ended: by the deadline, or by the hub.
+    let last = futures::stream::once(async move { expired.load(Ordering::Relaxed) }).filter_map(
+        move |expired| {
+            std::future::ready(expired.then(|| {
+                Ok(Event::default()
+                    .event("expired")
+                    .data(serde_json::json!({ "expired_at": expires_at }).to_string()))
+            }))
+        },
+    );
+    events.take_until(deadline).chain(last)
 }
