@@ -5,7 +5,7 @@
 use chrono::{Datelike, NaiveDate, Weekday};
 
 use super::when::{weekday, Part};
-use super::words::{number, ordinal, starts_with, Tok, Unit};
+use super::words::{number, ordinal, ordinal_word, starts_with, Tok, Unit};
 
 /// The longest interval the grammar takes ("every 1000 days").
 const MAX_INTERVAL: u32 = 1000;
@@ -217,13 +217,23 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
     if matches!(w, "fortnightly" | "biweekly") {
         return Some((1, Repeat::Weekly(2, vec![]), None));
     }
-    // "the 1st of every month", "1st of each month" (an "on" before is the caller's)
+    // "the 1st of every month", "first of each month", "the last day of every month" (an
+    // "on" before is the caller's)
     let the = usize::from(w == "the");
-    if let Some(n) = ordinal(word(at + the)).filter(|n| (1..=31).contains(n)) {
-        if ["of every month", "of each month"]
+    let every_month = |from: usize| {
+        ["of every month", "of each month"]
             .iter()
-            .any(|p| starts_with(toks, at + the + 1, p))
-        {
+            .any(|p| starts_with(toks, from, p))
+    };
+    if starts_with(toks, at + the, "last day") && every_month(at + the + 2) {
+        return Some((the + 5, Repeat::Monthly(1, Some(-1)), None));
+    }
+    let day = word(at + the);
+    if let Some(n) = ordinal(day)
+        .or_else(|| ordinal_word(day))
+        .filter(|n| (1..=31).contains(n))
+    {
+        if every_month(at + the + 1) {
             return Some((the + 4, Repeat::Monthly(1, Some(n as i32)), None));
         }
         return None;
@@ -237,6 +247,12 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
     let (len, rule, part) = if let Some(unit) = unit_word(next).filter(|_| !next.ends_with('s')) {
         let (len, rule) = with_unit(toks, i + 1, 1, unit)?;
         (1 + len, rule, None)
+    } else if let Some((len, days)) = matches!(next, "other" | "second" | "2nd")
+        .then(|| day_list(toks, i + 1))
+        .flatten()
+    {
+        // "every other monday", "every second tuesday": every two weeks on that day.
+        (1 + len, Repeat::Weekly(2, days), None)
     } else if next == "other" {
         let unit = unit_word(word(i + 1)).filter(|_| !word(i + 1).ends_with('s'))?;
         let (len, rule) = with_unit(toks, i + 2, 2, unit)?;
@@ -427,6 +443,9 @@ mod tests {
             ("every weekday", "every weekday"),
             ("every 2 weeks", "every 2 weeks"),
             ("every other week", "every 2 weeks"),
+            ("every other monday", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"),
+            ("every second tuesday", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"),
+            ("every 2nd tuesday", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"),
             ("every month on the 1st", "FREQ=MONTHLY;BYMONTHDAY=1"),
             (
                 "every month on the 31st",
