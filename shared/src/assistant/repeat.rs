@@ -210,7 +210,21 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
         "yearly" | "annually" => Some(Unit::Year),
         _ => None,
     };
-    if let Some(unit) = simple {
+    // "the monthly report", "my weekly review": a word of the title, not a rule.
+    let determiner = at
+        .checked_sub(1)
+        .and_then(|i| toks.get(i))
+        .is_some_and(|t| {
+            t.is_any(&[
+                "the", "a", "an", "my", "our", "your", "his", "her", "their", "this", "that",
+            ])
+        });
+    // "weekly review every friday": the explicit "every ..." later is the rule.
+    let explicit_later = || {
+        (at + 1..toks.len())
+            .any(|j| toks[j].is_any(&["every", "each"]) && phrase(toks, j).is_some())
+    };
+    if let Some(unit) = simple.filter(|_| !determiner && !explicit_later()) {
         let (len, rule) = with_unit(toks, at + 1, 1, unit)?;
         return Some((len + 1, rule, None));
     }
@@ -271,7 +285,12 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
     } else if next == "weekend" {
         (1, Repeat::Weekly(1, vec![Weekday::Sat, Weekday::Sun]), None)
     } else if let Some((len, days)) = day_list(toks, i) {
-        (len, Repeat::Weekly(1, days), None)
+        // "every sunday evening": the part of the day sets the time.
+        let after = word(i + len);
+        match Part::parse(after).filter(|_| after != "tonight") {
+            Some(part) => (len + 1, Repeat::Weekly(1, days), Some(part)),
+            None => (len, Repeat::Weekly(1, days), None),
+        }
     } else if let Some(part) = Part::parse(next).filter(|_| next != "tonight") {
         (1, Repeat::Daily(1), Some(part))
     } else if let Some(n) = ordinal(next).filter(|n| (1..=31).contains(n)) {
