@@ -262,6 +262,43 @@ async fn naming_a_task_by_words_never_acts_on_one_its_title_does_not_name() {
     assert_eq!(reply["tool_calls"][1]["tool"], "complete_task", "{reply}");
 }
 
+/// "move X to 6pm" keeps X's day; "move X to saturday" keeps its time (in the user's zone).
+#[tokio::test]
+async fn a_move_keeps_the_day_or_the_time_it_does_not_name() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    let due = (chrono::Utc::now() + chrono::Duration::days(3))
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive()
+        .and_hms_opt(9, 0, 0)
+        .unwrap()
+        .and_local_timezone(chrono_tz::Europe::Berlin)
+        .unwrap();
+    let task = app
+        .create(
+            &user,
+            json!({"title": "go to the gym", "due_at": due.to_rfc3339()}),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let reply = chat(&app, &user, "move go to the gym to 6pm", None).await;
+    assert_eq!(reply["tool_calls"].as_array().unwrap().len(), 3, "{reply}");
+    let moved = common::time(&app.get(&user, id).await.1["due_at"]).unwrap();
+    let local = moved.with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(
+        (local.date_naive(), local.format("%H:%M").to_string()),
+        (due.date_naive(), "18:00".into())
+    );
+    // Through the MCP tools it reads the task's due date first: list, get, update.
+    let tools: Vec<&str> = reply["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["list_tasks", "get_task", "update_task"]);
+}
+
 #[tokio::test]
 async fn what_it_cannot_parse_gets_a_short_reply_and_nothing_changes() {
     let app = TestApp::spawn().await;
@@ -552,7 +589,8 @@ async fn a_model_calls_the_tools_and_recovers_from_bad_calls() {
             "list_tasks",
             "update_task",
             "complete_task",
-            "delete_task"
+            "delete_task",
+            "get_task"
         ]
     );
     let system = first["messages"][0]["content"].as_str().unwrap();

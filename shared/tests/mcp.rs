@@ -85,7 +85,8 @@ async fn every_tool_works_for_the_tokens_user() {
             "list_tasks",
             "update_task",
             "complete_task",
-            "delete_task"
+            "delete_task",
+            "get_task"
         ]
     );
     assert!(tools.iter().all(|t| t.output_schema.is_some()));
@@ -149,6 +150,8 @@ async fn every_tool_works_for_the_tokens_user() {
         )
     );
 
+    let got = ok(&call(&mcp, "get_task", json!({"task_id": id})).await);
+    assert_eq!(got["title"], "Pay the rent");
     let done = ok(&call(&mcp, "complete_task", json!({"task_id": id})).await);
     assert_eq!(
         (&done["status"], &done["task"]["completed"]),
@@ -195,6 +198,7 @@ async fn tools_never_act_for_anyone_but_the_tokens_user() {
         ("update_task", json!({"task_id": id, "title": "mine now"})),
         ("complete_task", json!({"task_id": id})),
         ("delete_task", json!({"task_id": id})),
+        ("get_task", json!({"task_id": id})),
     ] {
         assert_eq!(
             error(&call(&mcp, tool, arguments).await),

@@ -17,7 +17,9 @@ pub fn describe(command: &Command, context: &Context) -> String {
         Command::Complete(t) => format!("Complete {}", target(t)),
         Command::Reopen(t) => format!("Reopen {}", target(t)),
         Command::Delete(t) => format!("Delete {}", target(t)),
-        Command::Reschedule { target: t, due_at } => {
+        Command::Reschedule {
+            target: t, due_at, ..
+        } => {
             format!("Move {} to {}", target(t), when(*due_at, context))
         }
         Command::Rename { target: t, title } => {

@@ -62,7 +62,7 @@ mod words;
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use crate::domain::Title;
 
@@ -96,7 +96,10 @@ pub enum Command {
     Delete(Target),
     Reschedule {
         target: Target,
+        /// Where the words alone put it (and a task without a due date).
         due_at: DateTime<Utc>,
+        /// What stays of the task's own due date (`moved`).
+        keep: Keep,
     },
     Rename {
         target: Target,
@@ -333,6 +336,41 @@ const NOT_DONE: &[&str] = &[
 ];
 
 /// Reads one sentence.
+/// What a move keeps of the task's own due date: its day when only a time was said ("to
+/// 6pm"), its time of day when only a day was said ("to saturday").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Nothing,
+    /// The task's day (unless it is past), at this local time.
+    Day(NaiveTime),
+    /// The task's local time of day, on this date.
+    Time(NaiveDate),
+}
+
+/// Where a move puts a task due at `task_due`: what `keep` keeps of that due date, in the
+/// user's time zone, or `due_at` (what the words alone say) for a task with no due date
+/// or one due on a day already past.
+pub fn moved(
+    due_at: DateTime<Utc>,
+    keep: Keep,
+    task_due: Option<DateTime<Utc>>,
+    context: &Context,
+) -> DateTime<Utc> {
+    let Some(task_due) = task_due else {
+        return due_at;
+    };
+    let tz = context.timezone;
+    let local_due = task_due.with_timezone(&tz);
+    let today = context.now.with_timezone(&tz).date_naive();
+    let kept = match keep {
+        Keep::Nothing => None,
+        Keep::Day(_) if local_due.date_naive() < today => None,
+        Keep::Day(time) => when::local(tz, local_due.date_naive(), time),
+        Keep::Time(date) => when::local(tz, date, local_due.time()),
+    };
+    kept.filter(writable).unwrap_or(due_at)
+}
+
 /// Whether `title` says each of `words` other than stop words: some word of the title
 /// starts with it, or it starts with a word of the title ("calls" says "call"), in lower
 /// case. Before acting on a task named by its words: the search that found it also looks
@@ -749,8 +787,21 @@ fn reschedule(toks: &[Tok], now: &Now) -> Option<Command> {
                 EXAMPLE_MOVE,
             ));
         };
+        let keep = match (
+            when.instant,
+            when.date,
+            when.clock.is_some() || when.part.is_some(),
+        ) {
+            (None, None, true) => Keep::Day(due_at.with_timezone(&now.tz).time()),
+            (None, Some(date), false) => Keep::Time(date),
+            _ => Keep::Nothing,
+        };
         return Some(match target(&toks[..k]) {
-            Ok(target) => Command::Reschedule { target, due_at },
+            Ok(target) => Command::Reschedule {
+                target,
+                due_at,
+                keep,
+            },
             Err(why) => vague("move", why, EXAMPLE_MOVE),
         });
     }

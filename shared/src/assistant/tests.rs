@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::Command::{self, Complete, Delete, Help, Reopen};
 use super::Target::{self, Number};
-use super::{describe, parse, quick_add, Context};
+use super::{describe, moved, parse, quick_add, Context, Keep};
 use crate::domain::list::ListQuery;
 use crate::domain::{
     parse_reminder_minutes, parse_timestamp, Description, Priority, Recurrence, TagName, Timezone,
@@ -43,7 +43,49 @@ fn reschedule(target: Target, due_at: &str) -> Command {
     Command::Reschedule {
         target,
         due_at: due_at.parse::<DateTime<Utc>>().unwrap(),
+        keep: Keep::Nothing,
     }
+}
+
+/// A move of the time only, keeping the task's day; or of the day only, keeping its time.
+fn reschedule_keeping(target: Target, due_at: &str, keep: &str) -> Command {
+    let keep = match keep.parse::<chrono::NaiveTime>() {
+        Ok(time) => Keep::Day(time),
+        Err(_) => Keep::Time(keep.parse().unwrap()),
+    };
+    Command::Reschedule {
+        target,
+        due_at: due_at.parse::<DateTime<Utc>>().unwrap(),
+        keep,
+    }
+}
+
+/// A move keeps the task's day or time where the words name only the other, in the user's
+/// time zone; never a day already past; and a task without a due date goes where the words
+/// alone say.
+#[test]
+fn a_move_keeps_what_it_does_not_name() {
+    let context = context(chrono_tz::Europe::Berlin); // now: Mon 30 Nov 2026, 11:00 in Berlin
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let six_pm = Keep::Day("18:00:00".parse().unwrap());
+    let saturday = Keep::Time("2026-12-05".parse().unwrap());
+    let words = at("2026-11-30T17:00:00Z"); // what "6pm" alone says: today, 18:00 Berlin
+    let friday_nine = Some(at("2026-12-04T08:00:00Z")); // Fri 4 Dec, 09:00 Berlin
+    assert_eq!(
+        moved(words, six_pm, friday_nine, &context),
+        at("2026-12-04T17:00:00Z")
+    );
+    assert_eq!(
+        moved(words, six_pm, Some(at("2026-11-20T08:00:00Z")), &context),
+        words
+    );
+    assert_eq!(moved(words, six_pm, None, &context), words);
+    let friday_three = Some(at("2026-12-04T14:00:00Z"));
+    assert_eq!(
+        moved(at("2026-12-05T08:00:00Z"), saturday, friday_three, &context),
+        at("2026-12-05T14:00:00Z")
+    );
+    assert_eq!(moved(words, Keep::Nothing, friday_three, &context), words);
 }
 
 fn rename(target: Target, title: &str) -> Command {
@@ -244,11 +286,11 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         // Reschedule and rename
         ("move dentist to friday 10am", U, reschedule(words("dentist"), "2026-12-04T10:00:00Z")),
         ("move dentist to friday 10am", B, reschedule(words("dentist"), "2026-12-04T09:00:00Z")),
-        ("reschedule 2 to tomorrow", U, reschedule(Number(2), "2026-12-01T09:00:00Z")),
-        ("move 2 to next week", U, reschedule(Number(2), "2026-12-07T09:00:00Z")),
-        ("push dentist to 3pm", U, reschedule(words("dentist"), "2026-11-30T15:00:00Z")),
-        ("postpone 2 until monday", U, reschedule(Number(2), "2026-12-07T09:00:00Z")),
-        ("move go to gym to friday", U, reschedule(words("go to gym"), "2026-12-04T09:00:00Z")),
+        ("reschedule 2 to tomorrow", U, reschedule_keeping(Number(2), "2026-12-01T09:00:00Z", "2026-12-01")),
+        ("move 2 to next week", U, reschedule_keeping(Number(2), "2026-12-07T09:00:00Z", "2026-12-07")),
+        ("push dentist to 3pm", U, reschedule_keeping(words("dentist"), "2026-11-30T15:00:00Z", "15:00:00")),
+        ("postpone 2 until monday", U, reschedule_keeping(Number(2), "2026-12-07T09:00:00Z", "2026-12-07")),
+        ("move go to gym to friday", U, reschedule_keeping(words("go to gym"), "2026-12-04T09:00:00Z", "2026-12-04")),
         ("move dentist", U, not_understood("move “dentist”, but not to when", "move 2 to friday 10am")),
         ("change 3 to friday 10am", U, reschedule(Number(3), "2026-12-04T10:00:00Z")),
         ("rename 3 to call the bank", U, rename(Number(3), "call the bank")),

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::domain::Task;
 use crate::http::ApiError;
@@ -36,10 +37,15 @@ async fn handler(
     user: AuthUser,
     PathId(id): PathId,
 ) -> Result<Json<Task>, ApiError> {
+    get(&state, &user.0, id).await.map(Json)
+}
+
+/// `user_id`'s task `id` (the REST call and the MCP tool `get_task`); another user's is
+/// not found.
+pub async fn get(state: &AppState, user_id: &str, id: Uuid) -> Result<Task, ApiError> {
     state
         .store
-        .get_task(&user.0, id)
+        .get_task(user_id, id)
         .await?
-        .map(Json)
         .ok_or(ApiError::NotFound)
 }

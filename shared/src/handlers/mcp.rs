@@ -38,7 +38,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::chat::tools::McpEndpoint;
-use super::{complete_task, create_task, delete_task, list_tasks, update_task};
+use super::{complete_task, create_task, delete_task, get_task, list_tasks, update_task};
 use crate::domain::{Page, Task};
 use crate::http::extract::parse_json;
 use crate::http::input::TaskInput;
@@ -337,6 +337,11 @@ impl Tools {
                 let task = delete_task::remove(state, user, id).await?;
                 outcome(&task, "deleted", false)
             }
+            "get_task" => {
+                let id = task_id(&mut arguments)?;
+                refuse_unknown(&arguments)?;
+                to_value(get_task::get(state, user, id).await?)
+            }
             other => Err(ApiError::validation(
                 "name",
                 format!("unknown tool {}", crate::domain::text::echo(other)),
@@ -384,7 +389,7 @@ impl ServerHandler for Tools {
     }
 }
 
-/// The five tools, with their input and output schemas.
+/// The tools, with their input and output schemas: the Phase III five, and `get_task`.
 pub fn definitions() -> Vec<Tool> {
     vec![
         Tool::new(
@@ -417,6 +422,12 @@ pub fn definitions() -> Vec<Tool> {
             schema_for_type::<DeleteTask>(),
         )
         .with_raw_output_schema(schema_for_output::<Outcome>()),
+        Tool::new(
+            "get_task",
+            "Get one task by its id.",
+            schema_for_type::<GetTask>(),
+        )
+        .with_raw_output_schema(schema_for_output::<Task>()),
     ]
 }
 
@@ -565,6 +576,14 @@ struct CompleteTask {
 #[schemars(deny_unknown_fields)]
 #[allow(dead_code)]
 struct DeleteTask {
+    task_id: Uuid,
+    user_id: UserId,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct GetTask {
     task_id: Uuid,
     user_id: UserId,
 }

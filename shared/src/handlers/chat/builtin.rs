@@ -55,8 +55,19 @@ impl Assistant for BuiltIn {
             }
             Command::Reopen(target) => act(tools, &turn, &context, target, Action::Reopen).await,
             Command::Delete(target) => act(tools, &turn, &context, target, Action::Delete).await,
-            Command::Reschedule { target, due_at } => {
-                act(tools, &turn, &context, target, Action::Reschedule(due_at)).await
+            Command::Reschedule {
+                target,
+                due_at,
+                keep,
+            } => {
+                act(
+                    tools,
+                    &turn,
+                    &context,
+                    target,
+                    Action::Reschedule(due_at, keep),
+                )
+                .await
             }
             Command::Rename { target, title } => {
                 act(tools, &turn, &context, target, Action::Rename(title)).await
@@ -70,7 +81,7 @@ enum Action {
     Complete,
     Reopen,
     Delete,
-    Reschedule(DateTime<chrono::Utc>),
+    Reschedule(DateTime<chrono::Utc>, assistant::Keep),
     Rename(String),
 }
 
@@ -81,7 +92,7 @@ impl Action {
             Action::Complete => "complete 1",
             Action::Reopen => "reopen 1",
             Action::Delete => "delete 1",
-            Action::Reschedule(_) => "move 1 to …",
+            Action::Reschedule(..) => "move 1 to …",
             Action::Rename(_) => "rename 1 to …",
         }
     }
@@ -89,7 +100,7 @@ impl Action {
     /// The tasks worth looking among for words of a title.
     fn status(&self) -> &'static str {
         match self {
-            Action::Complete | Action::Reschedule(_) | Action::Rename(_) => "pending",
+            Action::Complete | Action::Reschedule(..) | Action::Rename(_) => "pending",
             Action::Reopen => "completed",
             Action::Delete => "all",
         }
@@ -100,7 +111,9 @@ impl Action {
             Action::Complete => ("complete_task", json!({"task_id": id, "completed": true})),
             Action::Reopen => ("complete_task", json!({"task_id": id, "completed": false})),
             Action::Delete => ("delete_task", json!({"task_id": id})),
-            Action::Reschedule(due_at) => ("update_task", json!({"task_id": id, "due_at": due_at})),
+            Action::Reschedule(due_at, _) => {
+                ("update_task", json!({"task_id": id, "due_at": due_at}))
+            }
             Action::Rename(title) => ("update_task", json!({"task_id": id, "title": title})),
         }
     }
@@ -116,7 +129,7 @@ impl Action {
             Action::Complete => format!("Done: “{title}”."),
             Action::Reopen => format!("Reopened “{title}”."),
             Action::Delete => format!("Deleted “{title}”."),
-            Action::Reschedule(_) => format!("Moved {}.", task_line(&task["task"], context)),
+            Action::Reschedule(..) => format!("Moved {}.", task_line(&task["task"], context)),
             Action::Rename(_) => format!("Renamed it to “{title}”."),
         }
     }
@@ -211,6 +224,22 @@ async fn act(
                 }
             }
         }
+    };
+    // A move that keeps the task's own day or time needs its due date.
+    let action = match action {
+        Action::Reschedule(due_at, keep) if keep != assistant::Keep::Nothing => {
+            let task_due = match tools.call("get_task", json!({"task_id": id})).await? {
+                Ok(task) => task["due_at"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&chrono::Utc)),
+                Err(error) => {
+                    return said(format!("I couldn't do that: {}.", error_message(&error)))
+                }
+            };
+            Action::Reschedule(assistant::moved(due_at, keep, task_due, context), keep)
+        }
+        action => action,
     };
     let (tool, arguments) = action.tool(id);
     match tools.call(tool, arguments).await? {
