@@ -246,7 +246,7 @@ fn check(command: &Command, context: &Context) {
             check_target(target)
         }
         Command::Reschedule { target, .. } => check_target(target),
-        Command::Rename { target, title } => {
+        Command::Rename { target, title, .. } => {
             check_target(target);
             Title::parse(title).unwrap();
         }

@@ -262,6 +262,35 @@ async fn naming_a_task_by_words_never_acts_on_one_its_title_does_not_name() {
     assert_eq!(reply["tool_calls"][1]["tool"], "complete_task", "{reply}");
 }
 
+/// A rename with several "to"s splits where the words before are a task's whole title.
+#[tokio::test]
+async fn a_rename_splits_at_the_to_after_a_whole_title() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    for (title, message, renamed) in [
+        (
+            "talk to anna",
+            "rename talk to anna to talk to Anna and Ben",
+            "talk to Anna and Ben",
+        ),
+        (
+            "go to gym",
+            "rename go to gym to go swimming",
+            "go swimming",
+        ),
+        (
+            "call mom",
+            "rename call mom to call mom about the trip",
+            "call mom about the trip",
+        ),
+    ] {
+        let task = app.create(&user, json!({ "title": title })).await;
+        chat(&app, &user, message, None).await;
+        let now = app.get(&user, task["id"].as_str().unwrap()).await.1;
+        assert_eq!(now["title"], renamed, "{message}");
+    }
+}
+
 /// "move X to 6pm" keeps X's day; "move X to saturday" keeps its time (in the user's zone).
 #[tokio::test]
 async fn a_move_keeps_the_day_or_the_time_it_does_not_name() {

@@ -22,7 +22,9 @@ pub fn describe(command: &Command, context: &Context) -> String {
         } => {
             format!("Move {} to {}", target(t), when(*due_at, context))
         }
-        Command::Rename { target: t, title } => {
+        Command::Rename {
+            target: t, title, ..
+        } => {
             format!("Rename {} to {}", target(t), quote(title))
         }
         Command::Help => "Show what I can do".into(),

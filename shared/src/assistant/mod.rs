@@ -104,6 +104,10 @@ pub enum Command {
     Rename {
         target: Target,
         title: String,
+        /// The other readings of a sentence with several "to"s, as (a task's words, the new
+        /// title): "rename talk to anna to talk to Anna and Ben". The one whose words are a
+        /// task's whole title wins (the chat looks).
+        or: Vec<(String, String)>,
     },
     Help,
     /// What was recognised ("nothing", "delete, but not which task"), and a sentence to try.
@@ -832,8 +836,18 @@ fn rename(toks: &[Tok]) -> Command {
         Ok(t) => t.as_str().to_owned(),
         Err(why) => return not_understood(format!("rename, but {}", why.message), EXAMPLE_RENAME),
     };
+    let or = (k + 1..toks.len().saturating_sub(1))
+        .filter(|&j| toks[j].is_any(&["to", "as"]))
+        .filter_map(|j| {
+            let Ok(Target::Words(words)) = target(&toks[..j]) else {
+                return None;
+            };
+            let title = Title::parse(trim_text(&join_raw(&toks[j + 1..]))).ok()?;
+            Some((words, title.as_str().to_owned()))
+        })
+        .collect();
     match target(&toks[..k]) {
-        Ok(target) => Command::Rename { target, title },
+        Ok(target) => Command::Rename { target, title, or },
         Err(why) => vague("rename", why, EXAMPLE_RENAME),
     }
 }

@@ -92,6 +92,7 @@ fn rename(target: Target, title: &str) -> Command {
     Command::Rename {
         target,
         title: title.into(),
+        or: vec![],
     }
 }
 
@@ -294,6 +295,11 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("move dentist", U, not_understood("move “dentist”, but not to when", "move 2 to friday 10am")),
         ("change 3 to friday 10am", U, reschedule(Number(3), "2026-12-04T10:00:00Z")),
         ("rename 3 to call the bank", U, rename(Number(3), "call the bank")),
+        ("rename go to gym to go swimming", U, Command::Rename {
+            target: words("go"),
+            title: "gym to go swimming".into(),
+            or: vec![("go to gym".into(), "go swimming".into())],
+        }),
         ("rename dentist to dentist with Dr. Who", U, rename(words("dentist"), "dentist with Dr. Who")),
         ("change 3 to call the bank", U, rename(Number(3), "call the bank")),
         ("change 3 to p1", U, not_understood("a change to a task's priority, tags or reminder, which I cannot make yet", "rename 3 to call the bank")),

@@ -69,7 +69,8 @@ impl Assistant for BuiltIn {
                 )
                 .await
             }
-            Command::Rename { target, title } => {
+            Command::Rename { target, title, or } => {
+                let (target, title) = reading(tools, target, title, or).await?;
                 act(tools, &turn, &context, target, Action::Rename(title)).await
             }
         }
@@ -133,6 +134,54 @@ impl Action {
             Action::Rename(_) => format!("Renamed it to “{title}”."),
         }
     }
+}
+
+/// Of the readings of a rename with several "to"s, the one whose words are the whole title
+/// of one of the tasks the shortest reading finds; else the first.
+async fn reading(
+    tools: &Tools,
+    target: Target,
+    title: String,
+    or: Vec<(String, String)>,
+) -> Result<(Target, String), ApiError> {
+    let Target::Words(first) = &target else {
+        return Ok((target, title));
+    };
+    if or.is_empty() {
+        return Ok((target, title));
+    }
+    let search: Vec<String> = first
+        .split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "")))
+        .collect();
+    let found = tools
+        .call(
+            "list_tasks",
+            json!({"search": search.join(" "), "status": "pending", "page_size": 50}),
+        )
+        .await?;
+    let normal = |text: &str| {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let titles: Vec<String> = found
+        .ok()
+        .and_then(|page| page["items"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t["title"].as_str().map(normal))
+        .collect();
+    let readings = std::iter::once((first.clone(), title)).chain(or);
+    let mut first_reading = None;
+    for (words, title) in readings {
+        if titles.contains(&normal(&words)) {
+            return Ok((Target::Words(words), title));
+        }
+        first_reading.get_or_insert((Target::Words(words), title));
+    }
+    Ok(first_reading.expect("one reading at least"))
 }
 
 /// Finds the one task `target` names, then does `action` to it.
