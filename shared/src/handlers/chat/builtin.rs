@@ -136,6 +136,16 @@ impl Action {
     }
 }
 
+/// `words` as a search for those words: each quoted, so that what the person typed is never
+/// read as the search's operators (`or`, `-word`).
+fn as_words(words: &str) -> String {
+    words
+        .split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Of the readings of a rename with several "to"s, the one whose words are the whole title
 /// of one of the tasks the shortest reading finds; else the first.
 async fn reading(
@@ -150,14 +160,10 @@ async fn reading(
     if or.is_empty() {
         return Ok((target, title));
     }
-    let search: Vec<String> = first
-        .split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "")))
-        .collect();
     let found = tools
         .call(
             "list_tasks",
-            json!({"search": search.join(" "), "status": "pending", "page_size": 50}),
+            json!({"search": as_words(first), "status": "pending", "page_size": 50}),
         )
         .await?;
     let normal = |text: &str| {
@@ -214,16 +220,10 @@ async fn act(
             }
         },
         Target::Words(words) => {
-            // Each word quoted: what the person typed is looked for as words, never read
-            // as the search's operators (`or`, `-word`).
-            let search: Vec<String> = words
-                .split_whitespace()
-                .map(|w| format!("\"{}\"", w.replace('"', "")))
-                .collect();
             let found = tools
                 .call(
                     "list_tasks",
-                    json!({"search": search.join(" "), "status": action.status(), "sort_by": "due_at", "page_size": 10}),
+                    json!({"search": as_words(&words), "status": action.status(), "sort_by": "due_at", "page_size": 10}),
                 )
                 .await?;
             let page = match found {
