@@ -284,6 +284,27 @@ pub struct NewTask {
     pub recurrence_anchor: Option<DateTime<Utc>>,
 }
 
+#[cfg(test)]
+impl NewTask {
+    /// A plain task titled `title` (the library's tests set what else they need with
+    /// `..NewTask::titled(..)`).
+    pub(crate) fn titled(title: &str) -> NewTask {
+        NewTask {
+            title: Title::parse(title).unwrap(),
+            description: Description::default(),
+            priority: Priority::DEFAULT,
+            tags: vec![],
+            due_at: None,
+            reminder_minutes: None,
+            recurrence: None,
+            timezone: Timezone::UTC,
+            recurrence_parent_id: None,
+            recurrence_depth: 0,
+            recurrence_anchor: None,
+        }
+    }
+}
+
 /// A validated partial update. `None` leaves a field alone; for nullable fields
 /// `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]

@@ -441,7 +441,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::domain::{Description, NewTask, Priority, TagName, Timezone, Title};
+    use crate::domain::{NewTask, Priority, TagName};
     use crate::store::TaskStore;
 
     /// The migrated store of `DATABASE_URL`, when that is PostgreSQL.
@@ -472,21 +472,13 @@ mod tests {
         let now = Utc::now();
         for i in 1..=60i64 {
             let new = NewTask {
-                title: Title::parse(&format!(
-                    "task {i}{}",
-                    if i % 3 == 0 { " call" } else { "" }
-                ))
-                .unwrap(),
-                description: Description::default(),
                 priority: Priority::from_level(1 + (i % 4) as i16).unwrap(),
                 tags: vec![TagName::parse(if i % 5 == 0 { "work" } else { "home" }).unwrap()],
                 due_at: (i % 7 != 0).then(|| now + chrono::Duration::days(i - 30)),
-                reminder_minutes: None,
-                recurrence: None,
-                timezone: Timezone::UTC,
-                recurrence_parent_id: None,
-                recurrence_depth: 0,
-                recurrence_anchor: None,
+                ..NewTask::titled(&format!(
+                    "task {i}{}",
+                    if i % 3 == 0 { " call" } else { "" }
+                ))
             };
             let mut task = Task::create(Uuid::new_v4(), &user, new, now);
             if i % 4 == 0 {
@@ -568,19 +560,7 @@ mod tests {
         let matches = COUNT_CAP as usize + 50;
         for i in 0..matches + 30 {
             let word = if i < matches { "call" } else { "write" };
-            let new = NewTask {
-                title: Title::parse(&format!("{word} {}", (i * 7919) % 1000)).unwrap(),
-                description: Description::default(),
-                priority: Priority::DEFAULT,
-                tags: vec![],
-                due_at: None,
-                reminder_minutes: None,
-                recurrence: None,
-                timezone: Timezone::UTC,
-                recurrence_parent_id: None,
-                recurrence_depth: 0,
-                recurrence_anchor: None,
-            };
+            let new = NewTask::titled(&format!("{word} {}", (i * 7919) % 1000));
             let task = Task::create(Uuid::new_v4(), &user, new, now);
             store.create_task(&task, &|_| Vec::new()).await.unwrap();
         }

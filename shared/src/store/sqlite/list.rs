@@ -217,7 +217,7 @@ mod tests {
 
     use super::super::test_support::TempDb;
     use crate::domain::{
-        Description, ListQuery, NewTask, Priority, TagName, Task, Timezone, Title, Total, COUNT_CAP,
+        Description, ListQuery, NewTask, Priority, TagName, Task, Total, COUNT_CAP,
     };
     use crate::store::TaskStore;
 
@@ -245,7 +245,6 @@ mod tests {
         let mut tasks = Vec::new();
         for s in seeds {
             let new = NewTask {
-                title: Title::parse(s.title).unwrap(),
                 description: Description::parse(s.description).unwrap(),
                 priority: Priority::from_level(s.priority).unwrap(),
                 tags: TagName::parse_list(
@@ -253,12 +252,7 @@ mod tests {
                 )
                 .unwrap(),
                 due_at: s.due_in_hours.map(|h| now + Duration::hours(h)),
-                reminder_minutes: None,
-                recurrence: None,
-                timezone: Timezone::UTC,
-                recurrence_parent_id: None,
-                recurrence_depth: 0,
-                recurrence_anchor: None,
+                ..NewTask::titled(s.title)
             };
             let mut task = Task::create(Uuid::new_v4(), user, new, now);
             if s.completed {

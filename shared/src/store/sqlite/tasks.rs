@@ -410,24 +410,13 @@ mod tests {
     use uuid::Uuid;
 
     use super::super::test_support::TempDb;
-    use crate::domain::{
-        Description, NewTask, Priority, TagName, Task, TaskChange, TaskPatch, Timezone, Title,
-    };
+    use crate::domain::{NewTask, TagName, Task, TaskChange, TaskPatch};
     use crate::store::{OutboxRecord, StoreError, TaskStore};
 
     fn new_task(title: &str, tags: &[&str]) -> NewTask {
         NewTask {
-            title: Title::parse(title).unwrap(),
-            description: Description::default(),
-            priority: Priority::DEFAULT,
             tags: tags.iter().map(|t| TagName::parse(t).unwrap()).collect(),
-            due_at: None,
-            reminder_minutes: None,
-            recurrence: None,
-            timezone: Timezone::UTC,
-            recurrence_parent_id: None,
-            recurrence_depth: 0,
-            recurrence_anchor: None,
+            ..NewTask::titled(title)
         }
     }
 
