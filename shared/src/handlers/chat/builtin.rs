@@ -179,15 +179,14 @@ async fn reading(
         .iter()
         .filter_map(|t| t["title"].as_str().map(normal))
         .collect();
-    let readings = std::iter::once((first.clone(), title)).chain(or);
-    let mut first_reading = None;
-    for (words, title) in readings {
-        if titles.contains(&normal(&words)) {
-            return Ok((Target::Words(words), title));
-        }
-        first_reading.get_or_insert((Target::Words(words), title));
-    }
-    Ok(first_reading.expect("one reading at least"))
+    let mut readings: Vec<(String, String)> =
+        std::iter::once((first.clone(), title)).chain(or).collect();
+    let chosen = readings
+        .iter()
+        .position(|(words, _)| titles.contains(&normal(words)))
+        .unwrap_or(0);
+    let (words, title) = readings.swap_remove(chosen);
+    Ok((Target::Words(words), title))
 }
 
 /// Finds the one task `target` names, then does `action` to it.
