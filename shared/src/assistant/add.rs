@@ -7,10 +7,10 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::text::short;
 use crate::domain::{
-    parse_reminder_minutes, Description, Priority, TagName, Title, MAX_TAGS_PER_TASK,
+    parse_reminder_minutes, Description, Priority, Recurrence, TagName, Title, MAX_TAGS_PER_TASK,
 };
 
-use super::repeat::{self, Repeat};
+use super::repeat::{self, End, Repeat};
 use super::when::{self, Now, Piece, When};
 use super::words::{join_raw, quantity, starts_with, trim_text, Tok, Unit};
 use super::{Command, EXAMPLE_ADD, EXAMPLE_REMINDER};
@@ -38,6 +38,8 @@ pub(super) struct Draft {
     pub tags: Vec<String>,
     pub when: When,
     pub repeat: Option<Repeat>,
+    /// Where the recurrence ends ("5 times", "until friday").
+    pub end: Option<End>,
     /// Minutes before the due time.
     pub reminder: Option<u32>,
     /// "remind me" without an amount: at the due time.
@@ -227,6 +229,12 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
                 before = BEFORE_REPEAT;
             }
         }
+        if taken.is_none() && d.repeat.is_some() && d.end.is_none() {
+            if let Some((len, end)) = repeat::end(window, i, now) {
+                d.end = Some(end);
+                taken = Some(len);
+            }
+        }
         if taken.is_none() {
             if let Some((len, piece)) = when::phrase(window, i, prev, now) {
                 if d.when.merge(piece) {
@@ -369,6 +377,28 @@ pub(super) fn command(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -
             EXAMPLE_ADD,
         );
     }
+    // An end the rule reaches before its second date ("every month until dec 20" from
+    // 1 December) would leave a task that never repeats.
+    let recurrence = match (&d.repeat, d.end, due) {
+        (Some(rule), Some(end), Some(due)) => {
+            let ending = rule.ending(end, now.tz, due).filter(|text| {
+                Recurrence::parse(text).is_ok_and(|r| r.check_start(now.tz, due).is_ok())
+            });
+            match ending {
+                Some(text) => Some(text),
+                None => {
+                    return not_understood(
+                        format!(
+                            "a task {} that repeats, but ends before it repeats once",
+                            quote(title.as_str())
+                        ),
+                        EXAMPLE_ADD,
+                    )
+                }
+            }
+        }
+        (rule, _, _) => rule.as_ref().map(Repeat::rule),
+    };
     let at = match (d.remind_at, due) {
         (Some(mut at), Some(due)) => {
             if at.date.is_none() && at.instant.is_none() {
@@ -437,8 +467,8 @@ pub(super) fn command(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -
     if let Some(minutes) = reminder {
         args.insert("reminder_minutes".into(), json!(minutes));
     }
-    if let Some(rule) = &d.repeat {
-        args.insert("recurrence".into(), json!(rule.rule()));
+    if let Some(rule) = recurrence {
+        args.insert("recurrence".into(), json!(rule));
     }
     if due.is_some() || d.repeat.is_some() {
         args.insert("timezone".into(), json!(now.tz.name()));

@@ -94,7 +94,10 @@ pub(super) fn task_summary(arguments: &Value, context: &Context) -> String {
         parts.push(format!("due {}", when(due.with_timezone(&Utc), context)));
     }
     if let Some(rule) = text("recurrence") {
-        parts.push(format!("repeating {}", repeat::describe(rule)));
+        parts.push(format!(
+            "repeating {}",
+            repeat::describe(rule, context.timezone)
+        ));
     }
     if let Some(minutes) = arguments.get("reminder_minutes").and_then(Value::as_i64) {
         parts.push(reminder(minutes));

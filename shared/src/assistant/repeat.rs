@@ -1,11 +1,13 @@
 //! Recurrence in words ("every month on the 1st", "every monday and thursday", "every
-//! other week", "daily") turned into the project's recurrence grammar (`daily`, `every 2
-//! weeks`, `every monday,thursday`, `FREQ=MONTHLY;BYMONTHDAY=1`, ...), and back into words.
+//! other week", "the first monday of every month", "daily ... until friday") turned into the
+//! project's recurrence grammar (`daily`, `every 2 weeks`, `every monday,thursday`,
+//! `FREQ=MONTHLY;BYMONTHDAY=1`, `FREQ=MONTHLY;BYDAY=1MO`, ...), and back into words.
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, Utc, Weekday};
+use chrono_tz::Tz;
 
-use super::when::{weekday, Part};
-use super::words::{number, ordinal, ordinal_word, starts_with, Tok, Unit};
+use super::when::{self, weekday, Now, Part, Piece};
+use super::words::{number, ordinal, ordinal_word, quantity, starts_with, Tok, Unit};
 
 /// The longest interval the grammar takes ("every 1000 days").
 const MAX_INTERVAL: u32 = 1000;
@@ -20,7 +22,20 @@ pub(super) enum Repeat {
     Weekdays,
     /// Every N months, on this day of the month (-1: the last), or on the due date's day.
     Monthly(u32, Option<i32>),
+    /// Every N months on the nth weekday (1 to 5, or -1: the last).
+    MonthlyNth(u32, i32, Weekday),
     Yearly(u32),
+}
+
+/// Where a series ends, as said after its rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    /// "5 times": the occurrences in all, the first task's included.
+    Times(u32),
+    /// "for 3 weeks": the occurrences within that span from the first due date.
+    For(u32, Unit),
+    /// "until friday", "through dec 20": the last local day an occurrence may fall on.
+    Until(NaiveDate),
 }
 
 const WEEKDAYS: [Weekday; 7] = [
@@ -77,11 +92,7 @@ impl Repeat {
             // "on the 31st" means the month's last day where it is shorter (RFC 5545 would
             // skip such a month): the last of the 28th up to that day.
             Repeat::Monthly(n, Some(d)) => {
-                let interval = if *n == 1 {
-                    String::new()
-                } else {
-                    format!(";INTERVAL={n}")
-                };
+                let interval = interval(*n);
                 if *d > 28 {
                     let days: Vec<String> = (28..=*d).map(|d| d.to_string()).collect();
                     format!(
@@ -92,9 +103,67 @@ impl Repeat {
                     format!("FREQ=MONTHLY{interval};BYMONTHDAY={d}")
                 }
             }
+            Repeat::MonthlyNth(n, nth, day) => {
+                format!("FREQ=MONTHLY{};BYDAY={nth}{}", interval(*n), day_code(*day))
+            }
             Repeat::Yearly(1) => "yearly".into(),
             Repeat::Yearly(n) => format!("every {n} years"),
         }
+    }
+
+    /// The rule ending where `end` says, for a series whose first due date is `due` (in
+    /// `tz`): an RFC 5545 rule, the one form that can say COUNT or UNTIL. `None` when the
+    /// end cannot be placed (a date out of range).
+    pub fn ending(&self, end: End, tz: Tz, due: DateTime<Utc>) -> Option<String> {
+        let limit = match end {
+            End::Times(n) => format!("COUNT={n}"),
+            End::For(n, unit) => match self.count_within(n, unit) {
+                Some(count) => format!("COUNT={count}"),
+                None => until(span_end(tz, due, n, unit)?),
+            },
+            End::Until(day) => until(when::local(tz, day.succ_opt()?, chrono::NaiveTime::MIN)?),
+        };
+        Some(format!("{};{limit}", self.rrule()))
+    }
+
+    /// The rule as RFC 5545 (`FREQ=...`), for adding an end to it.
+    fn rrule(&self) -> String {
+        match self {
+            Repeat::Daily(n) => format!("FREQ=DAILY{}", interval(*n)),
+            Repeat::Weekly(n, days) if days.is_empty() => format!("FREQ=WEEKLY{}", interval(*n)),
+            Repeat::Weekly(n, days) => format!(
+                "FREQ=WEEKLY{};BYDAY={}",
+                interval(*n),
+                days.iter()
+                    .map(|d| day_code(*d))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Repeat::Weekdays => "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR".into(),
+            Repeat::Monthly(n, None) => format!("FREQ=MONTHLY{}", interval(*n)),
+            Repeat::Yearly(n) => format!("FREQ=YEARLY{}", interval(*n)),
+            Repeat::Monthly(_, Some(_)) | Repeat::MonthlyNth(..) => self.rule(),
+        }
+    }
+
+    /// How many occurrences "for N units" holds, where that is exact: whole periods of the
+    /// rule ("every monday and thursday for 3 weeks": 6). `None` where it depends on the
+    /// calendar ("every day for 2 months").
+    fn count_within(&self, n: u32, unit: Unit) -> Option<u32> {
+        let (every, per, period) = match self {
+            Repeat::Daily(k) => (*k, 1, Unit::Day),
+            Repeat::Weekly(k, days) => (*k, days.len().max(1) as u32, Unit::Week),
+            Repeat::Weekdays => (1, 5, Unit::Week),
+            Repeat::Monthly(k, _) | Repeat::MonthlyNth(k, ..) => (*k, 1, Unit::Month),
+            Repeat::Yearly(k) => (*k, 1, Unit::Year),
+        };
+        let periods = match (unit, period) {
+            (a, b) if a == b => n,
+            (Unit::Week, Unit::Day) => n.checked_mul(7)?,
+            (Unit::Year, Unit::Month) => n.checked_mul(12)?,
+            _ => return None,
+        };
+        (periods % every == 0).then(|| (periods / every).checked_mul(per))?
     }
 
     /// Whether the rule has an occurrence on `date` (for the first due date when the
@@ -108,9 +177,46 @@ impl Repeat {
                 i64::from(date.day()) == i64::from(*d)
                     || (*d > 28 && last_of_month(date) && i64::from(date.day()) < i64::from(*d))
             }
+            Repeat::MonthlyNth(_, nth, day) => {
+                date.weekday() == *day
+                    && if *nth < 0 {
+                        date.checked_add_days(Days::new(7))
+                            .is_none_or(|d| d.month() != date.month())
+                    } else {
+                        i64::from((date.day() - 1) / 7 + 1) == i64::from(*nth)
+                    }
+            }
             _ => true,
         }
     }
+}
+
+/// `;INTERVAL=n` for a rule's text, nothing for 1.
+fn interval(n: u32) -> String {
+    if n == 1 {
+        String::new()
+    } else {
+        format!(";INTERVAL={n}")
+    }
+}
+
+/// `UNTIL=...` for a series that ends before `end`: the second before it, in UTC.
+fn until(end: DateTime<Utc>) -> String {
+    let last = end - TimeDelta::seconds(1);
+    format!("UNTIL={}", last.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// The end of "for N units" from `due`, counted on the wall clock of `tz`.
+fn span_end(tz: Tz, due: DateTime<Utc>, n: u32, unit: Unit) -> Option<DateTime<Utc>> {
+    let start = due.with_timezone(&tz).naive_local();
+    let end: NaiveDateTime = match unit {
+        Unit::Day => start.checked_add_days(Days::new(n.into()))?,
+        Unit::Week => start.checked_add_days(Days::new(u64::from(n) * 7))?,
+        Unit::Month => start.checked_add_months(Months::new(n))?,
+        Unit::Year => start.checked_add_months(Months::new(n.checked_mul(12)?))?,
+        Unit::Minute | Unit::Hour => return None,
+    };
+    when::local(tz, end.date(), end.time())
 }
 
 /// A list of weekday names from `at` ("monday and thursday", "mon, wed & fri"): the days
@@ -138,15 +244,38 @@ fn day_list(toks: &[Tok], at: usize) -> Option<(usize, Vec<Weekday>)> {
     Some((taken - at, days))
 }
 
-/// "on the 1st", "on the 15th day", "on the last day": the day of the month after a monthly
-/// phrase, and the words taken.
-fn month_day_suffix(toks: &[Tok], at: usize) -> Option<(usize, i32)> {
+/// "first" or "1st" up to "fifth" or "5th", or "last" (-1): which of a month's weekdays.
+fn nth(word: &str) -> Option<i32> {
+    if word == "last" {
+        return Some(-1);
+    }
+    ordinal(word)
+        .or_else(|| ordinal_word(word))
+        .filter(|n| (1..=5).contains(n))
+        .and_then(|n| i32::try_from(n).ok())
+}
+
+/// "the first monday", "the last friday": the weekday of the month at `at`, and the words taken.
+fn nth_weekday(toks: &[Tok], at: usize) -> Option<(usize, i32, Weekday)> {
+    let word = |i: usize| toks.get(i).map_or("", |t| t.word());
+    let the = usize::from(word(at) == "the");
+    let n = nth(word(at + the))?;
+    let day = weekday(word(at + the + 1), true, false)?;
+    Some((the + 2, n, day))
+}
+
+/// "on the 1st", "on the 15th day", "on the last day", "on the first monday": the day of
+/// the month after a phrase repeating every `every` months, the rule, and the words taken.
+fn month_day_suffix(toks: &[Tok], at: usize, every: u32) -> Option<(usize, Repeat)> {
     let word = |i: usize| toks.get(i).map_or("", |t| t.word());
     if !starts_with(toks, at, "on the") {
         return None;
     }
     if word(at + 2) == "last" && word(at + 3) == "day" {
-        return Some((4, -1));
+        return Some((4, Repeat::Monthly(every, Some(-1))));
+    }
+    if let Some((len, n, day)) = nth_weekday(toks, at + 1) {
+        return Some((1 + len, Repeat::MonthlyNth(every, n, day)));
     }
     let n = ordinal(word(at + 2))
         .or_else(|| {
@@ -157,7 +286,7 @@ fn month_day_suffix(toks: &[Tok], at: usize) -> Option<(usize, i32)> {
         })
         .filter(|n| (1..=31).contains(n))?;
     let len = if word(at + 3) == "day" { 4 } else { 3 };
-    Some((len, n as i32))
+    Some((len, Repeat::Monthly(every, Some(n as i32))))
 }
 
 /// "of the month", "of every month", "of each month" after a day of the month.
@@ -189,10 +318,7 @@ fn with_unit(toks: &[Tok], at: usize, n: u32, unit: Unit) -> Option<(usize, Repe
             Some((len, days)) => (len + 1, Repeat::Weekly(n, days)),
             None => (0, Repeat::Weekly(n, vec![])),
         },
-        Unit::Month => match month_day_suffix(toks, at) {
-            Some((len, day)) => (len, Repeat::Monthly(n, Some(day))),
-            None => (0, Repeat::Monthly(n, None)),
-        },
+        Unit::Month => month_day_suffix(toks, at, n).unwrap_or((0, Repeat::Monthly(n, None))),
         Unit::Year => (0, Repeat::Yearly(n)),
         Unit::Minute | Unit::Hour => return None,
     })
@@ -239,6 +365,9 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
             .iter()
             .any(|p| starts_with(toks, from, p))
     };
+    if let Some((len, n, day)) = nth_weekday(toks, at).filter(|(len, ..)| every_month(at + len)) {
+        return Some((len + 3, Repeat::MonthlyNth(1, n, day), None));
+    }
     if starts_with(toks, at + the, "last day") && every_month(at + the + 2) {
         return Some((the + 5, Repeat::Monthly(1, Some(-1)), None));
     }
@@ -261,6 +390,19 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
     let (len, rule, part) = if let Some(unit) = unit_word(next).filter(|_| !next.ends_with('s')) {
         let (len, rule) = with_unit(toks, i + 1, 1, unit)?;
         (1 + len, rule, None)
+    } else if let Some((len, rule)) =
+        nth(next)
+            .zip(weekday(word(i + 1), true, false))
+            .and_then(|(n, day)| {
+                // "every second tuesday" alone is every other one (below).
+                let of = of_month(toks, i + 2);
+                (n != 2 || of.is_some())
+                    .then(|| (2 + of.unwrap_or(0), Repeat::MonthlyNth(1, n, day)))
+            })
+    {
+        // "every first monday", "every last friday of the month", "every 2nd tuesday of
+        // each month"
+        (len, rule, None)
     } else if let Some((len, days)) = matches!(next, "other" | "second" | "2nd")
         .then(|| day_list(toks, i + 1))
         .flatten()
@@ -314,6 +456,32 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
     Some((1 + len, rule, part))
 }
 
+/// Where a series ends, said after its rule ("5 times", "for 3 weeks", "until friday",
+/// "till dec 20", "through the end of the month"), and the words taken.
+pub(super) fn end(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, End)> {
+    let word = |i: usize| toks.get(i).map_or("", |t| t.word());
+    let lead = usize::from(word(at) == "for");
+    let count = word(at + lead);
+    if let Some(n) = number(count).filter(|_| !matches!(count, "a" | "an")) {
+        if word(at + lead + 1) == "times" {
+            return Some((lead + 2, End::Times(n)));
+        }
+    }
+    if lead == 1 {
+        let (n, unit, len) = quantity(toks, at + 1)?;
+        return (!matches!(unit, Unit::Minute | Unit::Hour))
+            .then_some((1 + len, End::For(n, unit)));
+    }
+    if !matches!(word(at), "until" | "till" | "til" | "through" | "thru") {
+        return None;
+    }
+    let the = usize::from(word(at + 1) == "the" && word(at + 2) == "end");
+    match when::phrase(toks, at + 1 + the, word(at), now)? {
+        (len, Piece::Date(day, None)) => Some((1 + the + len, End::Until(day))),
+        _ => None,
+    }
+}
+
 /// "1st", "2nd", "23rd", "11th".
 pub(super) fn ordinal_suffix(n: i64) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -347,9 +515,10 @@ fn last_of_month(date: NaiveDate) -> bool {
     date.succ_opt().is_none_or(|next| next.day() == 1)
 }
 
-/// A rule in words, for a reply: "every month on the 1st", "every Monday and Thursday".
-/// A rule it does not know comes back as written.
-pub(super) fn describe(rule: &str) -> String {
+/// A rule in words, for a reply: "every month on the 1st", "every Monday and Thursday",
+/// "every day until 20 Dec 2026" (the end as a date in `tz`). A rule it does not know comes
+/// back as written.
+pub(super) fn describe(rule: &str, tz: Tz) -> String {
     let lower = rule.trim().to_ascii_lowercase();
     match lower.as_str() {
         "daily" => return "every day".into(),
@@ -369,13 +538,32 @@ pub(super) fn describe(rule: &str) -> String {
             _ => format!("every {rest}"),
         };
     }
-    describe_rrule(&lower).unwrap_or_else(|| format!("by the rule {}", rule.trim()))
+    describe_rrule(&lower, tz).unwrap_or_else(|| format!("by the rule {}", rule.trim()))
 }
 
-fn describe_rrule(rule: &str) -> Option<String> {
+/// A BYDAY entry in words: "Monday", or with its number in a month "the first Monday".
+fn byday_words(code: &str) -> Option<String> {
+    let (n, code) = code.split_at(code.len().checked_sub(2)?);
+    let i = ["mo", "tu", "we", "th", "fr", "sa", "su"]
+        .iter()
+        .position(|c| *c == code)?;
+    let name = capitalised(day_name(WEEKDAYS[i]));
+    Some(match n {
+        "" => name,
+        "-1" => format!("the last {name}"),
+        _ => {
+            let n: usize = n.strip_prefix('+').unwrap_or(n).parse().ok()?;
+            let word = ["first", "second", "third", "fourth", "fifth"].get(n.checked_sub(1)?)?;
+            format!("the {word} {name}")
+        }
+    })
+}
+
+fn describe_rrule(rule: &str, tz: Tz) -> Option<String> {
     let rule = rule.strip_prefix("rrule:").unwrap_or(rule);
     let (mut unit, mut interval, mut days, mut month_day) = (None, 1u32, vec![], None);
     let (mut last_of, mut last_set) = (false, false);
+    let mut end = None;
     for part in rule.split(';') {
         let (key, value) = part.split_once('=')?;
         match key {
@@ -392,12 +580,7 @@ fn describe_rrule(rule: &str) -> Option<String> {
             "byday" => {
                 days = value
                     .split(',')
-                    .map(|code| {
-                        let i = ["mo", "tu", "we", "th", "fr", "sa", "su"]
-                            .iter()
-                            .position(|c| *c == code)?;
-                        Some(capitalised(day_name(WEEKDAYS[i])))
-                    })
+                    .map(byday_words)
                     .collect::<Option<Vec<_>>>()?
             }
             // "28,29,30,31" with BYSETPOS=-1: the 31st, or the month's last day (`Repeat::rule`).
@@ -413,6 +596,12 @@ fn describe_rrule(rule: &str) -> Option<String> {
                 last_of = listed.len() > 1;
             }
             "bysetpos" if value == "-1" => last_set = true,
+            "count" => end = Some(format!(", {} times", value.parse::<u32>().ok()?)),
+            "until" => {
+                let at = NaiveDateTime::parse_from_str(value, "%Y%m%dt%H%M%Sz").ok()?;
+                let day = at.and_utc().with_timezone(&tz).format("%-d %b %Y");
+                end = Some(format!(" until {day}"));
+            }
             _ => return None,
         }
     }
@@ -438,6 +627,7 @@ fn describe_rrule(rule: &str) -> Option<String> {
         Some(_) => return None,
         None => {}
     }
+    text.push_str(end.as_deref().unwrap_or(""));
     Some(text)
 }
 
@@ -493,6 +683,17 @@ mod tests {
             ("every weekend", "every saturday,sunday"),
             ("every 3 days", "every 3 days"),
             ("every mon tue wed thu fri", "every weekday"),
+            ("the first monday of every month", "FREQ=MONTHLY;BYDAY=1MO"),
+            ("last friday of each month", "FREQ=MONTHLY;BYDAY=-1FR"),
+            ("every first monday", "FREQ=MONTHLY;BYDAY=1MO"),
+            ("every last friday of the month", "FREQ=MONTHLY;BYDAY=-1FR"),
+            ("every 2nd tuesday of the month", "FREQ=MONTHLY;BYDAY=2TU"),
+            ("every third thursday", "FREQ=MONTHLY;BYDAY=3TH"),
+            ("every month on the last friday", "FREQ=MONTHLY;BYDAY=-1FR"),
+            (
+                "every 2 months on the first monday",
+                "FREQ=MONTHLY;INTERVAL=2;BYDAY=1MO",
+            ),
         ] {
             let (got, len) = rule(text).unwrap_or_else(|| panic!("{text}"));
             assert_eq!(got, expected, "{text}");
@@ -509,8 +710,109 @@ mod tests {
             "every 1001 days",
             "every",
             "every one",
+            "every sixth monday",
         ] {
             assert_eq!(rule(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_weekday_of_the_month_falls_on_its_week() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let first_monday = Repeat::MonthlyNth(1, 1, Weekday::Mon);
+        let last_thursday = Repeat::MonthlyNth(1, -1, Weekday::Thu);
+        let fifth_tuesday = Repeat::MonthlyNth(1, 5, Weekday::Tue);
+        assert!(first_monday.falls_on(day(7)));
+        assert!(!first_monday.falls_on(day(14)) && !first_monday.falls_on(day(1)));
+        assert!(last_thursday.falls_on(day(31)) && !last_thursday.falls_on(day(24)));
+        assert!(fifth_tuesday.falls_on(day(29)) && !fifth_tuesday.falls_on(day(22)));
+    }
+
+    #[test]
+    fn an_end_is_read_after_the_rule() {
+        let now = Now::new("2026-11-30T10:00:00Z".parse().unwrap(), chrono_tz::UTC);
+        let end_of = |text: &str| end(&tokenize(text), 0, &now);
+        let friday = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        assert_eq!(end_of("5 times"), Some((2, End::Times(5))));
+        assert_eq!(end_of("for ten times"), Some((3, End::Times(10))));
+        assert_eq!(end_of("for 3 weeks"), Some((3, End::For(3, Unit::Week))));
+        assert_eq!(end_of("for a month"), Some((3, End::For(1, Unit::Month))));
+        assert_eq!(end_of("until friday"), Some((2, End::Until(friday))));
+        assert_eq!(end_of("till dec 4"), Some((3, End::Until(friday))));
+        let month_end = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(
+            end_of("through the end of the month"),
+            Some((6, End::Until(month_end)))
+        );
+        for text in [
+            "for 2 hours",
+            "until 5pm",
+            "until further notice",
+            "for friday",
+            "a times",
+        ] {
+            assert_eq!(end_of(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_end_becomes_a_count_where_exact_and_else_an_until() {
+        let due: DateTime<Utc> = "2026-12-01T09:00:00Z".parse().unwrap();
+        let berlin = chrono_tz::Europe::Berlin;
+        let ending = |rule: Repeat, end: End| rule.ending(end, chrono_tz::UTC, due).unwrap();
+        let mon_thu = Repeat::Weekly(1, vec![Weekday::Mon, Weekday::Thu]);
+        for (got, expected) in [
+            (
+                ending(Repeat::Daily(1), End::Times(4)),
+                "FREQ=DAILY;COUNT=4",
+            ),
+            (
+                ending(Repeat::Daily(1), End::For(2, Unit::Week)),
+                "FREQ=DAILY;COUNT=14",
+            ),
+            (
+                ending(Repeat::Daily(2), End::For(10, Unit::Day)),
+                "FREQ=DAILY;INTERVAL=2;COUNT=5",
+            ),
+            (
+                ending(mon_thu, End::For(3, Unit::Week)),
+                "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=6",
+            ),
+            (
+                ending(Repeat::Weekdays, End::For(2, Unit::Week)),
+                "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10",
+            ),
+            (
+                ending(Repeat::Monthly(1, None), End::For(1, Unit::Year)),
+                "FREQ=MONTHLY;COUNT=12",
+            ),
+            // Not a whole number of periods: up to the same time that many units later.
+            (
+                ending(Repeat::Daily(1), End::For(2, Unit::Month)),
+                "FREQ=DAILY;UNTIL=20270201T085959Z",
+            ),
+            (
+                ending(Repeat::Weekly(2, vec![]), End::For(3, Unit::Week)),
+                "FREQ=WEEKLY;INTERVAL=2;UNTIL=20261222T085959Z",
+            ),
+            (
+                ending(Repeat::MonthlyNth(1, -1, Weekday::Fri), End::Times(3)),
+                "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3",
+            ),
+            // Until a day: to its end in the user's time zone.
+            (
+                Repeat::Daily(1)
+                    .ending(
+                        End::Until(NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()),
+                        berlin,
+                        due,
+                    )
+                    .unwrap(),
+                "FREQ=DAILY;UNTIL=20261204T225959Z",
+            ),
+        ] {
+            assert_eq!(got, expected);
+            crate::domain::Recurrence::parse(&got).unwrap();
         }
     }
 
@@ -530,7 +832,6 @@ mod tests {
                 "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE,FR",
                 "every 2 weeks on Monday, Wednesday and Friday",
             ),
-            ("FREQ=WEEKLY;COUNT=3", "by the rule FREQ=WEEKLY;COUNT=3"),
             (
                 "FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1",
                 "every month on the 31st (the last day in a shorter month)",
@@ -539,8 +840,30 @@ mod tests {
                 "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
                 "by the rule FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
             ),
+            ("FREQ=WEEKLY;COUNT=3", "every week, 3 times"),
+            ("FREQ=MONTHLY;BYDAY=1MO", "every month on the first Monday"),
+            (
+                "FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR",
+                "every 2 months on the last Friday",
+            ),
+            (
+                "FREQ=MONTHLY;BYDAY=-2FR",
+                "by the rule FREQ=MONTHLY;BYDAY=-2FR",
+            ),
+            (
+                "FREQ=DAILY;UNTIL=20261204T225959Z",
+                "every day until 4 Dec 2026",
+            ),
+            (
+                "FREQ=DAILY;UNTIL=20261204",
+                "by the rule FREQ=DAILY;UNTIL=20261204",
+            ),
         ] {
-            assert_eq!(describe(rule), expected, "{rule}");
+            assert_eq!(
+                describe(rule, chrono_tz::Europe::Berlin),
+                expected,
+                "{rule}"
+            );
         }
     }
 }

@@ -117,6 +117,16 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("add pay rent on the first of every month", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=MONTHLY;BYMONTHDAY=1","timezone":"UTC","title":"pay rent"}))),
         ("add pay rent on the last day of each month", U, add(json!({"due_at":"2026-12-31T09:00:00Z","recurrence":"FREQ=MONTHLY;BYMONTHDAY=-1","timezone":"UTC","title":"pay rent"}))),
         ("add meet sarah at 3:30", U, add(json!({"due_at":"2026-11-30T15:30:00Z","timezone":"UTC","title":"meet sarah"}))),
+        // A weekday of the month, and where a series ends
+        ("add book club the first monday of every month at 7pm", U, add(json!({"due_at":"2026-12-07T19:00:00Z","recurrence":"FREQ=MONTHLY;BYDAY=1MO","timezone":"UTC","title":"book club"}))),
+        ("add review every last friday of the month", B, add(json!({"due_at":"2026-12-25T08:00:00Z","recurrence":"FREQ=MONTHLY;BYDAY=-1FR","timezone":"Europe/Berlin","title":"review"}))),
+        ("add take pills every day for 10 days", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;COUNT=10","timezone":"UTC","title":"take pills"}))),
+        ("add water plants every monday and thursday for 3 weeks", U, add(json!({"due_at":"2026-12-03T09:00:00Z","recurrence":"FREQ=WEEKLY;BYDAY=MO,TH;COUNT=6","timezone":"UTC","title":"water plants"}))),
+        ("add physio every day at 8am until friday", B, add(json!({"due_at":"2026-12-01T07:00:00Z","recurrence":"FREQ=DAILY;UNTIL=20261204T225959Z","timezone":"Europe/Berlin","title":"physio"}))),
+        ("add run every other day 5 times #health", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;INTERVAL=2;COUNT=5","tags":["health"],"timezone":"UTC","title":"run"}))),
+        ("add read every day until further notice", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"read until further notice"}))),
+        ("add pay rent every month until dec 20", U, not_understood("a task \u{201C}pay rent\u{201D} that repeats, but ends before it repeats once", "add buy milk tomorrow at 5pm #home p1")),
+        ("add stretch every day 1 times", U, not_understood("a task \u{201C}stretch\u{201D} that repeats, but ends before it repeats once", "add buy milk tomorrow at 5pm #home p1")),
         ("add pay rent every month on the 31st", U, add(json!({"due_at":"2026-12-31T09:00:00Z","recurrence":"FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1","timezone":"UTC","title":"pay rent"}))),
         ("add buy milk tomorrow at 5pm #home p1", B, add(json!({"due_at":"2026-12-01T16:00:00Z","priority":"P1","tags":["home"],"timezone":"Europe/Berlin","title":"buy milk"}))),
         ("remind me to call mom tomorrow at 6pm", U, add(json!({"due_at":"2026-12-01T18:00:00Z","reminder_minutes":0,"timezone":"UTC","title":"call mom"}))),
@@ -494,6 +504,17 @@ fn describe_says_what_was_understood() {
             &berlin,
             "Add \u{201C}pay rent\u{201D}, P1, #home, due Tue 1 Dec 09:00, repeating every month on \
              the 1st, reminder 1 hour before",
+        ),
+        (
+            "add physio every day until friday",
+            &berlin,
+            "Add \u{201C}physio\u{201D}, due Tue 1 Dec 09:00, repeating every day until 4 Dec 2026",
+        ),
+        (
+            "add book club every first monday at 7pm",
+            &utc,
+            "Add \u{201C}book club\u{201D}, due Mon 7 Dec 19:00, repeating every month on the \
+             first Monday",
         ),
         (
             "add team lunch next wednesday at 12:30pm #work #team",
