@@ -328,6 +328,51 @@ async fn a_move_keeps_the_day_or_the_time_it_does_not_name() {
     assert_eq!(tools, ["list_tasks", "get_task", "update_task"]);
 }
 
+/// "which one?" answered with a number alone does what was asked to that row of the list
+/// shown with the question; a number alone at any other time changes nothing.
+#[tokio::test]
+async fn a_number_alone_answers_which_one() {
+    let app = TestApp::spawn().await;
+    let user = TestApp::user();
+    for title in ["call mum", "call the bank"] {
+        app.create(
+            &user,
+            json!({ "title": title, "due_at": "2027-03-01T09:00:00Z" }),
+        )
+        .await;
+    }
+    let ask = chat(&app, &user, "move call to friday 10am", None).await;
+    let id = ask["conversation_id"].as_str().unwrap().to_owned();
+    let text = ask["response"].as_str().unwrap();
+    assert!(text.contains("which one"), "{ask}");
+    // The second row of the list shown with the question.
+    let second = text
+        .lines()
+        .find_map(|l| l.strip_prefix("2. "))
+        .expect("a second row");
+    let chosen = if second.contains("bank") {
+        "call the bank"
+    } else {
+        "call mum"
+    };
+
+    let answer = chat(&app, &user, "the second one", Some(&id)).await;
+    let calls = answer["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.last().unwrap()["tool"], "update_task", "{answer}");
+    let moved = &calls.last().unwrap()["result"]["task"];
+    assert_eq!(moved["title"], chosen, "{answer}");
+    let local = common::time(&moved["due_at"])
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(local.format("%a %H:%M").to_string(), "Fri 10:00");
+
+    // Nothing is asked now: a number alone does nothing.
+    let again = chat(&app, &user, "1", Some(&id)).await;
+    assert_eq!(again["tool_calls"], json!([]), "{again}");
+    let fresh = chat(&app, &user, "2", None).await;
+    assert_eq!(fresh["tool_calls"], json!([]), "{fresh}");
+}
+
 #[tokio::test]
 async fn what_it_cannot_parse_gets_a_short_reply_and_nothing_changes() {
     let app = TestApp::spawn().await;

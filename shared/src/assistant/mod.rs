@@ -117,6 +117,39 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The same action on task `n` of the last list shown: the answer to "which one?"
+    /// applied to the sentence that asked it. `None` for a command that names no task.
+    pub fn on_number(self, n: usize) -> Option<Command> {
+        let number = Target::Number(n);
+        Some(match self {
+            Command::Complete(_) => Command::Complete(number),
+            Command::Reopen(_) => Command::Reopen(number),
+            Command::Delete(_) => Command::Delete(number),
+            Command::Reschedule { due_at, keep, .. } => Command::Reschedule {
+                target: number,
+                due_at,
+                keep,
+            },
+            Command::Rename { title, .. } => Command::Rename {
+                target: number,
+                title,
+                or: Vec::new(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A message that is only a row of a list ("2", "#2", "the second one", "number 2
+/// please"): an answer to "which one?".
+pub fn choice(message: &str) -> Option<usize> {
+    match target(courtesy(&words::tokenize(message))) {
+        Ok(Target::Number(n)) => Some(n),
+        _ => None,
+    }
+}
+
 /// Which task a command means: a number from the last list shown ("complete 2"), or words
 /// of its title ("done with pay rent").
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,8 @@
 //! The built-in assistant: needs no model, so the chat works out of the box and offline.
 //! It reads a sentence with `assistant::parse` and carries it out with the MCP tools, as
 //! the user. A task named by a number is a row of the last list shown; one named by words
-//! must be the only match, or it asks which (it never guesses a destructive action).
+//! must be the only match, or it asks which (it never guesses a destructive action); a
+//! number alone answers that question.
 
 use async_trait::async_trait;
 use chrono::DateTime;
@@ -11,7 +12,11 @@ use uuid::Uuid;
 use super::tools::{error_message, Tools};
 use super::{Assistant, Reply, Turn};
 use crate::assistant::{self, Command, Context, Target};
+use crate::domain::conversation::Role;
 use crate::http::ApiError;
+
+/// How "which one?" is asked, so that a number alone can answer it.
+const WHICH_ONE: &str = "which one? Answer with its number";
 
 const HELP: &str = "I can add, list, find, complete, reopen, delete, reschedule and rename your \
 tasks. Try: “add pay rent every month on the 1st at 9am p1 #home remind me 1 hour before”, \
@@ -27,7 +32,10 @@ impl Assistant for BuiltIn {
             now: turn.now,
             timezone: turn.timezone.tz(),
         };
-        let command = assistant::parse(turn.message, &context);
+        let command = match answered(&turn, &context, tools).await? {
+            Some(command) => command,
+            None => assistant::parse(turn.message, &context),
+        };
         let said = |text: String| {
             Ok(Reply {
                 text,
@@ -189,6 +197,48 @@ async fn reading(
     Ok((Target::Words(words), title))
 }
 
+/// When this message is a number alone and the reply before it asked "which one?": the
+/// sentence that was asked about, as read then, for that task of the list shown with the
+/// question.
+async fn answered(
+    turn: &Turn<'_>,
+    context: &Context,
+    tools: &Tools,
+) -> Result<Option<Command>, ApiError> {
+    let Some(n) = assistant::choice(turn.message) else {
+        return Ok(None);
+    };
+    let [.., asked, question] = turn.history else {
+        return Ok(None);
+    };
+    let was_asked = asked.role == Role::User
+        && question.role == Role::Assistant
+        && question
+            .content
+            .lines()
+            .next()
+            .is_some_and(|line| line.contains(WHICH_ONE));
+    if !was_asked {
+        return Ok(None);
+    }
+    let then = Context {
+        now: asked.at,
+        ..*context
+    };
+    let command = match assistant::parse(&asked.content, &then) {
+        Command::Rename { target, title, or } => {
+            let (target, title) = reading(tools, target, title, or).await?;
+            Command::Rename {
+                target,
+                title,
+                or: Vec::new(),
+            }
+        }
+        command => command,
+    };
+    Ok(command.on_number(n))
+}
+
 /// Finds the one task `target` names, then does `action` to it.
 async fn act(
     tools: &Tools,
@@ -254,7 +304,7 @@ async fn act(
                     return ask(
                         &page,
                         format!(
-                            "No task's title says “{words}”, but these mention it; which one? Answer with its number (e.g. “{}”).",
+                            "No task's title says “{words}”, but these mention it; {WHICH_ONE} (e.g. “{}”).",
                             action.by_number()
                         ),
                     )
@@ -264,7 +314,7 @@ async fn act(
                     return ask(
                         &titled_page,
                         format!(
-                            "{} tasks match “{words}”; which one? Answer with its number (e.g. “{}”).",
+                            "{} tasks match “{words}”; {WHICH_ONE} (e.g. “{}”).",
                             several.len(),
                             action.by_number()
                         ),
