@@ -93,7 +93,8 @@ fn priority(toks: &[Tok], at: usize) -> Option<(usize, Priority)> {
     Some((found.0, Priority::from_level(found.1)?))
 }
 
-/// "remind me 1 hour before", "reminder 30 min before", "2 days in advance", "remind me":
+/// "remind me 1 hour before", "reminder 30 min before", "2 days in advance", "remind me the
+/// day before", "remind me":
 /// minutes before the due time (`None` for "remind me" alone) and the words taken.
 fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
     let word = |i: usize| toks.get(i).map_or("", |t| t.word());
@@ -122,7 +123,13 @@ fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
             2,
         ))
     };
-    if let Some((n, unit, len)) = quantity(toks, i).or_else(too_large) {
+    // "remind me the day before": one of the unit (after a reminder's words only: "the day
+    // before the party" is a title).
+    let the_unit = || {
+        let unit = Unit::parse(word(i + 1)).filter(|_| lead > 0 && word(i) == "the")?;
+        Some((1, unit, 2))
+    };
+    if let Some((n, unit, len)) = quantity(toks, i).or_else(too_large).or_else(the_unit) {
         let per = unit.minutes()?;
         let after = i + len;
         let tail = match word(after) {

@@ -127,6 +127,8 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("add read every day until further notice", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"read until further notice"}))),
         ("add pay rent every month until dec 20", U, not_understood("a task \u{201C}pay rent\u{201D} that repeats, but ends before it repeats once", "add buy milk tomorrow at 5pm #home p1")),
         ("add stretch every day 1 times", U, not_understood("a task \u{201C}stretch\u{201D} that repeats, but ends before it repeats once", "add buy milk tomorrow at 5pm #home p1")),
+        ("add dentist friday 3pm remind me the day before", U, add(json!({"due_at":"2026-12-04T15:00:00Z","reminder_minutes":1440,"timezone":"UTC","title":"dentist"}))),
+        ("add the day before party buy ice", U, add(json!({"title":"the day before party buy ice"}))),
         ("add pay rent every month on the 31st", U, add(json!({"due_at":"2026-12-31T09:00:00Z","recurrence":"FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1","timezone":"UTC","title":"pay rent"}))),
         ("add buy milk tomorrow at 5pm #home p1", B, add(json!({"due_at":"2026-12-01T16:00:00Z","priority":"P1","tags":["home"],"timezone":"Europe/Berlin","title":"buy milk"}))),
         ("remind me to call mom tomorrow at 6pm", U, add(json!({"due_at":"2026-12-01T18:00:00Z","reminder_minutes":0,"timezone":"UTC","title":"call mom"}))),
