@@ -19,6 +19,16 @@ interface Notice {
 
 let noticeId = 0;
 
+const PAGE_NAMES: Record<Page, string> = { tasks: "Tasks", chat: "Chat", settings: "Settings" };
+
+/** The tab's title says where the person is (and is what a screen reader announces first);
+ * an empty one leaves it to a component inside. */
+function useTitle(title: string) {
+  useEffect(() => {
+    if (title) document.title = `${title} · Todo`;
+  }, [title]);
+}
+
 export function App() {
   const [session, setSession] = useState<Session | null>(() => sessions.load());
   // Why the last session ended, when the person did not end it: shown at sign-in.
@@ -58,12 +68,14 @@ export function App() {
     };
   }, [session]);
 
+  useTitle(session ? "" : "Sign in");
   if (!session) return <SignIn onSignIn={signIn} notice={ended} />;
   return <Shell session={session} onSignOut={() => signOut()} />;
 }
 
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const page = usePage();
+  useTitle(PAGE_NAMES[page]);
   const [status, setStatus] = useState<live.LiveStatus>("offline");
   const [notices, setNotices] = useState<Notice[]>([]);
 
@@ -95,7 +107,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           ✓
         </span>
         <nav aria-label="Pages">
-          {(["tasks", "chat", "settings"] as Page[]).map((p) => (
+          {(Object.keys(PAGE_NAMES) as Page[]).map((p) => (
             <a
               href={href(p)}
               aria-current={page === p ? "page" : undefined}
@@ -104,7 +116,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
                 navigate(p);
               }}
             >
-              {p === "tasks" ? "Tasks" : p === "chat" ? "Chat" : "Settings"}
+              {PAGE_NAMES[p]}
             </a>
           ))}
         </nav>

@@ -13,6 +13,7 @@ const FIELDS: [keyof Task, string][] = [
   ["due_at", "due"],
   ["reminder_minutes", "reminder"],
   ["recurrence", "repeat"],
+  ["timezone", "time zone"],
   ["completed", "done"],
 ];
 

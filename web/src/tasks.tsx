@@ -393,7 +393,7 @@ function TaskRow(props: {
           )}
           {task.recurrence && (
             <span class="repeat" title="Repeats">
-              ↻ {recurrenceText(task.recurrence)}
+              ↻ {recurrenceText(task.recurrence, task.timezone)}
             </span>
           )}
           {task.reminder_minutes !== null && task.due_at && (

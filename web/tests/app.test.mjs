@@ -198,6 +198,13 @@ describe("the web app", () => {
     assert.ok(r > 150 && g < 80 && b < 80, `overdue is red: ${red}`);
     const border = (title) => row(page, title).evaluate((e) => getComputedStyle(e).borderLeftColor);
     assert.notEqual(await border("Renew passport"), await border("Someday"));
+    // A move to another time zone alone shows in the history.
+    const passport = (await apiCall(page, "GET", "/tasks?search=passport")).body.items[0];
+    await apiCall(page, "PATCH", `/tasks/${passport.id}`, { timezone: "Asia/Tokyo" });
+    await page.getByRole("button", { name: "History of “Renew passport”" }).click();
+    const history = page.getByRole("dialog", { name: /History of/ });
+    await history.getByText("time zone: UTC → Asia/Tokyo").waitFor();
+    await page.keyboard.press("Escape");
     await page.getByRole("button", { name: "Overdue" }).click();
     await row(page, "Someday").waitFor({ state: "detached" });
     await context.close();
@@ -214,7 +221,16 @@ describe("the web app", () => {
     const task = row(page, "pay rent");
     await task.waitFor();
     assert.match(await task.innerText(), /P1[\s\S]*#home/);
+    // The row says the rule in words, as the preview did.
+    assert.match(await task.innerText(), /↻ every month on the 1st/);
     assert.equal(await line.inputValue(), "");
+    await line.fill("book club every last friday of the month 6 times");
+    await page.waitForFunction(() => document.querySelector("#quick-add-preview").textContent.includes("book club"));
+    assert.match(await preview.innerText(), /repeating every month on the last Friday, 6 times$/);
+    await line.press("Enter");
+    const club = row(page, "book club");
+    await club.waitFor();
+    assert.match(await club.innerText(), /↻ every month on the last Friday, 6 times/);
     // What is not a task says so, and is not added.
     await line.fill("p1 #home");
     await page.waitForFunction(() => document.querySelector("#quick-add-preview").textContent.startsWith("Not understood"));
@@ -248,7 +264,9 @@ describe("the web app", () => {
 
   test("chat adds a task that appears in the list", async () => {
     const { context, page, problems } = await signedIn();
+    assert.equal(await page.title(), "Tasks · Todo");
     await page.getByRole("link", { name: "Chat" }).click();
+    assert.equal(await page.title(), "Chat · Todo");
     await page.getByRole("textbox", { name: "Message" }).fill("add call mom tomorrow at 6pm");
     await page.getByRole("button", { name: "Send" }).click();
     const reply = page.locator(".message.assistant").last();

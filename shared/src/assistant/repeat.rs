@@ -609,7 +609,11 @@ fn describe_rrule(rule: &str, tz: Tz) -> Option<String> {
     if last_of != last_set {
         return None;
     }
-    let mut text = if interval == 1 {
+    let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"];
+    let mut text = if interval == 1 && unit == "week" && days.iter().eq(weekdays.iter()) {
+        days.clear();
+        "every weekday".to_owned()
+    } else if interval == 1 {
         format!("every {unit}")
     } else {
         format!("every {interval} {unit}s")
@@ -841,6 +845,10 @@ mod tests {
                 "by the rule FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
             ),
             ("FREQ=WEEKLY;COUNT=3", "every week, 3 times"),
+            (
+                "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10",
+                "every weekday, 10 times",
+            ),
             ("FREQ=MONTHLY;BYDAY=1MO", "every month on the first Monday"),
             (
                 "FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR",
