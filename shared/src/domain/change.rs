@@ -7,7 +7,8 @@
 //! - `updated_at` moves only when a field the user edits changes, and a change that changes
 //!   none of them is no change at all (no write, no event);
 //! - the next occurrence of a completed recurring task (`next_occurrence`), and a series
-//!   that would end with its first task refused (`check_series`).
+//!   that would end with its first task, or that asks for more tasks than a series has,
+//!   refused (`check_series`).
 //!
 //! Every rule takes the time as an argument, so the rules are pure and tested without a
 //! clock or a database.
@@ -60,6 +61,16 @@ fn check_series(
     let Some(rule) = rule else {
         return Ok(());
     };
+    let most = MAX_RECURRENCE_DEPTH + 1;
+    if rule.rule().get_count().is_some_and(|n| i64::from(n) > i64::from(most)) {
+        return Err(Invalid::new(
+            "recurrence",
+            format!(
+                "recurrence COUNT must be at most {most}: a series stops after its first task \
+                 and {MAX_RECURRENCE_DEPTH} more"
+            ),
+        ));
+    }
     match due_at {
         Some(due) => rule.check_start(timezone.tz(), due),
         None => rule.check_undated(now),
@@ -130,7 +141,11 @@ impl Task {
                 "a reminder needs a due date (due_at)",
             ));
         }
-        if patch.recurrence.is_some() || patch.due_at.is_some() || patch.timezone.is_some() {
+        // A later task of a series may be moved past the series' end: it is its last then.
+        let starts_series = patch.recurrence.is_some() || self.recurrence_depth == 0;
+        if starts_series
+            && (patch.recurrence.is_some() || patch.due_at.is_some() || patch.timezone.is_some())
+        {
             check_series(next.recurrence.as_ref(), &next.timezone, next.due_at, now)?;
         }
         Ok(self.settle(next, now))
@@ -417,6 +432,32 @@ mod tests {
             ..Default::default()
         };
         assert!(last.apply(&rename, now).unwrap().is_some());
+        // A later task of the series may be moved past its end (it is the last then); the
+        // series' first may not, nor may any task get a new rule that ends at once.
+        let move_past = TaskPatch {
+            due_at: Some(Some(at("2026-12-31T09:00:00Z"))),
+            ..Default::default()
+        };
+        let mut first = task();
+        first.recurrence = rule("FREQ=DAILY;UNTIL=20261215T000000Z").flatten();
+        assert_eq!(first.apply(&move_past, now).unwrap_err().field, "recurrence");
+        let occurrence = Task {
+            recurrence_depth: 3,
+            ..first.clone()
+        };
+        assert!(occurrence.apply(&move_past, now).unwrap().is_some());
+        let new_rule = TaskPatch {
+            recurrence: rule("FREQ=DAILY;COUNT=1"),
+            ..Default::default()
+        };
+        assert_eq!(occurrence.apply(&new_rule, now).unwrap_err().field, "recurrence");
+        // No more tasks than a series has.
+        let mut many = new_task();
+        many.recurrence = Some(Recurrence::parse("FREQ=DAILY;COUNT=1002").unwrap());
+        let err = many.check_series(now).unwrap_err();
+        assert!(err.message.contains("at most 1001"), "{}", err.message);
+        many.recurrence = Some(Recurrence::parse("FREQ=DAILY;COUNT=1001").unwrap());
+        assert_eq!(many.check_series(now), Ok(()));
     }
 
     #[test]

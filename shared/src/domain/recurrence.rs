@@ -125,8 +125,8 @@ impl Recurrence {
     /// (COUNT or UNTIL reached, or the next date would be after year `LAST_YEAR`).
     ///
     /// - `anchor` starts the series (its first due date, or the completion time of a first
-    ///   task that had none); COUNT counts from it, and a month-end day returns after a
-    ///   short month.
+    ///   task that had none); COUNT counts from it (as one of the COUNT, on the rule's
+    ///   dates or not), and a month-end day returns after a short month.
     /// - The rule is evaluated in `tz`, so 09:00 stays 09:00 across DST changes.
     /// - The next occurrence comes after the current due date; when the series was missed
     ///   (completed after later occurrences passed) it skips to the first one after
@@ -159,9 +159,16 @@ impl Recurrence {
         }
         // `limit`: rrule gives up after 100,000 steps without a date (the next date of a
         // rule that has dates comes much sooner).
-        let set = rule.build(start).ok()?.limit();
-        set.into_iter()
-            .take(MAX_STEPS)
+        let mut dates = rule.build(start).ok()?.limit().into_iter().take(MAX_STEPS).peekable();
+        // An anchor off the rule's dates (a weekly BYDAY series started on another day) is
+        // the series' first task all the same, so it counts toward COUNT: COUNT tasks in all.
+        let off_rule = dates.peek().is_some_and(|d| d.naive_utc() != local_start);
+        let counted = match self.rule.get_count() {
+            Some(count) if off_rule => (count as usize).saturating_sub(1),
+            _ => usize::MAX,
+        };
+        dates
+            .take(counted)
             .map(|d| {
                 let local = d.naive_utc();
                 if local == local_start {
@@ -981,6 +988,8 @@ mod tests {
                 "move UNTIL later",
             ),
             ("FREQ=DAILY;COUNT=1", "2026-01-01T09:00:00Z", "COUNT=1"),
+            // A task due on a Thursday is the first of a Monday series all the same.
+            ("FREQ=WEEKLY;BYDAY=MO;COUNT=1", "2026-01-01T09:00:00Z", "COUNT=1"),
             // Every 4 years on 29 February, counted from a year that is not a leap year.
             (
                 "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",
@@ -996,8 +1005,8 @@ mod tests {
             ("daily", "2026-01-01T09:00:00Z"),
             ("FREQ=DAILY;UNTIL=20260102T090000Z", "2026-01-01T09:00:00Z"),
             ("FREQ=DAILY;COUNT=2", "2026-01-01T09:00:00Z"),
-            // The first Monday after a Thursday is the one occurrence of the series.
-            ("FREQ=WEEKLY;BYDAY=MO;COUNT=1", "2026-01-01T09:00:00Z"),
+            // The Thursday task, then the first Monday after it.
+            ("FREQ=WEEKLY;BYDAY=MO;COUNT=2", "2026-01-01T09:00:00Z"),
             (
                 "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",
                 "2000-01-01T09:00:00Z",
