@@ -52,6 +52,19 @@ async fn add_buy_milk_creates_that_task_and_answers_in_words() {
     assert_eq!(local.format("%H:%M").to_string(), "17:00");
     let text = reply["response"].as_str().unwrap();
     assert!(text.starts_with("Added “buy milk”"), "{text}");
+    // A rule and a reminder in words.
+    let reply = chat(
+        &app,
+        &user,
+        "add take pills every day at 8am for 10 days remind me 5 min before",
+        None,
+    )
+    .await;
+    let text = reply["response"].as_str().unwrap();
+    assert!(
+        text.contains("repeating every day, 10 times, reminder 5 minutes before)"),
+        "{text}"
+    );
     // The task is there for the REST API too.
     let page = app.list(&user, "search=milk").await;
     assert_eq!(page["total_count"], 1);
@@ -356,6 +369,13 @@ async fn a_number_alone_answers_which_one() {
         "call mum"
     };
 
+    // A number past the list is asked about again; the next answer still counts.
+    let again = chat(&app, &user, "5", Some(&id)).await;
+    assert_eq!(again["tool_calls"], json!([]), "{again}");
+    assert_eq!(
+        again["response"],
+        "There is no number 5 in that list; which one? Answer with its number (1 to 2)."
+    );
     let answer = chat(&app, &user, "the second one", Some(&id)).await;
     let calls = answer["tool_calls"].as_array().unwrap();
     assert_eq!(calls.last().unwrap()["tool"], "update_task", "{answer}");
@@ -365,6 +385,11 @@ async fn a_number_alone_answers_which_one() {
         .unwrap()
         .with_timezone(&chrono_tz::Europe::Berlin);
     assert_eq!(local.format("%a %H:%M").to_string(), "Fri 10:00");
+    let text = answer["response"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("Moved “{chosen}” (due Fri ")),
+        "{text}"
+    );
 
     // Nothing is asked now: a number alone does nothing.
     let again = chat(&app, &user, "1", Some(&id)).await;

@@ -251,10 +251,13 @@ fn model_ended(
     tz: Tz,
     anchor: DateTime<Utc>,
 ) -> Box<dyn Iterator<Item = DateTime<Utc>>> {
-    let series = model_series(spec, tz, anchor);
+    let mut series = model_series(spec, tz, anchor).peekable();
+    // An anchor off the rule's days is the series' first task all the same: one of COUNT.
+    let off_rule = series.peek().is_some_and(|first| *first != anchor);
+    let series: Box<dyn Iterator<Item = DateTime<Utc>>> = Box::new(series);
     match spec.end {
         End::Never => series,
-        End::Count(n) => Box::new(series.take(n as usize)),
+        End::Count(n) => Box::new(series.take((n as usize).saturating_sub(usize::from(off_rule)))),
         End::Until(u) => Box::new(series.take_while(move |t| *t <= u)),
     }
 }
@@ -459,9 +462,6 @@ proptest! {
         let mut want: Vec<_> = model_ended(&spec, tz, anchor).take(60).collect();
         if want.first() != Some(&anchor) {
             want.insert(0, anchor);
-            if let End::Count(n) = spec.end {
-                want.truncate(n as usize);
-            }
             want.truncate(60);
         }
         if let End::Count(n) = spec.end {

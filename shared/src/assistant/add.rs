@@ -7,13 +7,14 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::text::short;
 use crate::domain::{
-    parse_reminder_minutes, Description, Priority, Recurrence, TagName, Title, MAX_TAGS_PER_TASK,
+    parse_reminder_minutes, Description, Priority, Recurrence, TagName, Title,
+    MAX_RECURRENCE_DEPTH, MAX_TAGS_PER_TASK,
 };
 
 use super::repeat::{self, End, Repeat};
 use super::when::{self, Now, Piece, When};
 use super::words::{join_raw, quantity, starts_with, trim_text, Tok, Unit};
-use super::{Command, EXAMPLE_ADD, EXAMPLE_REMINDER};
+use super::{Command, EXAMPLE_ADD, EXAMPLE_ENDS, EXAMPLE_REMINDER};
 
 /// Words before a date or time that belong to it ("on friday", "at 5pm", "due tomorrow").
 const BEFORE_WHEN: &[&str] = &["on", "at", "@", "by", "due", "for", "starting", "from"];
@@ -40,6 +41,8 @@ pub(super) struct Draft {
     pub repeat: Option<Repeat>,
     /// Where the recurrence ends ("5 times", "until friday").
     pub end: Option<End>,
+    /// An end that cannot be used: said twice, or "until" a time rather than a day.
+    pub bad_end: bool,
     /// Minutes before the due time.
     pub reminder: Option<u32>,
     /// "remind me" without an amount: at the due time.
@@ -95,8 +98,9 @@ fn priority(toks: &[Tok], at: usize) -> Option<(usize, Priority)> {
 
 /// "remind me 1 hour before", "reminder 30 min before", "2 days in advance", "remind me the
 /// day before", "remind me":
-/// minutes before the due time (`None` for "remind me" alone) and the words taken.
-fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
+/// minutes before the due time (`None` for "remind me" alone) and the words taken. `led`:
+/// a sentence's "remind me" came just before `at`.
+fn reminder(toks: &[Tok], at: usize, led: bool) -> Option<(usize, Option<u32>)> {
     let word = |i: usize| toks.get(i).map_or("", |t| t.word());
     let lead = [
         "with a reminder",
@@ -126,7 +130,7 @@ fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
     // "remind me the day before": one of the unit (after a reminder's words only: "the day
     // before the party" is a title).
     let the_unit = || {
-        let unit = Unit::parse(word(i + 1)).filter(|_| lead > 0 && word(i) == "the")?;
+        let unit = Unit::parse(word(i + 1)).filter(|_| (lead > 0 || led) && word(i) == "the")?;
         Some((1, unit, 2))
     };
     if let Some((n, unit, len)) = quantity(toks, i).or_else(too_large).or_else(the_unit) {
@@ -145,8 +149,8 @@ fn reminder(toks: &[Tok], at: usize) -> Option<(usize, Option<u32>)> {
         .then_some((2, None))
 }
 
-/// Reads a task from its words (the verb already removed).
-pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
+/// Reads a task from its words (the verb already removed; `remind_me`: it was "remind me").
+pub(super) fn draft(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -> Draft {
     let mut d = Draft::default();
     // Todoist's "//": what follows is the description, as typed.
     let toks = match toks.iter().position(|t| t.is("//")) {
@@ -168,6 +172,8 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
             next_quoted[i + 1]
         };
     }
+    // Where the recurrence phrase ended, and an end said away from it.
+    let (mut after_repeat, mut loose_end) = (None, None);
     let mut i = 0;
     while i < n {
         if used[i] || toks[i].quoted {
@@ -220,7 +226,7 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
             }
         }
         if taken.is_none() && free {
-            if let Some((len, minutes)) = reminder(window, i) {
+            if let Some((len, minutes)) = reminder(window, i, remind_me && i == 0) {
                 d.reminder = minutes;
                 d.remind = minutes.is_none();
                 taken = Some(len);
@@ -229,6 +235,7 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
         if taken.is_none() && d.repeat.is_none() {
             if let Some((len, rule, part)) = repeat::phrase(window, i) {
                 d.repeat = Some(rule);
+                after_repeat = Some(i + len);
                 if let Some(part) = part {
                     d.when.merge(Piece::Part(part));
                 }
@@ -236,9 +243,19 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
                 before = BEFORE_REPEAT;
             }
         }
-        if taken.is_none() && d.repeat.is_some() && d.end.is_none() {
+        if let (None, Some(rule_end)) = (taken, after_repeat) {
             if let Some((len, end)) = repeat::end(window, i, now) {
-                d.end = Some(end);
+                let before = (d.end, d.bad_end);
+                match end.filter(|_| d.end.is_none()) {
+                    Some(end) => d.end = Some(end),
+                    // "every day 5 times until friday", "every day until 5pm"
+                    None => d.bad_end = true,
+                }
+                // Away from the rule ("every day take pills 3 times daily"), an end must
+                // close the sentence; else it is words of the title (checked at the end).
+                if !used[rule_end..i].iter().all(|u| *u) {
+                    loose_end = Some((i, len, before));
+                }
                 taken = Some(len);
             }
         }
@@ -262,6 +279,12 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now) -> Draft {
                 i += len;
             }
             None => i += 1,
+        }
+    }
+    if let Some((at, len, before)) = loose_end {
+        if used[at + len..].iter().any(|u| !u) {
+            used[at..at + len].iter_mut().for_each(|u| *u = false);
+            (d.end, d.bad_end) = before;
         }
     }
     d.title = title(toks, &used);
@@ -321,7 +344,7 @@ pub(super) fn quote(text: &str) -> String {
 /// `remind_me`: the sentence began "remind me (to)", which asks for a reminder at the due
 /// time unless it says how long before.
 pub(super) fn command(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -> Command {
-    let mut d = draft(toks, message, now);
+    let mut d = draft(toks, message, now, remind_me);
     d.title = strip_lead(&d.title, remind_me);
     if let Some((tag, why)) = d.bad_tag {
         return not_understood(
@@ -384,25 +407,36 @@ pub(super) fn command(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -
             EXAMPLE_ADD,
         );
     }
-    // An end the rule reaches before its second date ("every month until dec 20" from
-    // 1 December) would leave a task that never repeats.
+    let ends = |why: &str| {
+        not_understood(
+            format!("a task {} that repeats, {why}", quote(title.as_str())),
+            EXAMPLE_ENDS,
+        )
+    };
+    if d.bad_end {
+        return ends("but not an end I can use (one, and a day or a number of times)");
+    }
     let recurrence = match (&d.repeat, d.end, due) {
         (Some(rule), Some(end), Some(due)) => {
-            let ending = rule.ending(end, now.tz, due).filter(|text| {
-                Recurrence::parse(text).is_ok_and(|r| r.check_start(now.tz, due).is_ok())
-            });
-            match ending {
-                Some(text) => Some(text),
-                None => {
-                    return not_understood(
-                        format!(
-                            "a task {} that repeats, but ends before it repeats once",
-                            quote(title.as_str())
-                        ),
-                        EXAMPLE_ADD,
-                    )
-                }
+            let Some(text) = rule.ending(end, now.tz, due) else {
+                return ends("until a date too far ahead");
+            };
+            let Ok(rule) = Recurrence::parse(&text) else {
+                return ends("but not an end I can use (one, and a day or a number of times)");
+            };
+            if rule.check_count().is_err() {
+                return ends(&format!(
+                    "more than {} times; a series stops after its first task and {} more",
+                    MAX_RECURRENCE_DEPTH + 1,
+                    MAX_RECURRENCE_DEPTH
+                ));
             }
+            // An end the rule reaches before its second date ("every month until dec 20"
+            // from 1 December) would leave a task that never repeats.
+            if rule.check_start(now.tz, due).is_err() {
+                return ends("but ends before it repeats once");
+            }
+            Some(text)
         }
         (rule, _, _) => rule.as_ref().map(Repeat::rule),
     };

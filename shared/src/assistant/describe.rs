@@ -73,14 +73,16 @@ fn reminder(minutes: i64) -> String {
     format!("reminder {amount} before")
 }
 
-/// An `add_task`'s arguments in words: "“pay rent”, P1, #home, due Tue 1 Dec 09:00, …".
-pub(super) fn task_summary(arguments: &Value, context: &Context) -> String {
-    let text = |key: &str| arguments.get(key).and_then(Value::as_str);
-    let mut parts = vec![text("title").map_or_else(|| "a task".to_owned(), quote)];
+/// What a task's fields say (an `add_task`'s arguments, or a task as the tools answer it):
+/// "P1", "#home", "due Tue 1 Dec 09:00", "repeating every month on the 1st", "reminder 1
+/// hour before".
+fn details(task: &Value, context: &Context) -> Vec<String> {
+    let text = |key: &str| task.get(key).and_then(Value::as_str);
+    let mut parts = Vec::new();
     if let Some(p) = text("priority") {
         parts.push(p.to_owned());
     }
-    if let Some(tags) = arguments.get("tags").and_then(Value::as_array) {
+    if let Some(tags) = task.get("tags").and_then(Value::as_array) {
         let tags: Vec<String> = tags
             .iter()
             .filter_map(Value::as_str)
@@ -99,11 +101,45 @@ pub(super) fn task_summary(arguments: &Value, context: &Context) -> String {
             repeat::describe(rule, context.timezone)
         ));
     }
-    if let Some(minutes) = arguments.get("reminder_minutes").and_then(Value::as_i64) {
+    if let Some(minutes) = task.get("reminder_minutes").and_then(Value::as_i64) {
         parts.push(reminder(minutes));
     }
-    if text("description").is_some() {
+    parts
+}
+
+/// An `add_task`'s arguments in words: "“pay rent”, P1, #home, due Tue 1 Dec 09:00, …".
+pub(super) fn task_summary(arguments: &Value, context: &Context) -> String {
+    let title = arguments.get("title").and_then(Value::as_str);
+    let mut parts = vec![title.map_or_else(|| "a task".to_owned(), quote)];
+    parts.extend(details(arguments, context));
+    if arguments
+        .get("description")
+        .and_then(Value::as_str)
+        .is_some()
+    {
         parts.push("with a description".into());
     }
     parts.join(", ")
+}
+
+/// A task as the chat shows it: “pay rent” (P1, #home, due Tue 1 Dec 09:00, repeating
+/// every month on the 1st, done); the default priority, P3, goes unsaid.
+pub fn task_line(task: &Value, context: &Context) -> String {
+    let mut parts: Vec<String> = details(task, context)
+        .into_iter()
+        .filter(|p| p != "P3")
+        .collect();
+    if task.get("completed") == Some(&Value::Bool(true)) {
+        parts.push("done".into());
+    }
+    let title = quote(
+        task.get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("(untitled)"),
+    );
+    if parts.is_empty() {
+        title
+    } else {
+        format!("{title} ({})", parts.join(", "))
+    }
 }

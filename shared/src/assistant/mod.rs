@@ -69,7 +69,7 @@ use crate::domain::Title;
 use when::Now;
 use words::{join_raw, match_phrase, ordinal, ordinal_word, starts_with, trim_text, Tok};
 
-pub use describe::describe;
+pub use describe::{describe, task_line};
 
 /// Where and when a sentence is read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,6 +160,7 @@ pub enum Target {
 
 const EXAMPLE_ADD: &str = "add buy milk tomorrow at 5pm #home p1";
 const EXAMPLE_REMINDER: &str = "add pay rent tomorrow at 9am remind me 1 hour before";
+const EXAMPLE_ENDS: &str = "add take pills every day at 8am until friday";
 const EXAMPLE_SEARCH: &str = "find dentist";
 const EXAMPLE_COMPLETE: &str = "complete 2";
 const EXAMPLE_REOPEN: &str = "reopen 2";
@@ -508,7 +509,7 @@ pub fn parse(message: &str, context: &Context) -> Command {
     }
     // No verb: if it reads as a task, say so, but do not add it.
     if let Command::Add { arguments } = add::command(toks, message, &now, false) {
-        if add::draft(toks, message, &now).recognised() {
+        if add::draft(toks, message, &now, false).recognised() {
             return not_understood(
                 format!(
                     "{}, but not what to do with it",
@@ -893,7 +894,7 @@ fn change(toks: &[Tok], now: &Now) -> Command {
     }
     if let Some(k) = (1..toks.len()).find(|&k| toks[k].is("to")) {
         let rest = &toks[k + 1..];
-        let draft = add::draft(rest, "", now);
+        let draft = add::draft(rest, "", now, false);
         if !rest.is_empty() && draft.title.is_empty() {
             return not_understood(
                 "a change to a task's priority, tags or reminder, which I cannot make yet",

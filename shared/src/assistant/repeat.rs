@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use super::when::{self, weekday, Now, Part, Piece};
 use super::words::{number, ordinal, ordinal_word, quantity, starts_with, Tok, Unit};
+use crate::domain::Recurrence;
 
 /// The longest interval the grammar takes ("every 1000 days").
 const MAX_INTERVAL: u32 = 1000;
@@ -119,9 +120,9 @@ impl Repeat {
             End::Times(n) => format!("COUNT={n}"),
             End::For(n, unit) => match self.count_within(n, unit) {
                 Some(count) => format!("COUNT={count}"),
-                None => until(span_end(tz, due, n, unit)?),
+                None => until(span_end(tz, due, n, unit)?)?,
             },
-            End::Until(day) => until(when::local(tz, day.succ_opt()?, chrono::NaiveTime::MIN)?),
+            End::Until(day) => until(when::local(tz, day.succ_opt()?, chrono::NaiveTime::MIN)?)?,
         };
         Some(format!("{};{limit}", self.rrule()))
     }
@@ -200,13 +201,18 @@ fn interval(n: u32) -> String {
     }
 }
 
-/// `UNTIL=...` for a series that ends before `end`: the second before it, in UTC.
-fn until(end: DateTime<Utc>) -> String {
+/// `UNTIL=...` for a series that ends before `end`: the second before it, in UTC; `None`
+/// past the last year a due date can have.
+fn until(end: DateTime<Utc>) -> Option<String> {
     let last = end - TimeDelta::seconds(1);
-    format!("UNTIL={}", last.format("%Y%m%dT%H%M%SZ"))
+    (last.year() <= Recurrence::LAST_YEAR)
+        .then(|| format!("UNTIL={}", last.format("%Y%m%dT%H%M%SZ")))
 }
 
-/// The end of "for N units" from `due`, counted on the wall clock of `tz`.
+/// The end of "for N units" from `due`, counted on the wall clock of `tz`: the start of the
+/// day N units later, so that UNTIL falls at the end of the series' last day (what a reply
+/// names), as for "until friday". Occurrences fall at the due time of day, so no other
+/// date is gained or lost.
 fn span_end(tz: Tz, due: DateTime<Utc>, n: u32, unit: Unit) -> Option<DateTime<Utc>> {
     let start = due.with_timezone(&tz).naive_local();
     let end: NaiveDateTime = match unit {
@@ -216,7 +222,7 @@ fn span_end(tz: Tz, due: DateTime<Utc>, n: u32, unit: Unit) -> Option<DateTime<U
         Unit::Year => start.checked_add_months(Months::new(n.checked_mul(12)?))?,
         Unit::Minute | Unit::Hour => return None,
     };
-    when::local(tz, end.date(), end.time())
+    when::local(tz, end.date(), chrono::NaiveTime::MIN)
 }
 
 /// A list of weekday names from `at` ("monday and thursday", "mon, wed & fri"): the days
@@ -456,30 +462,40 @@ pub(super) fn phrase(toks: &[Tok], at: usize) -> Option<(usize, Repeat, Option<P
     Some((1 + len, rule, part))
 }
 
+/// Words after "N times" that make it how often within a period ("3 times a day", "twice
+/// per week"), not how many in all.
+const PER: &[&str] = &[
+    "a", "an", "per", "each", "every", "daily", "weekly", "monthly", "yearly", "hourly",
+];
+
 /// Where a series ends, said after its rule ("5 times", "for 3 weeks", "until friday",
-/// "till dec 20", "through the end of the month"), and the words taken.
-pub(super) fn end(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, End)> {
+/// "till dec 20", "through the end of the month"), and the words taken; `Some((len, None))`
+/// for an end that is no day ("until 5pm").
+pub(super) fn end(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, Option<End>)> {
     let word = |i: usize| toks.get(i).map_or("", |t| t.word());
     let lead = usize::from(word(at) == "for");
     let count = word(at + lead);
     if let Some(n) = number(count).filter(|_| !matches!(count, "a" | "an")) {
-        if word(at + lead + 1) == "times" {
-            return Some((lead + 2, End::Times(n)));
+        if word(at + lead + 1) == "times" && !PER.contains(&word(at + lead + 2)) {
+            return Some((lead + 2, Some(End::Times(n))));
         }
     }
     if lead == 1 {
         let (n, unit, len) = quantity(toks, at + 1)?;
         return (!matches!(unit, Unit::Minute | Unit::Hour))
-            .then_some((1 + len, End::For(n, unit)));
+            .then_some((1 + len, Some(End::For(n, unit))));
     }
     if !matches!(word(at), "until" | "till" | "til" | "through" | "thru") {
         return None;
     }
     let the = usize::from(word(at + 1) == "the" && word(at + 2) == "end");
-    match when::phrase(toks, at + 1 + the, word(at), now)? {
-        (len, Piece::Date(day, None)) => Some((1 + the + len, End::Until(day))),
-        _ => None,
-    }
+    let (len, piece) = when::phrase(toks, at + 1 + the, word(at), now)?;
+    let day = match piece {
+        // "until monday morning", "until friday 5pm": to the end of that day.
+        Piece::Date(day, _) | Piece::DateClock(day, _) => Some(End::Until(day)),
+        Piece::Clock(_) | Piece::Instant(_) | Piece::Part(_) => None,
+    };
+    Some((1 + the + len, day))
 }
 
 /// "1st", "2nd", "23rd", "11th".
@@ -737,20 +753,34 @@ mod tests {
         let now = Now::new("2026-11-30T10:00:00Z".parse().unwrap(), chrono_tz::UTC);
         let end_of = |text: &str| end(&tokenize(text), 0, &now);
         let friday = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
-        assert_eq!(end_of("5 times"), Some((2, End::Times(5))));
-        assert_eq!(end_of("for ten times"), Some((3, End::Times(10))));
-        assert_eq!(end_of("for 3 weeks"), Some((3, End::For(3, Unit::Week))));
-        assert_eq!(end_of("for a month"), Some((3, End::For(1, Unit::Month))));
-        assert_eq!(end_of("until friday"), Some((2, End::Until(friday))));
-        assert_eq!(end_of("till dec 4"), Some((3, End::Until(friday))));
+        assert_eq!(end_of("5 times"), Some((2, Some(End::Times(5)))));
+        assert_eq!(end_of("for ten times"), Some((3, Some(End::Times(10)))));
+        assert_eq!(
+            end_of("for 3 weeks"),
+            Some((3, Some(End::For(3, Unit::Week))))
+        );
+        assert_eq!(
+            end_of("for a month"),
+            Some((3, Some(End::For(1, Unit::Month))))
+        );
+        assert_eq!(end_of("until friday"), Some((2, Some(End::Until(friday)))));
+        assert_eq!(end_of("till dec 4"), Some((3, Some(End::Until(friday)))));
+        assert_eq!(
+            end_of("until friday evening"),
+            Some((3, Some(End::Until(friday))))
+        );
         let month_end = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         assert_eq!(
             end_of("through the end of the month"),
-            Some((6, End::Until(month_end)))
+            Some((6, Some(End::Until(month_end))))
         );
+        // An end that is no day is still an end, one that cannot be used.
+        assert_eq!(end_of("until 5pm"), Some((2, None)));
         for text in [
             "for 2 hours",
-            "until 5pm",
+            "3 times a day",
+            "2 times per week",
+            "3 times daily",
             "until further notice",
             "for friday",
             "a times",
@@ -790,14 +820,15 @@ mod tests {
                 ending(Repeat::Monthly(1, None), End::For(1, Unit::Year)),
                 "FREQ=MONTHLY;COUNT=12",
             ),
-            // Not a whole number of periods: up to the same time that many units later.
+            // Not a whole number of periods: to the end of the day before that many units
+            // later.
             (
                 ending(Repeat::Daily(1), End::For(2, Unit::Month)),
-                "FREQ=DAILY;UNTIL=20270201T085959Z",
+                "FREQ=DAILY;UNTIL=20270131T235959Z",
             ),
             (
                 ending(Repeat::Weekly(2, vec![]), End::For(3, Unit::Week)),
-                "FREQ=WEEKLY;INTERVAL=2;UNTIL=20261222T085959Z",
+                "FREQ=WEEKLY;INTERVAL=2;UNTIL=20261221T235959Z",
             ),
             (
                 ending(Repeat::MonthlyNth(1, -1, Weekday::Fri), End::Times(3)),

@@ -16,6 +16,7 @@ use crate::domain::{
 const U: chrono_tz::Tz = chrono_tz::UTC;
 const B: chrono_tz::Tz = chrono_tz::Europe::Berlin;
 const NOW: &str = "2026-11-30T10:00:00Z";
+const ENDS: &str = "add take pills every day at 8am until friday";
 
 fn context(timezone: chrono_tz::Tz) -> Context {
     Context {
@@ -125,8 +126,23 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("add physio every day at 8am until friday", B, add(json!({"due_at":"2026-12-01T07:00:00Z","recurrence":"FREQ=DAILY;UNTIL=20261204T225959Z","timezone":"Europe/Berlin","title":"physio"}))),
         ("add run every other day 5 times #health", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;INTERVAL=2;COUNT=5","tags":["health"],"timezone":"UTC","title":"run"}))),
         ("add read every day until further notice", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"read until further notice"}))),
-        ("add pay rent every month until dec 20", U, not_understood("a task \u{201C}pay rent\u{201D} that repeats, but ends before it repeats once", "add buy milk tomorrow at 5pm #home p1")),
-        ("add stretch every day 1 times", U, not_understood("a task \u{201C}stretch\u{201D} that repeats, but ends before it repeats once", "add buy milk tomorrow at 5pm #home p1")),
+        ("add pay rent every month until dec 20", U, not_understood("a task \u{201C}pay rent\u{201D} that repeats, but ends before it repeats once", ENDS)),
+        ("add stretch every day 1 times", U, not_understood("a task \u{201C}stretch\u{201D} that repeats, but ends before it repeats once", ENDS)),
+        ("add stretch every day 5000 times", U, not_understood("a task \u{201C}stretch\u{201D} that repeats, more than 1001 times; a series stops after its first task and 1000 more", ENDS)),
+        ("add stretch every day for 9999 years", U, not_understood("a task \u{201C}stretch\u{201D} that repeats, until a date too far ahead", ENDS)),
+        ("add x every day 5 times until friday", U, not_understood("a task \u{201C}x\u{201D} that repeats, but not an end I can use (one, and a day or a number of times)", ENDS)),
+        ("add x every day until 5pm", U, not_understood("a task \u{201C}x\u{201D} that repeats, but not an end I can use (one, and a day or a number of times)", ENDS)),
+        // "N times" that says how often, or an end away from the rule with words after it:
+        // words of the title.
+        ("add every day take pills 3 times daily", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"take pills 3 times daily"}))),
+        ("add practice every day 3 times a day", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"practice 3 times a day"}))),
+        ("add every day buy 5 times tables book", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"buy 5 times tables book"}))),
+        ("add every day take pills for 5 days", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;COUNT=5","timezone":"UTC","title":"take pills"}))),
+        ("add feed cat every day until monday morning", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;UNTIL=20261207T235959Z","timezone":"UTC","title":"feed cat"}))),
+        // A first date off the rule's days moves to the rule's first day from it.
+        ("add book club every first monday starting tomorrow 3 times", U, add(json!({"due_at":"2026-12-07T09:00:00Z","recurrence":"FREQ=MONTHLY;BYDAY=1MO;COUNT=3","timezone":"UTC","title":"book club"}))),
+        ("add clean every monday from wednesday", U, add(json!({"due_at":"2026-12-07T09:00:00Z","recurrence":"every monday","timezone":"UTC","title":"clean"}))),
+        ("remind me the day before to call mom tomorrow", U, add(json!({"due_at":"2026-12-01T09:00:00Z","reminder_minutes":1440,"timezone":"UTC","title":"call mom"}))),
         ("add dentist friday 3pm remind me the day before", U, add(json!({"due_at":"2026-12-04T15:00:00Z","reminder_minutes":1440,"timezone":"UTC","title":"dentist"}))),
         ("add the day before party buy ice", U, add(json!({"title":"the day before party buy ice"}))),
         ("add pay rent every month on the 31st", U, add(json!({"due_at":"2026-12-31T09:00:00Z","recurrence":"FREQ=MONTHLY;BYMONTHDAY=28,29,30,31;BYSETPOS=-1","timezone":"UTC","title":"pay rent"}))),

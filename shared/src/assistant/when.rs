@@ -5,6 +5,7 @@
 //! exact instant); [`When::resolve`] turns the slots into a due time:
 //! - a date and a time: that local time (DST-correct; a time in a DST gap moves past it);
 //! - a date alone: 09:00 local, or the part of the day's time ("tomorrow evening": 18:00);
+//!   with a recurrence, the rule's first day from that date;
 //!   "today" when 09:00 has passed: 23:59, so a task made today is not overdue at once;
 //! - a time alone: today when still ahead, else tomorrow (with a recurrence: the first day
 //!   of the rule from today on whose time is still ahead);
@@ -216,7 +217,15 @@ impl When {
             Some(clock) => Some(clock.time(self.part)?),
             None => self.part.map(Part::default_time),
         };
-        match (self.date, time) {
+        // A date off the rule's days ("every monday starting tomorrow") starts the series on
+        // the rule's first day from that date.
+        let date = match (self.date, rule) {
+            (Some(date), Some(rule)) => (0..=400u64)
+                .map_while(|k| date.checked_add_days(Days::new(k)))
+                .find(|d| rule(*d)),
+            (date, _) => date,
+        };
+        match (date, time) {
             (Some(date), Some(time)) => local(now.tz, date, time),
             (Some(date), None) => {
                 let at = local(now.tz, date, default)?;

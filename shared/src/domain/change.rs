@@ -61,21 +61,12 @@ fn check_series(
     let Some(rule) = rule else {
         return Ok(());
     };
-    let most = MAX_RECURRENCE_DEPTH + 1;
-    if rule.rule().get_count().is_some_and(|n| i64::from(n) > i64::from(most)) {
-        return Err(Invalid::new(
-            "recurrence",
-            format!(
-                "recurrence COUNT must be at most {most}: a series stops after its first task \
-                 and {MAX_RECURRENCE_DEPTH} more"
-            ),
-        ));
-    }
-    match due_at {
-        Some(due) => rule.check_start(timezone.tz(), due),
-        None => rule.check_undated(now),
-    }
-    .map_err(|message| Invalid::new("recurrence", message))
+    rule.check_count()
+        .and_then(|()| match due_at {
+            Some(due) => rule.check_start(timezone.tz(), due),
+            None => rule.check_undated(now),
+        })
+        .map_err(|message| Invalid::new("recurrence", message))
 }
 
 impl Task {
@@ -440,7 +431,10 @@ mod tests {
         };
         let mut first = task();
         first.recurrence = rule("FREQ=DAILY;UNTIL=20261215T000000Z").flatten();
-        assert_eq!(first.apply(&move_past, now).unwrap_err().field, "recurrence");
+        assert_eq!(
+            first.apply(&move_past, now).unwrap_err().field,
+            "recurrence"
+        );
         let occurrence = Task {
             recurrence_depth: 3,
             ..first.clone()
@@ -450,7 +444,10 @@ mod tests {
             recurrence: rule("FREQ=DAILY;COUNT=1"),
             ..Default::default()
         };
-        assert_eq!(occurrence.apply(&new_rule, now).unwrap_err().field, "recurrence");
+        assert_eq!(
+            occurrence.apply(&new_rule, now).unwrap_err().field,
+            "recurrence"
+        );
         // No more tasks than a series has.
         let mut many = new_task();
         many.recurrence = Some(Recurrence::parse("FREQ=DAILY;COUNT=1002").unwrap());

@@ -20,6 +20,8 @@ use chrono::offset::LocalResult;
 use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeZone, Utc, Weekday};
 use rrule::{Frequency, NWeekday, RRule, Unvalidated};
 
+use super::change::MAX_RECURRENCE_DEPTH;
+
 /// How far a series is followed looking for the next occurrence (about 270 years daily).
 const MAX_STEPS: usize = 100_000;
 
@@ -159,7 +161,13 @@ impl Recurrence {
         }
         // `limit`: rrule gives up after 100,000 steps without a date (the next date of a
         // rule that has dates comes much sooner).
-        let mut dates = rule.build(start).ok()?.limit().into_iter().take(MAX_STEPS).peekable();
+        let mut dates = rule
+            .build(start)
+            .ok()?
+            .limit()
+            .into_iter()
+            .take(MAX_STEPS)
+            .peekable();
         // An anchor off the rule's dates (a weekly BYDAY series started on another day) is
         // the series' first task all the same, so it counts toward COUNT: COUNT tasks in all.
         let off_rule = dates.peek().is_some_and(|d| d.naive_utc() != local_start);
@@ -210,6 +218,19 @@ impl Recurrence {
                 Self::LAST_YEAR
             )
         })
+    }
+
+    /// Refuses a COUNT of more tasks than a series has: it stops after its first task and
+    /// `MAX_RECURRENCE_DEPTH` more.
+    pub fn check_count(&self) -> Result<(), String> {
+        let most = i64::from(MAX_RECURRENCE_DEPTH) + 1;
+        match self.rule.get_count() {
+            Some(n) if i64::from(n) > most => Err(format!(
+                "recurrence COUNT must be at most {most}: a series stops after its first task \
+                 and {MAX_RECURRENCE_DEPTH} more"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses this rule for a task with no due date, which recurs from its completion time:
@@ -989,7 +1010,11 @@ mod tests {
             ),
             ("FREQ=DAILY;COUNT=1", "2026-01-01T09:00:00Z", "COUNT=1"),
             // A task due on a Thursday is the first of a Monday series all the same.
-            ("FREQ=WEEKLY;BYDAY=MO;COUNT=1", "2026-01-01T09:00:00Z", "COUNT=1"),
+            (
+                "FREQ=WEEKLY;BYDAY=MO;COUNT=1",
+                "2026-01-01T09:00:00Z",
+                "COUNT=1",
+            ),
             // Every 4 years on 29 February, counted from a year that is not a leap year.
             (
                 "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",

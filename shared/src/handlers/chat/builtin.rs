@@ -33,7 +33,13 @@ impl Assistant for BuiltIn {
             timezone: turn.timezone.tz(),
         };
         let command = match answered(&turn, &context, tools).await? {
-            Some(command) => command,
+            Some(Answer::Command(command)) => command,
+            Some(Answer::Again(question)) => {
+                return Ok(Reply {
+                    text: question,
+                    last_list: None,
+                })
+            }
             None => assistant::parse(turn.message, &context),
         };
         let said = |text: String| {
@@ -51,7 +57,7 @@ impl Assistant for BuiltIn {
                 "I'm not sure what to do with that (I understood: {understood}). Try: “{example}”."
             )),
             Command::Add { arguments } => match tools.call("add_task", arguments).await? {
-                Ok(task) => said(format!("Added {}.", task_line(&task, &context))),
+                Ok(task) => said(format!("Added {}.", assistant::task_line(&task, &context))),
                 Err(error) => said(format!("I couldn't add that: {}.", error_message(&error))),
             },
             Command::List { arguments, what } => match tools.call("list_tasks", arguments).await? {
@@ -138,7 +144,9 @@ impl Action {
             Action::Complete => format!("Done: “{title}”."),
             Action::Reopen => format!("Reopened “{title}”."),
             Action::Delete => format!("Deleted “{title}”."),
-            Action::Reschedule(..) => format!("Moved {}.", task_line(&task["task"], context)),
+            Action::Reschedule(..) => {
+                format!("Moved {}.", assistant::task_line(&task["task"], context))
+            }
             Action::Rename(_) => format!("Renamed it to “{title}”."),
         }
     }
@@ -199,27 +207,41 @@ async fn reading(
 
 /// When this message is a number alone and the reply before it asked "which one?": the
 /// sentence that was asked about, as read then, for that task of the list shown with the
-/// question.
+/// question. A number past the list is asked about again, and the next answer still counts.
 async fn answered(
     turn: &Turn<'_>,
     context: &Context,
     tools: &Tools,
-) -> Result<Option<Command>, ApiError> {
+) -> Result<Option<Answer>, ApiError> {
     let Some(n) = assistant::choice(turn.message) else {
         return Ok(None);
     };
-    let [.., asked, question] = turn.history else {
-        return Ok(None);
+    // Back past earlier answers that were asked again, to the sentence itself.
+    let mut history = turn.history;
+    let asked = loop {
+        let [earlier @ .., asked, question] = history else {
+            return Ok(None);
+        };
+        let was_asked = asked.role == Role::User
+            && question.role == Role::Assistant
+            && question
+                .content
+                .lines()
+                .next()
+                .is_some_and(|line| line.contains(WHICH_ONE));
+        if !was_asked {
+            return Ok(None);
+        }
+        if assistant::choice(&asked.content).is_none() {
+            break asked;
+        }
+        history = earlier;
     };
-    let was_asked = asked.role == Role::User
-        && question.role == Role::Assistant
-        && question
-            .content
-            .lines()
-            .next()
-            .is_some_and(|line| line.contains(WHICH_ONE));
-    if !was_asked {
-        return Ok(None);
+    if n > turn.last_list.len() {
+        return Ok(Some(Answer::Again(format!(
+            "There is no number {n} in that list; {WHICH_ONE} (1 to {}).",
+            turn.last_list.len()
+        ))));
     }
     let then = Context {
         now: asked.at,
@@ -236,7 +258,14 @@ async fn answered(
         }
         command => command,
     };
-    Ok(command.on_number(n))
+    Ok(command.on_number(n).map(Answer::Command))
+}
+
+/// What a number alone answers to a "which one?".
+enum Answer {
+    Command(Command),
+    /// Past the list: the question again.
+    Again(String),
 }
 
 /// Finds the one task `target` names, then does `action` to it.
@@ -380,7 +409,11 @@ fn listing(page: &Value, what: &str, context: &Context) -> Reply {
     let mut text = format!("{what} ({count}):");
     let mut ids = Vec::new();
     for (i, task) in items.iter().enumerate() {
-        text.push_str(&format!("\n{}. {}", i + 1, task_line(task, context)));
+        text.push_str(&format!(
+            "\n{}. {}",
+            i + 1,
+            assistant::task_line(task, context)
+        ));
         if let Some(id) = task["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()) {
             ids.push(id);
         }
@@ -388,37 +421,5 @@ fn listing(page: &Value, what: &str, context: &Context) -> Reply {
     Reply {
         text,
         last_list: Some(ids),
-    }
-}
-
-/// “title” (P1, #home, due Mon 1 Dec 09:00, done), in the user's time zone.
-fn task_line(task: &Value, context: &Context) -> String {
-    let mut parts = Vec::new();
-    if let Some(priority) = task["priority"].as_str().filter(|p| *p != "P3") {
-        parts.push(priority.to_owned());
-    }
-    for tag in task["tags"].as_array().into_iter().flatten() {
-        if let Some(tag) = tag.as_str() {
-            parts.push(format!("#{tag}"));
-        }
-    }
-    if let Some(due) = task["due_at"]
-        .as_str()
-        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-    {
-        let local = due.with_timezone(&context.timezone);
-        parts.push(format!("due {}", local.format("%a %-d %b %H:%M")));
-    }
-    if let Some(rule) = task["recurrence"].as_str() {
-        parts.push(format!("repeats {rule}"));
-    }
-    if task["completed"] == json!(true) {
-        parts.push("done".into());
-    }
-    let title = task["title"].as_str().unwrap_or("(untitled)");
-    if parts.is_empty() {
-        format!("“{title}”")
-    } else {
-        format!("“{title}” ({})", parts.join(", "))
     }
 }
