@@ -172,6 +172,12 @@ export function TasksPage() {
     try {
       await api.del(`/tasks/${task.id}`);
       setAnnounce(`Deleted “${task.title}”.`);
+      // The keyboard stays in the list, rather than falling to the page when the row goes:
+      // on the task shown after it (before it, for the last), else on the heading.
+      const items = page?.items ?? [];
+      const at = items.findIndex((t) => t.id === task.id);
+      const neighbour = items[at + 1] ?? items[at - 1];
+      (document.getElementById(`task-${neighbour?.id}`) ?? document.getElementById("tasks-heading"))?.focus();
       tasksChanged();
     } catch (e) {
       setError((e as Error).message);
@@ -195,7 +201,9 @@ export function TasksPage() {
   return (
     <section class="tasks" aria-labelledby="tasks-heading">
       <div class="page-head">
-        <h1 id="tasks-heading">Tasks</h1>
+        <h1 id="tasks-heading" tabIndex={-1}>
+          Tasks
+        </h1>
         <button type="button" class="primary" onClick={() => setEditing("new")}>
           New task
         </button>

@@ -404,6 +404,20 @@ describe("the web app", () => {
     await page.keyboard.press("Enter");
     await row(page, "stretch").waitFor();
     assert.deepEqual(await unnamedControls(page), []);
+    // A task deleted from the keyboard leaves the keyboard on the next task, then on the
+    // heading when none is left.
+    const titles = await page.locator("li.task .task-title").allInnerTexts();
+    page.on("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: `Delete “${titles[0]}”` }).focus();
+    await page.keyboard.press("Enter");
+    await row(page, titles[0]).waitFor({ state: "detached" });
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), `Edit “${titles[1]}”`);
+    for (const title of titles.slice(1)) {
+      await page.getByRole("button", { name: `Delete “${title}”` }).focus();
+      await page.keyboard.press("Enter");
+      await row(page, title).waitFor({ state: "detached" });
+    }
+    assert.equal(await page.evaluate(() => document.activeElement.id), "tasks-heading");
     await context.close();
   });
 
