@@ -102,6 +102,9 @@ function readTags(body: any): Tag[] {
     .filter((t) => t.name);
 }
 
+/** The longest search the API takes (`MAX_SEARCH_CHARS`, shared/src/domain/list.rs). */
+const SEARCH_MAX = 200;
+
 export function TasksPage() {
   const [query, setQuery] = useState<Query>(INITIAL);
   const [searchText, setSearchText] = useState("");
@@ -218,6 +221,7 @@ export function TasksPage() {
           id="search"
           type="search"
           placeholder='Search: words, "a phrase", -exclude, or'
+          maxLength={SEARCH_MAX}
           value={searchText}
           onInput={(e) => setSearchText(e.currentTarget.value)}
         />
