@@ -64,6 +64,7 @@ export function reminderText(minutes: number): string {
 const DAYS: Record<string, string> = {
   mo: "Monday", tu: "Tuesday", we: "Wednesday", th: "Thursday", fr: "Friday", sa: "Saturday", su: "Sunday",
   mon: "Monday", tue: "Tuesday", wed: "Wednesday", thu: "Thursday", fri: "Friday", sat: "Saturday", sun: "Sunday",
+  tues: "Tuesday", thur: "Thursday", thurs: "Thursday",
 };
 const NTH = ["first", "second", "third", "fourth", "fifth"];
 
@@ -79,7 +80,8 @@ function ordinal(n: number): string {
 /** A day name from a full name, three letters or a BYDAY code; with a BYDAY number, "the first Monday". */
 function dayWords(word: string): string | undefined {
   const m = /^([+-]?\d{1,2})?([a-z]+)$/.exec(word);
-  const name = m && (DAYS[m[2]] ?? Object.values(DAYS).find((d) => d.toLowerCase() === m[2]));
+  // A name as the API's grammar takes it: full, short ("tue", "tues", "thurs") or plural.
+  const name = m && (DAYS[m[2]] ?? Object.values(DAYS).find((d) => [d.toLowerCase(), `${d.toLowerCase()}s`].includes(m[2])));
   if (!m || !name) return undefined;
   if (m[1] === undefined) return name;
   const n = Number(m[1]);
@@ -100,7 +102,7 @@ function rruleText(rule: string, timeZone: string): string | undefined {
       days = named as string[];
     } else if (key === "bymonthday") monthDays = value.split(",").map(Number);
     else if (key === "bysetpos" && value === "-1") lastSet = true;
-    else if (key === "count") end = `, ${plural(Number(value), "time")}`;
+    else if (key === "count") end = value === "1" ? ", once" : `, ${Number(value)} times`;
     else if (key === "until") {
       const m = /^(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z$/.exec(value);
       if (!m) return undefined;
@@ -129,6 +131,7 @@ const RULES: Record<string, string> = {
   yearly: "every year",
   annually: "every year",
   "every weekday": "every weekday",
+  "every weekdays": "every weekday",
 };
 
 /** A task's recurrence in words ("every month on the 1st", "every Monday and Thursday",

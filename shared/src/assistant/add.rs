@@ -172,8 +172,10 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -> 
             next_quoted[i + 1]
         };
     }
-    // Where the recurrence phrase ended, and an end said away from it.
-    let (mut after_repeat, mut loose_end) = (None, None);
+    // Where the recurrence phrase ended, and each end said after it: (at, words, the end,
+    // whether only phrases came between the rule and it).
+    let mut after_repeat = None;
+    let mut ends: Vec<(usize, usize, Option<End>, bool)> = Vec::new();
     let mut i = 0;
     while i < n {
         if used[i] || toks[i].quoted {
@@ -245,17 +247,8 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -> 
         }
         if let (None, Some(rule_end)) = (taken, after_repeat) {
             if let Some((len, end)) = repeat::end(window, i, now) {
-                let before = (d.end, d.bad_end);
-                match end.filter(|_| d.end.is_none()) {
-                    Some(end) => d.end = Some(end),
-                    // "every day 5 times until friday", "every day until 5pm"
-                    None => d.bad_end = true,
-                }
-                // Away from the rule ("every day take pills 3 times daily"), an end must
-                // close the sentence; else it is words of the title (checked at the end).
-                if !used[rule_end..i].iter().all(|u| *u) {
-                    loose_end = Some((i, len, before));
-                }
+                let adjacent = used[rule_end..i].iter().all(|u| *u);
+                ends.push((i, len, end, adjacent));
                 taken = Some(len);
             }
         }
@@ -281,11 +274,22 @@ pub(super) fn draft(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -> 
             None => i += 1,
         }
     }
-    if let Some((at, len, before)) = loose_end {
-        if used[at + len..].iter().any(|u| !u) {
+    // Away from the rule ("every day take pills 3 times daily"), an end must close the
+    // sentence, with nothing but other phrases after it; else its words are the title's.
+    let mut kept = Vec::new();
+    for &(at, len, end, adjacent) in ends.iter().rev() {
+        let closes = !used[at + len..].contains(&false) && kept.is_empty();
+        if adjacent || closes {
+            kept.push(end);
+        } else {
             used[at..at + len].iter_mut().for_each(|u| *u = false);
-            (d.end, d.bad_end) = before;
         }
+    }
+    match kept.as_slice() {
+        [] => {}
+        [Some(end)] => d.end = Some(*end),
+        // "every day 5 times until friday", "every day until 5pm"
+        _ => d.bad_end = true,
     }
     d.title = title(toks, &used);
     d

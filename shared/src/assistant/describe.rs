@@ -96,10 +96,11 @@ fn details(task: &Value, context: &Context) -> Vec<String> {
         parts.push(format!("due {}", when(due.with_timezone(&Utc), context)));
     }
     if let Some(rule) = text("recurrence") {
-        parts.push(format!(
-            "repeating {}",
-            repeat::describe(rule, context.timezone)
-        ));
+        // An UNTIL's day is the task's, in its own time zone.
+        let tz = text("timezone")
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(context.timezone);
+        parts.push(format!("repeating {}", repeat::describe(rule, tz)));
     }
     if let Some(minutes) = task.get("reminder_minutes").and_then(Value::as_i64) {
         parts.push(reminder(minutes));

@@ -612,7 +612,12 @@ fn describe_rrule(rule: &str, tz: Tz) -> Option<String> {
                 last_of = listed.len() > 1;
             }
             "bysetpos" if value == "-1" => last_set = true,
-            "count" => end = Some(format!(", {} times", value.parse::<u32>().ok()?)),
+            "count" => {
+                end = Some(match value.parse::<u32>().ok()? {
+                    1 => ", once".to_owned(),
+                    n => format!(", {n} times"),
+                })
+            }
             "until" => {
                 let at = NaiveDateTime::parse_from_str(value, "%Y%m%dt%H%M%Sz").ok()?;
                 let day = at.and_utc().with_timezone(&tz).format("%-d %b %Y");
@@ -876,6 +881,7 @@ mod tests {
                 "by the rule FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
             ),
             ("FREQ=WEEKLY;COUNT=3", "every week, 3 times"),
+            ("FREQ=DAILY;COUNT=1", "every day, once"),
             (
                 "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10",
                 "every weekday, 10 times",

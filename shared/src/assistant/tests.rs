@@ -139,6 +139,13 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("add every day buy 5 times tables book", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"buy 5 times tables book"}))),
         ("add every day take pills for 5 days", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;COUNT=5","timezone":"UTC","title":"take pills"}))),
         ("add feed cat every day until monday morning", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;UNTIL=20261207T235959Z","timezone":"UTC","title":"feed cat"}))),
+        // "starting dec 1" after it: this year's, so the series starts at the rule's next day.
+        ("add pay rent every month on the 1st starting nov 28", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=MONTHLY;BYMONTHDAY=1","timezone":"UTC","title":"pay rent"}))),
+        ("add gym every monday at 8am starting nov 2", U, add(json!({"due_at":"2026-12-07T08:00:00Z","recurrence":"every monday","timezone":"UTC","title":"gym"}))),
+        ("add report every monday starting dec 1 1002 times", U, not_understood("a task \u{201C}report\u{201D} that repeats, more than 1001 times; a series stops after its first task and 1000 more", ENDS)),
+        // Two ends away from the rule: only one that closes the sentence is an end.
+        ("add every day take pills 3 times until friday", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;UNTIL=20261204T235959Z","timezone":"UTC","title":"take pills 3 times"}))),
+        ("add every day take pills 3 times then rest for 3 days and sleep", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"take pills 3 times then rest for 3 days and sleep"}))),
         // A first date off the rule's days moves to the rule's first day from it.
         ("add book club every first monday starting tomorrow 3 times", U, add(json!({"due_at":"2026-12-07T09:00:00Z","recurrence":"FREQ=MONTHLY;BYDAY=1MO;COUNT=3","timezone":"UTC","title":"book club"}))),
         ("add clean every monday from wednesday", U, add(json!({"due_at":"2026-12-07T09:00:00Z","recurrence":"every monday","timezone":"UTC","title":"clean"}))),

@@ -217,12 +217,18 @@ impl When {
             Some(clock) => Some(clock.time(self.part)?),
             None => self.part.map(Part::default_time),
         };
-        // A date off the rule's days ("every monday starting tomorrow") starts the series on
-        // the rule's first day from that date.
+        // A date off the rule's days, or past ("every monday starting dec 1" on 5 December),
+        // starts the series on the rule's first day from it that is still ahead.
         let date = match (self.date, rule) {
-            (Some(date), Some(rule)) => (0..=400u64)
-                .map_while(|k| date.checked_add_days(Days::new(k)))
-                .find(|d| rule(*d)),
+            (Some(date), Some(rule)) => {
+                let from = date.max(now.today);
+                (0..=400u64)
+                    .map_while(|k| from.checked_add_days(Days::new(k)))
+                    .filter(|d| rule(*d))
+                    .find(|d| {
+                        time.is_none_or(|t| local(now.tz, *d, t).is_some_and(|at| at > now.now))
+                    })
+            }
             (date, _) => date,
         };
         match (date, time) {
@@ -356,15 +362,21 @@ fn day_of_month(word: &str) -> Option<u32> {
     (1..=31).contains(&n).then_some(n)
 }
 
-/// `month`/`day` in `year`, or (no year given) the next such date from today on.
-fn month_day(now: &Now, month: u32, day: u32, year: Option<i32>) -> Option<NaiveDate> {
+/// `month`/`day` in `year`, or (no year given) the next such date from today on; `began`:
+/// or the last one, when nearer ("starting dec 3" on 5 December).
+fn month_day(now: &Now, month: u32, day: u32, year: Option<i32>, began: bool) -> Option<NaiveDate> {
     match year {
         Some(y) => NaiveDate::from_ymd_opt(y, month, day),
         None => {
             let y = now.today.year();
-            (y..=y.checked_add(8)?)
+            let next = (y..=y.checked_add(8)?)
                 .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
-                .find(|d| *d >= now.today)
+                .find(|d| *d >= now.today)?;
+            let last = NaiveDate::from_ymd_opt(y, month, day).filter(|d| *d < now.today);
+            Some(match last {
+                Some(last) if began && now.today - last < next - now.today => last,
+                _ => next,
+            })
         }
     }
 }
@@ -389,7 +401,7 @@ fn next_day_of_month(now: &Now, day: u32) -> Option<NaiveDate> {
 /// A month and a day in either order, an optional year after: "dec 5", "december 5th,
 /// 2027", "5 december", "the 5th of december", "december the 5th"; or "the 5th" alone
 /// (the next 5th of a month). Returns the date and the words it took.
-fn calendar_date(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, NaiveDate)> {
+fn calendar_date(toks: &[Tok], at: usize, now: &Now, began: bool) -> Option<(usize, NaiveDate)> {
     let word = |i: usize| toks.get(i).map_or("", |t| t.word());
     let mut i = at;
     let the = word(i) == "the";
@@ -425,11 +437,12 @@ fn calendar_date(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, NaiveDate
             return None;
         }
     };
-    let y = year(word(i));
+    // "dec 1 1002 times": a count, not a year.
+    let y = year(word(i)).filter(|_| word(i + 1) != "times");
     if y.is_some() {
         i += 1;
     }
-    Some((i - at, month_day(now, month_no, day, y)?))
+    Some((i - at, month_day(now, month_no, day, y, began)?))
 }
 
 /// An ISO 8601 date or date-time: "2026-12-05", "2026-12-05T17:00", "2026-12-05T17:00:00Z".
@@ -659,7 +672,9 @@ fn date(toks: &[Tok], at: usize, prev: &str, now: &Now) -> Option<(usize, NaiveD
     if let Some(Piece::Date(d, None)) = iso(w) {
         return Some((1, d));
     }
-    calendar_date(toks, at, now)
+    // "starting dec 3" two days after: this year's, the series began then.
+    let began = matches!(prev, "starting" | "from" | "since");
+    calendar_date(toks, at, now, began)
 }
 
 /// The date or time phrase at `at`, if any. `prev` is the word before it (some phrases

@@ -117,8 +117,17 @@ impl Task {
         if let Some(minutes) = patch.reminder_minutes {
             next.reminder_minutes = minutes;
         }
+        // A new rule starts a new series at this task: its dates, COUNT included, are counted
+        // from here.
+        let new_rule = patch
+            .recurrence
+            .as_ref()
+            .is_some_and(|rule| *rule != self.recurrence);
         if let Some(recurrence) = &patch.recurrence {
             next.recurrence = recurrence.clone();
+        }
+        if new_rule {
+            next.recurrence_anchor = None;
         }
         if let Some(timezone) = &patch.timezone {
             next.timezone = timezone.clone();
@@ -133,7 +142,7 @@ impl Task {
             ));
         }
         // A later task of a series may be moved past the series' end: it is its last then.
-        let starts_series = patch.recurrence.is_some() || self.recurrence_depth == 0;
+        let starts_series = new_rule || self.recurrence_depth == 0;
         if starts_series
             && (patch.recurrence.is_some() || patch.due_at.is_some() || patch.timezone.is_some())
         {
@@ -414,6 +423,8 @@ mod tests {
         assert_eq!(new.check_series(now), Ok(()));
         new.recurrence = Some(Recurrence::parse("FREQ=DAILY;UNTIL=20200101T000000Z").unwrap());
         assert_eq!(new.check_series(now).unwrap_err().field, "recurrence");
+        new.recurrence = Some(Recurrence::parse("FREQ=DAILY;COUNT=1").unwrap());
+        assert_eq!(new.check_series(now).unwrap_err().field, "recurrence");
         // A change that leaves the rule, due date and time zone alone is not checked: the
         // last task of a finished series can still be renamed.
         let mut last = task();
@@ -448,6 +459,29 @@ mod tests {
             occurrence.apply(&new_rule, now).unwrap_err().field,
             "recurrence"
         );
+        // The same rule sent again is no new rule; a new one counts from this task.
+        let same_rule = TaskPatch {
+            recurrence: Some(occurrence.recurrence.clone()),
+            ..move_past.clone()
+        };
+        assert!(occurrence.apply(&same_rule, now).unwrap().is_some());
+        let later = Task {
+            recurrence_anchor: Some(at("2026-11-20T09:00:00Z")),
+            ..occurrence.clone()
+        };
+        let restarted = later
+            .apply(
+                &TaskPatch {
+                    recurrence: rule("FREQ=DAILY;COUNT=3"),
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(restarted.recurrence_anchor, None);
+        let done = restarted.set_completed(Some(true), now).unwrap();
+        assert!(done.next_occurrence(now).is_some());
         // No more tasks than a series has.
         let mut many = new_task();
         many.recurrence = Some(Recurrence::parse("FREQ=DAILY;COUNT=1002").unwrap());

@@ -27,6 +27,9 @@ const MAX_STEPS: usize = 100_000;
 
 const MAX_INTERVAL: u16 = 1000;
 
+const COUNT_ONE: &str = "recurrence COUNT=1 ends the series with this task, so it would never \
+                         repeat: use COUNT=2 or more, or no recurrence";
+
 /// A validated recurrence rule, with the text the user wrote.
 #[derive(Debug, Clone)]
 pub struct Recurrence {
@@ -207,9 +210,7 @@ impl Recurrence {
                 until.format("%Y%m%dT%H%M%SZ")
             )
         } else if self.rule.get_count() == Some(1) {
-            "recurrence COUNT=1 ends the series with this task, so it would never repeat: use \
-             COUNT=2 or more, or no recurrence"
-                .into()
+            COUNT_ONE.into()
         } else {
             format!(
                 "recurrence {} has no date after the due date {due_text} up to the end of \
@@ -234,8 +235,12 @@ impl Recurrence {
     }
 
     /// Refuses this rule for a task with no due date, which recurs from its completion time:
-    /// not known yet, but not before `now`, so an UNTIL already past surely ends the series.
+    /// not known yet, but not before `now`, so an UNTIL already past surely ends the series,
+    /// as does COUNT=1.
     pub fn check_undated(&self, now: DateTime<Utc>) -> Result<(), String> {
+        if self.rule.get_count() == Some(1) {
+            return Err(COUNT_ONE.into());
+        }
         match self.rule.get_until() {
             Some(until) if until.with_timezone(&Utc) < now => Err(format!(
                 "recurrence UNTIL={} is already past, so the task would never repeat: move \
