@@ -97,9 +97,8 @@ fn priority(toks: &[Tok], at: usize) -> Option<(usize, Priority)> {
 }
 
 /// "remind me 1 hour before", "reminder 30 min before", "2 days in advance", "remind me the
-/// day before", "remind me":
-/// minutes before the due time (`None` for "remind me" alone) and the words taken. `led`:
-/// a sentence's "remind me" came just before `at`.
+/// day before", "remind me": minutes before the due time (`None` for "remind me" alone) and
+/// the words taken. `led`: a sentence's "remind me" came just before `at`.
 fn reminder(toks: &[Tok], at: usize, led: bool) -> Option<(usize, Option<u32>)> {
     let word = |i: usize| toks.get(i).map_or("", |t| t.word());
     let lead = [
@@ -417,8 +416,9 @@ pub(super) fn command(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -
             EXAMPLE_ENDS,
         )
     };
+    const UNUSABLE: &str = "but not an end I can use (one, and a day or a number of times)";
     if d.bad_end {
-        return ends("but not an end I can use (one, and a day or a number of times)");
+        return ends(UNUSABLE);
     }
     let recurrence = match (&d.repeat, d.end, due) {
         (Some(rule), Some(end), Some(due)) => {
@@ -426,7 +426,7 @@ pub(super) fn command(toks: &[Tok], message: &str, now: &Now, remind_me: bool) -
                 return ends("until a date too far ahead");
             };
             let Ok(rule) = Recurrence::parse(&text) else {
-                return ends("but not an end I can use (one, and a day or a number of times)");
+                return ends(UNUSABLE);
             };
             if rule.check_count().is_err() {
                 return ends(&format!(
