@@ -18,7 +18,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use super::words::{ordinal, quantity, starts_with, Tok, Unit};
+use super::words::{match_phrase, ordinal, quantity, starts_with, Tok, Unit};
 
 /// The time a date without a time is due.
 pub(super) const DEFAULT_HOUR: u32 = 9;
@@ -660,8 +660,21 @@ fn date(toks: &[Tok], at: usize, prev: &str, now: &Now) -> Option<(usize, NaiveD
         };
         return d.map(|d| (len + 1, d));
     }
-    if starts_with(toks, at, "end of the month") || starts_with(toks, at, "end of month") {
-        let len = if word(at + 2) == "the" { 4 } else { 3 };
+    // "end of the month", "the last day of the month": this month's last day.
+    let the = usize::from(w == "the");
+    let month_end = match_phrase(toks, at, &["end of the month", "end of month"]).or_else(|| {
+        match_phrase(
+            toks,
+            at + the,
+            &[
+                "last day of the month",
+                "last day of month",
+                "last day of this month",
+            ],
+        )
+        .map(|len| the + len)
+    });
+    if let Some(len) = month_end {
         let last = now
             .today
             .with_day(1)?
