@@ -396,6 +396,23 @@ async fn a_number_alone_answers_which_one() {
     assert_eq!(again["tool_calls"], json!([]), "{again}");
     let fresh = chat(&app, &user, "2", None).await;
     assert_eq!(fresh["tool_calls"], json!([]), "{fresh}");
+
+    // More matches than one look shows: it says so.
+    for n in 0..11 {
+        app.create(&user, json!({ "title": format!("call number {n}") }))
+            .await;
+    }
+    let many = chat(&app, &user, "complete call", None).await;
+    let text = many["response"].as_str().unwrap();
+    assert!(
+        text.starts_with("More than 10 tasks match “call”; which one?")
+            && text
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("or say more of its title."),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -340,11 +340,20 @@ async fn act(
                 }
                 several => {
                     let titled_page = json!({"items": several, "total_count": several.len()});
+                    // Only a page of matches was looked at: there may be more.
+                    let more = page["total_count"]
+                        .as_u64()
+                        .is_some_and(|total| total > items.len() as u64);
+                    let count = if more {
+                        format!("More than {} tasks", several.len())
+                    } else {
+                        format!("{} tasks", several.len())
+                    };
+                    let narrow = if more { " or say more of its title" } else { "" };
                     return ask(
                         &titled_page,
                         format!(
-                            "{} tasks match “{words}”; {WHICH_ONE} (e.g. “{}”).",
-                            several.len(),
+                            "{count} match “{words}”; {WHICH_ONE} (e.g. “{}”){narrow}.",
                             action.by_number()
                         ),
                     );
