@@ -89,12 +89,18 @@ export function ChatPage() {
     }
   };
 
+  // A new conversation, typed into at once (the button that asked for it is disabled now).
+  const startNew = () => {
+    setCurrent(null);
+    document.getElementById("chat-message")?.focus();
+  };
+
   const remove = async () => {
     const shown = list.find((c) => c.id === current);
     if (!current || !confirm(`Delete the conversation “${shown?.title || "(empty)"}”? Its tasks stay.`)) return;
     try {
       await api.del(`/conversations/${current}`);
-      setCurrent(null);
+      startNew();
       loadList();
     } catch (err) {
       setError((err as Error).message);
@@ -108,7 +114,7 @@ export function ChatPage() {
         <button type="button" onClick={remove} disabled={current === null}>
           Delete conversation
         </button>
-        <button type="button" onClick={() => setCurrent(null)} disabled={current === null}>
+        <button type="button" onClick={startNew} disabled={current === null}>
           New conversation
         </button>
       </div>
@@ -144,7 +150,7 @@ export function ChatPage() {
               </>
             )}
           </ol>
-          <div ref={end} />
+          <div ref={end} class="chat-end" />
           {error && (
             <p class="error" role="alert">
               {error}
@@ -156,6 +162,7 @@ export function ChatPage() {
             </label>
             <input
               id="chat-message"
+              dir="auto"
               placeholder="add call mom tomorrow at 6pm"
               value={text}
               autoComplete="off"
@@ -177,7 +184,7 @@ function Message({ message }: { message: ChatMessage }) {
     <li class={`message ${message.role}`}>
       <span class="visually-hidden">{message.role === "user" ? "You:" : "Assistant:"}</span>
       {message.tool_calls && message.tool_calls.length > 0 && <Calls calls={message.tool_calls} />}
-      <p>{message.content}</p>
+      <p dir="auto">{message.content}</p>
     </li>
   );
 }

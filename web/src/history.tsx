@@ -1,5 +1,5 @@
 // A task's history from the audit log: each event, and what it changed.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "./api";
 import { when } from "./format";
 import { Panel } from "./panel";
@@ -43,6 +43,8 @@ export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => voi
       .get<HistoryPage>(`/tasks/${task.id}/history?page=${page}&page_size=${PAGE_SIZE}`)
       .then((p) => {
         setEntries((shown) => (page === 1 ? p.items : [...(shown ?? []), ...p.items]));
+        // "Show more" goes once they are shown: the keyboard goes to the first of them.
+        if (page > 1) focusFrom.current = (page - 1) * PAGE_SIZE;
         setTotal(p.total_count);
       })
       .catch((e) => setError(e.status === 404 ? "No history yet." : e.message));
@@ -50,6 +52,12 @@ export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => voi
     setEntries(null);
     load(1);
   }, [task.id]);
+  const focusFrom = useRef<number | null>(null);
+  useEffect(() => {
+    if (focusFrom.current === null) return;
+    document.getElementById(`history-${focusFrom.current}`)?.focus();
+    focusFrom.current = null;
+  }, [entries]);
   return (
     <Panel title={`History of “${task.title}”`} onClose={onClose}>
       {error && <p class="hint">{error}</p>}
@@ -57,7 +65,7 @@ export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => voi
       {entries && (
         <ol class="history">
           {entries.map((e, i) => (
-            <li>
+            <li id={`history-${i}`} tabIndex={-1}>
               <strong>{e.event_type.replace(/^task\./, "")}</strong> <time dateTime={e.occurred_at}>{when(e.occurred_at)}</time>
               <ul>
                 {changes(entries[i - 1]?.task, e.task).map((c) => (

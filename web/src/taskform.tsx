@@ -130,6 +130,8 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
         const custom = { reminder_minutes: reminder === CUSTOM && "task-reminder-custom", recurrence: repeat === CUSTOM && "task-rule" }[field as string];
         const input = document.getElementById(custom || `task-${field}`);
         input?.focus();
+      } else if (t && err instanceof ApiError && err.status === 404) {
+        setFormError("This task no longer exists: it was deleted, here or elsewhere. Close this form; what you typed was not saved.");
       } else {
         setFormError((err as Error).message);
       }
@@ -161,11 +163,11 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
           </p>
         )}
         <label for="task-title">Title</label>
-        <input {...fieldProps("title")} value={title} required onInput={(e) => setTitle(e.currentTarget.value)} />
+        <input {...fieldProps("title")} dir="auto" value={title} required onInput={(e) => setTitle(e.currentTarget.value)} />
         {errorOf("title")}
 
         <label for="task-description">Description</label>
-        <textarea {...fieldProps("description")} rows={3} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+        <textarea {...fieldProps("description")} dir="auto" rows={3} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
         {errorOf("description")}
 
         <label for="task-priority">Priority</label>

@@ -143,7 +143,10 @@ export function TasksPage() {
           setError("");
         })
         .catch((e) => {
-          if (e.name !== "AbortError") setError(e.message);
+          if (e.name === "AbortError") return;
+          // Tasks of another query must not stand under this one's chips.
+          setPage(null);
+          setError(`Your tasks could not be loaded: ${e.message}`);
         })
         .finally(() => setLoading(false));
     };
@@ -160,13 +163,24 @@ export function TasksPage() {
     };
   }, [qs]);
 
+  // When a task's row leaves the list, the keyboard stays in the list rather than falling
+  // to the page: on the task shown after it (before it, for the last), else on the heading.
+  const focusPast = (task: Task) => {
+    const items = page?.items ?? [];
+    const at = items.findIndex((t) => t.id === task.id);
+    const neighbour = items[at + 1] ?? items[at - 1];
+    (document.getElementById(`task-${neighbour?.id}`) ?? document.getElementById("tasks-heading"))?.focus();
+  };
+
   const toggle = async (task: Task) => {
     try {
       const updated = await api.patch<Task>(`/tasks/${task.id}/complete`, { completed: !task.completed });
       setAnnounce(updated.completed ? `Completed “${task.title}”.` : `Reopened “${task.title}”.`);
+      // Under "Open" or "Done" a completed or reopened task leaves the list.
+      if (query.status !== "all") focusPast(task);
       tasksChanged();
     } catch (e) {
-      setError((e as Error).message);
+      setError(`“${task.title}” could not be changed: ${(e as Error).message}`);
     }
   };
 
@@ -175,17 +189,28 @@ export function TasksPage() {
     try {
       await api.del(`/tasks/${task.id}`);
       setAnnounce(`Deleted “${task.title}”.`);
-      // The keyboard stays in the list, rather than falling to the page when the row goes:
-      // on the task shown after it (before it, for the last), else on the heading.
-      const items = page?.items ?? [];
-      const at = items.findIndex((t) => t.id === task.id);
-      const neighbour = items[at + 1] ?? items[at - 1];
-      (document.getElementById(`task-${neighbour?.id}`) ?? document.getElementById("tasks-heading"))?.focus();
+      focusPast(task);
       tasksChanged();
     } catch (e) {
-      setError((e as Error).message);
+      setError(`“${task.title}” could not be deleted: ${(e as Error).message}`);
     }
   };
+
+  // Another page starts at the top of the list; the keyboard stays on the pager, on the
+  // other button when this one has reached the end.
+  const [turned, setTurned] = useState(0);
+  const turn = (by: number) => {
+    setQuery((q) => ({ ...q, page: q.page + by }));
+    setTurned(by);
+  };
+  useEffect(() => {
+    if (!turned || loading) return;
+    document.querySelector(".task-list")?.scrollIntoView({ block: "start" });
+    const same = document.getElementById(turned > 0 ? "page-next" : "page-previous") as HTMLButtonElement | null;
+    const other = document.getElementById(turned > 0 ? "page-previous" : "page-next") as HTMLButtonElement | null;
+    (same && !same.disabled ? same : other && !other.disabled ? other : document.getElementById("tasks-heading"))?.focus();
+    setTurned(0);
+  }, [page, loading]);
 
   // Chips for the user's tags (GET /tags), and for those on screen and chosen, should the
   // tags endpoint not answer.
@@ -220,7 +245,8 @@ export function TasksPage() {
         <input
           id="search"
           type="search"
-          placeholder='Search: words, "a phrase", -exclude, or'
+          dir="auto"
+          placeholder='Search: words, "a phrase", -word, a or b'
           maxLength={SEARCH_MAX}
           value={searchText}
           onInput={(e) => setSearchText(e.currentTarget.value)}
@@ -293,7 +319,16 @@ export function TasksPage() {
             {query.order === "asc" ? "↑" : "↓"}
           </button>
           {filtered && (
-            <button type="button" class="ghost" onClick={() => { setSearchText(""); setQuery(INITIAL); }}>
+            <button
+              type="button"
+              class="ghost"
+              onClick={() => {
+                setSearchText("");
+                setQuery(INITIAL);
+                // The button goes with the filters: the keyboard goes to the search box.
+                document.getElementById("search")?.focus();
+              }}
+            >
               Clear filters
             </button>
           )}
@@ -302,7 +337,17 @@ export function TasksPage() {
 
       {error && (
         <p class="error" role="alert">
-          {error}
+          {error}{" "}
+          <button
+            type="button"
+            class="ghost small"
+            onClick={() => {
+              setError("");
+              tasksChanged();
+            }}
+          >
+            Try again
+          </button>
         </p>
       )}
       <p class="visually-hidden" role="status" aria-live="polite">
@@ -334,7 +379,7 @@ export function TasksPage() {
           </ul>
           {page.total_pages > 1 && (
             <nav class="pager" aria-label="Pages of tasks">
-              <button type="button" disabled={query.page <= 1} onClick={() => setQuery((q) => ({ ...q, page: q.page - 1 }))}>
+              <button type="button" id="page-previous" disabled={query.page <= 1} onClick={() => turn(-1)}>
                 Previous
               </button>
               <span>
@@ -342,8 +387,9 @@ export function TasksPage() {
               </span>
               <button
                 type="button"
+                id="page-next"
                 disabled={page.items.length < PAGE_SIZE || (page.total_count_exact && query.page >= page.total_pages)}
-                onClick={() => setQuery((q) => ({ ...q, page: q.page + 1 }))}
+                onClick={() => turn(1)}
               >
                 Next
               </button>
@@ -389,10 +435,14 @@ function TaskRow(props: {
         onChange={props.onToggle}
       />
       <div class="task-body">
-        <button type="button" class="task-title" id={id} onClick={props.onEdit} aria-label={`Edit “${task.title}”`}>
+        <button type="button" class="task-title" id={id} dir="auto" onClick={props.onEdit} aria-label={`Edit “${task.title}”`}>
           {task.title}
         </button>
-        {task.description && <p class="task-description">{task.description}</p>}
+        {task.description && (
+          <p class="task-description" dir="auto">
+            {task.description}
+          </p>
+        )}
         <div class="task-meta">
           <span class={`prio prio-${task.priority.toLowerCase()}`} title={`Priority ${PRIORITY_NAMES[task.priority]}`}>
             {task.priority}
@@ -487,6 +537,7 @@ function QuickAdd({ onAdded }: { onAdded: (t: Task) => void }) {
       <div class="row">
         <input
           id="quick-add"
+          dir="auto"
           placeholder="pay rent every month on the 1st p1 #home"
           value={text}
           autoComplete="off"

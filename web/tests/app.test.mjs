@@ -198,6 +198,17 @@ describe("the web app", () => {
     assert.ok(r > 150 && g < 80 && b < 80, `overdue is red: ${red}`);
     const border = (title) => row(page, title).evaluate((e) => getComputedStyle(e).borderLeftColor);
     assert.notEqual(await border("Renew passport"), await border("Someday"));
+    // A list that cannot be loaded shows no tasks of another query, says why, and comes
+    // back when asked.
+    await page.route("**/api/*/tasks?*", (route) => route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the database is unavailable" } }) }));
+    await page.getByRole("button", { name: "Done", exact: true }).click();
+    const alert = page.locator("p.error[role=alert]");
+    await alert.getByText("Your tasks could not be loaded: the database is unavailable").waitFor();
+    assert.equal(await page.locator("li.task").count(), 0);
+    await page.unroute("**/api/*/tasks?*");
+    await page.getByRole("button", { name: "Open", exact: true }).click();
+    await late.waitFor();
+    assert.equal(await alert.count(), 0);
     // A move to another time zone alone shows in the history.
     const passport = (await apiCall(page, "GET", "/tasks?search=passport")).body.items[0];
     await apiCall(page, "PATCH", `/tasks/${passport.id}`, { timezone: "Asia/Tokyo" });
@@ -341,6 +352,12 @@ describe("the web app", () => {
     await edit.getByRole("button", { name: "Save" }).click();
     await edit.locator("#task-due_at-error").waitFor();
     assert.equal((await apiCall(page, "GET", `/tasks/${made.id}`)).body.due_at, made.due_at);
+    // Deleted elsewhere while the form is open: it says so.
+    await apiCall(page, "DELETE", `/tasks/${made.id}`);
+    await edit.getByLabel("Title").fill("Pay the rent to Ben");
+    await edit.getByLabel(/^Due/).fill("2027-03-01T10:00");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.getByText(/This task no longer exists/).waitFor();
     await context.close();
   });
 
@@ -404,15 +421,20 @@ describe("the web app", () => {
     await page.keyboard.press("Enter");
     await row(page, "stretch").waitFor();
     assert.deepEqual(await unnamedControls(page), []);
-    // A task deleted from the keyboard leaves the keyboard on the next task, then on the
-    // heading when none is left.
+    // A task completed or deleted from the keyboard leaves the keyboard on the next task,
+    // then on the heading when none is left.
     const titles = await page.locator("li.task .task-title").allInnerTexts();
-    page.on("dialog", (d) => d.accept());
-    await page.getByRole("button", { name: `Delete “${titles[0]}”` }).focus();
-    await page.keyboard.press("Enter");
+    const focused = () => page.evaluate(() => document.activeElement.getAttribute("aria-label"));
+    await page.getByRole("checkbox", { name: `Complete “${titles[0]}”` }).focus();
+    await page.keyboard.press("Space");
     await row(page, titles[0]).waitFor({ state: "detached" });
-    assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), `Edit “${titles[1]}”`);
-    for (const title of titles.slice(1)) {
+    assert.equal(await focused(), `Edit “${titles[1]}”`);
+    page.on("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: `Delete “${titles[1]}”` }).focus();
+    await page.keyboard.press("Enter");
+    await row(page, titles[1]).waitFor({ state: "detached" });
+    assert.equal(await focused(), `Edit “${titles[2]}”`);
+    for (const title of titles.slice(2)) {
       await page.getByRole("button", { name: `Delete “${title}”` }).focus();
       await page.keyboard.press("Enter");
       await row(page, title).waitFor({ state: "detached" });
