@@ -5,12 +5,14 @@ import * as api from "./api";
 import { ApiError, authHeaders, errorOf, userPath } from "./api";
 import { tasksChanged } from "./bus";
 import { timezone, when } from "./format";
+import { keepInAddress } from "./router";
 import { events } from "./sse";
 import type { ChatMessage, ChatResponse, Conversation, ConversationSummary, Page, ToolCall } from "./types";
 
 export function ChatPage() {
   const [list, setList] = useState<ConversationSummary[]>([]);
-  const [current, setCurrent] = useState<string | null>(null);
+  // The conversation shown is kept in the address, so a reload stays in it.
+  const [current, setCurrent] = useState<string | null>(() => new URLSearchParams(location.search).get("conversation"));
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [text, setText] = useState("");
   const [pending, setPending] = useState<{ message: string; calls: ToolCall[] } | null>(null);
@@ -28,11 +30,19 @@ export function ChatPage() {
   }, []);
 
   useEffect(() => {
+    keepInAddress(current ? `?conversation=${encodeURIComponent(current)}` : "");
     if (!current) return setMessages([]);
     api
       .get<Conversation>(`/conversations/${current}`)
       .then((c) => setMessages(c.messages))
-      .catch((e) => setError(e.message));
+      .catch((e) => {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
+          setCurrent(null);
+          setError("That conversation no longer exists.");
+        } else {
+          setError(e.message);
+        }
+      });
   }, [current]);
 
   useEffect(() => end.current?.scrollIntoView({ block: "end" }), [messages, pending]);

@@ -1,6 +1,7 @@
 // A task's history from the audit log: each event, and what it changed.
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "./api";
+import { onTasksChanged } from "./bus";
 import { when } from "./format";
 import { Panel } from "./panel";
 import type { HistoryEntry, HistoryPage, Task } from "./types";
@@ -51,6 +52,8 @@ export function HistoryPanel({ task, onClose }: { task: Task; onClose: () => voi
   useEffect(() => {
     setEntries(null);
     load(1);
+    // A change made meanwhile, here or elsewhere, joins the history shown.
+    return onTasksChanged(() => load(1));
   }, [task.id]);
   const focusFrom = useRef<number | null>(null);
   useEffect(() => {

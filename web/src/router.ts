@@ -38,3 +38,9 @@ export function usePage(): Page {
   }, []);
   return page;
 }
+
+/** Keeps a page's state in the address (`search`: a query string, "" for none) without a new
+ * history entry, so that a reload or a bookmark shows the same. */
+export function keepInAddress(search: string) {
+  if (location.search !== search) history.replaceState(null, "", location.pathname + search);
+}

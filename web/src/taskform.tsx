@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import * as api from "./api";
 import { ApiError } from "./api";
-import { fromLocalInput, timezone, toLocalInput } from "./format";
+import { fromLocalInput, recurrenceText, timezone, toLocalInput } from "./format";
 import { Panel } from "./panel";
 import { PRIORITIES, PRIORITY_NAMES } from "./tasks";
 import type { Priority, Tag, Task, TaskInput } from "./types";
@@ -59,6 +59,10 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
     if (names.length) setTags((all) => [...all, ...names.filter((n) => !all.includes(n))]);
     setTagText("");
   };
+
+  // A custom rule in words, where it reads as one ("every month on the 1st").
+  const ruleWords = rule.trim() && recurrenceText(rule, t?.timezone ?? timezone);
+  const shownWords = ruleWords !== rule.trim() ? ruleWords : "";
 
   const body = (): TaskInput => {
     const pending = tagText.trim() ? [...tags, ...tagText.split(",").map((s) => s.trim().replace(/^#/, "")).filter(Boolean)] : tags;
@@ -163,7 +167,7 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
           </p>
         )}
         <label for="task-title">Title</label>
-        <input {...fieldProps("title")} dir="auto" value={title} required onInput={(e) => setTitle(e.currentTarget.value)} />
+        <input {...fieldProps("title")} dir="auto" autoFocus value={title} required onInput={(e) => setTitle(e.currentTarget.value)} />
         {errorOf("title")}
 
         <label for="task-description">Description</label>
@@ -203,9 +207,10 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
               else setTagText(v);
             }}
             onKeyDown={(e) => {
-              if (e.key === "Enter" && tagText.trim()) {
+              // Enter here is about tags: it adds the one typed, and never sends the form.
+              if (e.key === "Enter") {
                 e.preventDefault();
-                addTag(tagText);
+                if (tagText.trim()) addTag(tagText);
               } else if (e.key === "Backspace" && tagText === "" && tags.length) {
                 setTags(tags.slice(0, -1));
               }
@@ -258,9 +263,14 @@ export function TaskForm(props: { task: Task | null; tags: Tag[]; onClose: () =>
               placeholder="every monday,thursday or FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10"
               value={rule}
               aria-invalid={errors.recurrence ? "true" : undefined}
-              aria-describedby={errors.recurrence ? "task-recurrence-error" : undefined}
+              aria-describedby={errors.recurrence ? "task-recurrence-error" : shownWords ? "task-rule-words" : undefined}
               onInput={(e) => setRule(e.currentTarget.value)}
             />
+            {shownWords && (
+              <p id="task-rule-words" class="hint">
+                Repeats {shownWords}
+              </p>
+            )}
           </>
         )}
         {errorOf("recurrence")}

@@ -5,6 +5,7 @@ import * as api from "./api";
 import { onTasksChanged, tasksChanged } from "./bus";
 import { isOverdue, plural, recurrenceText, reminderText, timezone, total, when } from "./format";
 import { HistoryPanel } from "./history";
+import { keepInAddress } from "./router";
 import { TaskForm } from "./taskform";
 import type { Page, Priority, QuickAddPreview, Tag, Task } from "./types";
 
@@ -69,6 +70,42 @@ function queryString(q: Query): string {
   return p.toString();
 }
 
+/** The query as the address keeps it ("?q=rent&status=all"), defaults left out. */
+function toAddress(q: Query): string {
+  const p = new URLSearchParams();
+  if (q.search) p.set("q", q.search);
+  if (q.status !== INITIAL.status) p.set("status", q.status);
+  if (q.priorities.length) p.set("priority", q.priorities.join(","));
+  if (q.tags.length) p.set("tag", q.tags.join(","));
+  if (q.due) p.set("due", q.due);
+  if (q.overdue) p.set("overdue", "true");
+  if (q.sortBy !== INITIAL.sortBy) p.set("sort", q.sortBy);
+  if (q.order !== INITIAL.order) p.set("order", q.order);
+  if (q.page > 1) p.set("page", String(q.page));
+  const text = p.toString();
+  return text ? `?${text}` : "";
+}
+
+/** The query an address keeps; anything it does not know is the default. */
+function fromAddress(search: string): Query {
+  const p = new URLSearchParams(search);
+  const pick = <T extends string>(value: string | null, allowed: readonly T[], fallback: T): T =>
+    allowed.includes(value as T) ? (value as T) : fallback;
+  const list = (key: string) => (p.get(key) ?? "").split(",").filter(Boolean);
+  const page = Number(p.get("page"));
+  return {
+    search: p.get("q") ?? "",
+    status: pick<Status>(p.get("status"), ["pending", "completed", "all"], INITIAL.status),
+    priorities: list("priority").filter((x): x is Priority => PRIORITIES.includes(x as Priority)),
+    tags: list("tag"),
+    due: pick<Due>(p.get("due"), ["", "today", "week"], ""),
+    overdue: p.get("overdue") === "true",
+    sortBy: pick<SortBy>(p.get("sort"), ["due_at", "priority", "title", "created_at", "updated_at"], INITIAL.sortBy),
+    order: pick(p.get("order"), ["asc", "desc"] as const, INITIAL.order),
+    page: Number.isInteger(page) && page > 1 ? page : 1,
+  };
+}
+
 /** The user's tags with their open-task counts (GET /tags), newest list each change. */
 export function useTags(): Tag[] {
   const [tags, setTags] = useState<Tag[]>([]);
@@ -106,8 +143,9 @@ function readTags(body: any): Tag[] {
 const SEARCH_MAX = 200;
 
 export function TasksPage() {
-  const [query, setQuery] = useState<Query>(INITIAL);
-  const [searchText, setSearchText] = useState("");
+  const [query, setQuery] = useState<Query>(() => fromAddress(location.search));
+  const [searchText, setSearchText] = useState(query.search);
+  useEffect(() => keepInAddress(toAddress(query)), [query]);
   const [page, setPage] = useState<Page<Task> | null>(null);
   const [error, setError] = useState("");
   const [loading, setLoading] = useState(false);
@@ -354,6 +392,7 @@ export function TasksPage() {
         {announce}
       </p>
 
+      {!page && loading && <p class="hint">Loading your tasks…</p>}
       {page && (
         <>
           <p class="count-line" aria-live="polite">
@@ -362,7 +401,13 @@ export function TasksPage() {
                 ? "No tasks match."
                 : "No open tasks. Add one above."
               : `${total(page.total_count, page.total_count_exact)} ${page.total_count === 1 && page.total_count_exact ? "task" : "tasks"}`}
-            {loading && <span class="hint"> · loading…</span>}
+            {/* Outside the live count: a screen reader hears the count, not each reload. */}
+            {loading && (
+              <span class="hint" aria-hidden="true">
+                {" "}
+                · loading…
+              </span>
+            )}
           </p>
           <ul class="task-list" aria-label="Tasks" aria-busy={loading}>
             {page.items.map((task) => (
@@ -446,6 +491,7 @@ function TaskRow(props: {
         <div class="task-meta">
           <span class={`prio prio-${task.priority.toLowerCase()}`} title={`Priority ${PRIORITY_NAMES[task.priority]}`}>
             {task.priority}
+            <span class="visually-hidden"> ({PRIORITY_NAMES[task.priority]})</span>
           </span>
           {task.due_at && (
             <time class={`due${overdue ? " overdue" : ""}`} dateTime={task.due_at}>

@@ -218,6 +218,12 @@ describe("the web app", () => {
     await page.keyboard.press("Escape");
     await page.getByRole("button", { name: "Overdue" }).click();
     await row(page, "Someday").waitFor({ state: "detached" });
+    // The filters live in the address: a reload shows the same list.
+    assert.match(page.url(), /[?&]overdue=true/);
+    await page.reload();
+    await late.waitFor();
+    assert.equal(await page.getByRole("button", { name: "Overdue" }).getAttribute("aria-pressed"), "true");
+    assert.equal(await row(page, "Someday").count(), 0);
     await context.close();
   });
 
@@ -284,6 +290,10 @@ describe("the web app", () => {
     await reply.getByText(/^Added “call mom”/).waitFor();
     assert.match(await reply.locator(".tool-calls").innerText(), /add_task\s+done/);
     await page.locator(".conversations button").first().waitFor();
+    // The conversation lives in the address: a reload stays in it.
+    assert.match(page.url(), /\/chat\?conversation=/);
+    await page.reload();
+    await page.locator(".message.assistant").last().getByText(/^Added “call mom”/).waitFor();
     await shot(page, "chat");
     assert.deepEqual(await unnamedControls(page), []);
     // Deleted after a confirmation: the conversation goes, its task stays.
