@@ -121,12 +121,14 @@ export function ChatPage() {
     <section class="chat" aria-labelledby="chat-heading">
       <div class="page-head">
         <h1 id="chat-heading">Chat</h1>
-        <button type="button" onClick={remove} disabled={current === null}>
-          Delete conversation
-        </button>
-        <button type="button" onClick={startNew} disabled={current === null}>
-          New conversation
-        </button>
+        <div class="page-actions">
+          <button type="button" onClick={remove} disabled={current === null}>
+            Delete conversation
+          </button>
+          <button type="button" onClick={startNew} disabled={current === null}>
+            New conversation
+          </button>
+        </div>
       </div>
       <div class="chat-layout">
         <nav class="conversations" aria-label="Conversations">
