@@ -36,6 +36,9 @@ export function authHeaders(extra: Record<string, string> = {}): Record<string, 
   return session ? { Authorization: `Bearer ${session.token}`, ...extra } : extra;
 }
 
+/** What a request that never reached the server says. */
+export const UNREACHABLE = "The server cannot be reached. Is it running?";
+
 /** The error a non-2xx response carries. */
 export async function errorOf(response: Response): Promise<ApiError> {
   const body = await response.json().catch(() => null);
@@ -60,7 +63,7 @@ export async function call<T>(method: string, path: string, body?: unknown, sign
     });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
-    throw new ApiError(0, "network", "The server cannot be reached. Is it running?");
+    throw new ApiError(0, "network", UNREACHABLE);
   }
   if (!response.ok) throw await errorOf(response);
   if (response.status === 204) return undefined as T;

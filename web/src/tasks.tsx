@@ -554,6 +554,18 @@ function QuickAdd({ onAdded }: { onAdded: (t: Task) => void }) {
     return () => clearTimeout(t);
   }, [text]);
 
+  // A preview the server could not be reached for is read again once the app hears from
+  // the server again (the live stream's resync), not only at the next key.
+  const unreachable = error !== "" && error === api.UNREACHABLE;
+  useEffect(() => {
+    if (!unreachable) return;
+    return onTasksChanged(() =>
+      read(latest.current)
+        .then(() => setError(""))
+        .catch(() => {}),
+    );
+  }, [unreachable]);
+
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!text.trim() || busy) return;

@@ -248,6 +248,13 @@ describe("the web app", () => {
     const club = row(page, "book club");
     await club.waitFor();
     assert.match(await club.innerText(), /↻ every month on the last Friday, 6 times/);
+    // A preview the server could not be reached for comes back once the app hears from it.
+    await page.route("**/quick-add", (route) => route.abort("connectionrefused"));
+    await line.fill("water the plants tomorrow");
+    await page.getByText("The server cannot be reached. Is it running?").waitFor();
+    await page.unroute("**/quick-add");
+    await apiCall(page, "POST", "/tasks", { title: "something else" });
+    await page.waitForFunction(() => document.querySelector("#quick-add-preview")?.textContent.startsWith("Add “water the plants”"));
     // What is not a task says so, and is not added.
     await line.fill("p1 #home");
     await page.waitForFunction(() => document.querySelector("#quick-add-preview").textContent.startsWith("Not understood"));
