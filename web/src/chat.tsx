@@ -54,6 +54,8 @@ export function ChatPage() {
     setText("");
     setError("");
     setPending({ message, calls: [] });
+    // Whether a tool call already acted: then sending the message again would act twice.
+    let acted = false;
     try {
       const response = await fetch(userPath("/chat"), {
         method: "POST",
@@ -65,6 +67,7 @@ export function ChatPage() {
       for await (const ev of events(response)) {
         const data = JSON.parse(ev.data);
         if (ev.event === "tool_call") {
+          acted ||= (data as ToolCall).tool !== "list_tasks" && (data as ToolCall).tool !== "get_task" && !(data as ToolCall).error;
           setPending((p) => p && { ...p, calls: [...p.calls, data as ToolCall] });
           tasksChanged();
         } else if (ev.event === "done") {
@@ -85,6 +88,13 @@ export function ChatPage() {
       loadList();
       tasksChanged();
     } catch (err) {
+      if (acted) {
+        // Part of it was done: not offered again, and the tasks as they are now.
+        setError(`${(err as Error).message} Some of it was done; see your tasks before asking again.`);
+        tasksChanged();
+        loadList();
+        return;
+      }
       setText(message);
       if (current && err instanceof ApiError && err.status === 404) {
         // The conversation was deleted elsewhere: the message can start a new one.

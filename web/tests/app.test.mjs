@@ -303,6 +303,19 @@ describe("the web app", () => {
     await page.locator(".message.assistant").last().getByText(/^Added “call mom”/).waitFor();
     await shot(page, "chat");
     assert.deepEqual(await unnamedControls(page), []);
+    // A reply cut off after a tool call acted is not offered again (sending it would act twice).
+    await page.route("**/chat", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/event-stream",
+        body: `event: tool_call\ndata: ${JSON.stringify({ tool: "add_task", arguments: { title: "x" }, result: { id: "1" } })}\n\n`,
+      }),
+    );
+    await page.getByRole("textbox", { name: "Message" }).fill("add x");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByText(/Some of it was done; see your tasks before asking again\./).waitFor();
+    assert.equal(await page.getByRole("textbox", { name: "Message" }).inputValue(), "");
+    await page.unroute("**/chat");
     // Deleted after a confirmation: the conversation goes, its task stays.
     page.once("dialog", (dialog) => dialog.accept());
     await page.getByRole("button", { name: "Delete conversation" }).click();
