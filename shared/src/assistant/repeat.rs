@@ -468,7 +468,7 @@ const PER: &[&str] = &[
     "a", "an", "per", "each", "every", "daily", "weekly", "monthly", "yearly", "hourly",
 ];
 
-/// Where a series ends, said after its rule ("5 times", "for 3 weeks", "until friday",
+/// Where a series ends, said after its rule ("5 times", "twice", "for 3 weeks", "until friday",
 /// "till dec 20", "through the end of the month"), and the words taken; `Some((len, None))`
 /// for an end that is no day ("until 5pm").
 pub(super) fn end(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, Option<End>)> {
@@ -479,6 +479,9 @@ pub(super) fn end(toks: &[Tok], at: usize, now: &Now) -> Option<(usize, Option<E
         if word(at + lead + 1) == "times" && !PER.contains(&word(at + lead + 2)) {
             return Some((lead + 2, Some(End::Times(n))));
         }
+    }
+    if count == "twice" && !PER.contains(&word(at + lead + 1)) {
+        return Some((lead + 1, Some(End::Times(2))));
     }
     if lead == 1 {
         let (n, unit, len) = quantity(toks, at + 1)?;
@@ -760,6 +763,7 @@ mod tests {
         let friday = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
         assert_eq!(end_of("5 times"), Some((2, Some(End::Times(5)))));
         assert_eq!(end_of("for ten times"), Some((3, Some(End::Times(10)))));
+        assert_eq!(end_of("twice"), Some((1, Some(End::Times(2)))));
         assert_eq!(
             end_of("for 3 weeks"),
             Some((3, Some(End::For(3, Unit::Week))))
@@ -786,6 +790,7 @@ mod tests {
             "3 times a day",
             "2 times per week",
             "3 times daily",
+            "twice a week",
             "until further notice",
             "for friday",
             "a times",

@@ -147,6 +147,8 @@ fn table() -> Vec<(&'static str, chrono_tz::Tz, Command)> {
         ("add every day take pills 3 times until friday", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"FREQ=DAILY;UNTIL=20261204T235959Z","timezone":"UTC","title":"take pills 3 times"}))),
         ("add every day take pills 3 times then rest for 3 days and sleep", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"take pills 3 times then rest for 3 days and sleep"}))),
         ("add pay the bills on the last day of the month", U, add(json!({"due_at":"2026-11-30T23:59:00Z","timezone":"UTC","title":"pay the bills"}))),
+        ("add deep clean every sunday twice", U, add(json!({"due_at":"2026-12-06T09:00:00Z","recurrence":"FREQ=WEEKLY;BYDAY=SU;COUNT=2","timezone":"UTC","title":"deep clean"}))),
+        ("add brush teeth every day twice a day", U, add(json!({"due_at":"2026-12-01T09:00:00Z","recurrence":"daily","timezone":"UTC","title":"brush teeth twice a day"}))),
         // A first date off the rule's days moves to the rule's first day from it.
         ("add book club every first monday starting tomorrow 3 times", U, add(json!({"due_at":"2026-12-07T09:00:00Z","recurrence":"FREQ=MONTHLY;BYDAY=1MO;COUNT=3","timezone":"UTC","title":"book club"}))),
         ("add clean every monday from wednesday", U, add(json!({"due_at":"2026-12-07T09:00:00Z","recurrence":"every monday","timezone":"UTC","title":"clean"}))),
