@@ -66,7 +66,8 @@ fn day_code(day: Weekday) -> &'static str {
 }
 
 impl Repeat {
-    /// The rule in the grammar `Recurrence::parse` accepts.
+    /// The rule in the grammar `Recurrence::parse` accepts: in words where it has them,
+    /// else as RFC 5545 (`rrule`).
     pub fn rule(&self) -> String {
         match self {
             Repeat::Daily(1) => "daily".into(),
@@ -80,35 +81,14 @@ impl Repeat {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
-            Repeat::Weekly(n, days) => format!(
-                "FREQ=WEEKLY;INTERVAL={n};BYDAY={}",
-                days.iter()
-                    .map(|d| day_code(*d))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
             Repeat::Weekdays => "every weekday".into(),
             Repeat::Monthly(1, None) => "monthly".into(),
             Repeat::Monthly(n, None) => format!("every {n} months"),
-            // "on the 31st" means the month's last day where it is shorter (RFC 5545 would
-            // skip such a month): the last of the 28th up to that day.
-            Repeat::Monthly(n, Some(d)) => {
-                let interval = interval(*n);
-                if *d > 28 {
-                    let days: Vec<String> = (28..=*d).map(|d| d.to_string()).collect();
-                    format!(
-                        "FREQ=MONTHLY{interval};BYMONTHDAY={};BYSETPOS=-1",
-                        days.join(",")
-                    )
-                } else {
-                    format!("FREQ=MONTHLY{interval};BYMONTHDAY={d}")
-                }
-            }
-            Repeat::MonthlyNth(n, nth, day) => {
-                format!("FREQ=MONTHLY{};BYDAY={nth}{}", interval(*n), day_code(*day))
-            }
             Repeat::Yearly(1) => "yearly".into(),
             Repeat::Yearly(n) => format!("every {n} years"),
+            Repeat::Weekly(..) | Repeat::Monthly(_, Some(_)) | Repeat::MonthlyNth(..) => {
+                self.rrule()
+            }
         }
     }
 
@@ -127,7 +107,8 @@ impl Repeat {
         Some(format!("{};{limit}", self.rrule()))
     }
 
-    /// The rule as RFC 5545 (`FREQ=...`), for adding an end to it.
+    /// The rule as RFC 5545 (`FREQ=...`): for the rules the words cannot say, and for
+    /// adding an end to any.
     fn rrule(&self) -> String {
         match self {
             Repeat::Daily(n) => format!("FREQ=DAILY{}", interval(*n)),
@@ -142,8 +123,21 @@ impl Repeat {
             ),
             Repeat::Weekdays => "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR".into(),
             Repeat::Monthly(n, None) => format!("FREQ=MONTHLY{}", interval(*n)),
+            // "on the 31st" means the month's last day where it is shorter (RFC 5545 would
+            // skip such a month): the last of the 28th up to that day.
+            Repeat::Monthly(n, Some(d)) if *d > 28 => {
+                let days: Vec<String> = (28..=*d).map(|d| d.to_string()).collect();
+                format!(
+                    "FREQ=MONTHLY{};BYMONTHDAY={};BYSETPOS=-1",
+                    interval(*n),
+                    days.join(",")
+                )
+            }
+            Repeat::Monthly(n, Some(d)) => format!("FREQ=MONTHLY{};BYMONTHDAY={d}", interval(*n)),
+            Repeat::MonthlyNth(n, nth, day) => {
+                format!("FREQ=MONTHLY{};BYDAY={nth}{}", interval(*n), day_code(*day))
+            }
             Repeat::Yearly(n) => format!("FREQ=YEARLY{}", interval(*n)),
-            Repeat::Monthly(_, Some(_)) | Repeat::MonthlyNth(..) => self.rule(),
         }
     }
 

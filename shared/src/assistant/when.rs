@@ -203,7 +203,8 @@ impl When {
     }
 
     /// The due time, or `None` when nothing was said (or the date is out of range). `rule`
-    /// is the recurrence's day filter, for a time without a date.
+    /// is the recurrence's day filter: for a time without a date, and to move a date onto
+    /// the rule's days.
     pub fn resolve(
         &self,
         now: &Now,
@@ -217,18 +218,20 @@ impl When {
             Some(clock) => Some(clock.time(self.part)?),
             None => self.part.map(Part::default_time),
         };
+        // The first day from `from` that is on the rule, with the time (when one is said)
+        // still ahead.
+        let first_day = |from: NaiveDate,
+                         rule: Option<&dyn Fn(NaiveDate) -> bool>,
+                         time: Option<NaiveTime>| {
+            (0..=400u64)
+                .map_while(|k| from.checked_add_days(Days::new(k)))
+                .filter(|d| rule.is_none_or(|r| r(*d)))
+                .find(|d| time.is_none_or(|t| local(now.tz, *d, t).is_some_and(|at| at > now.now)))
+        };
         // A date off the rule's days, or past ("every monday starting dec 1" on 5 December),
         // starts the series on the rule's first day from it that is still ahead.
         let date = match (self.date, rule) {
-            (Some(date), Some(rule)) => {
-                let from = date.max(now.today);
-                (0..=400u64)
-                    .map_while(|k| from.checked_add_days(Days::new(k)))
-                    .filter(|d| rule(*d))
-                    .find(|d| {
-                        time.is_none_or(|t| local(now.tz, *d, t).is_some_and(|at| at > now.now))
-                    })
-            }
+            (Some(date), Some(rule)) => first_day(date.max(now.today), Some(rule), time),
             (date, _) => date,
         };
         match (date, time) {
@@ -243,11 +246,7 @@ impl When {
             }
             (None, time) if time.is_some() || rule.is_some() => {
                 let time = time.unwrap_or(default);
-                (0..=400u64)
-                    .map_while(|k| now.plus_days(k))
-                    .filter(|d| rule.is_none_or(|r| r(*d)))
-                    .filter_map(|d| local(now.tz, d, time))
-                    .find(|at| *at > now.now)
+                local(now.tz, first_day(now.today, rule, Some(time))?, time)
             }
             (None, _) => None,
         }
