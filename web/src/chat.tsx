@@ -67,8 +67,9 @@ export function ChatPage() {
       for await (const ev of events(response)) {
         const data = JSON.parse(ev.data);
         if (ev.event === "tool_call") {
-          acted ||= (data as ToolCall).tool !== "list_tasks" && (data as ToolCall).tool !== "get_task" && !(data as ToolCall).error;
-          setPending((p) => p && { ...p, calls: [...p.calls, data as ToolCall] });
+          const call = data as ToolCall;
+          acted ||= !call.error && call.tool !== "list_tasks" && call.tool !== "get_task";
+          setPending((p) => p && { ...p, calls: [...p.calls, call] });
           tasksChanged();
         } else if (ev.event === "done") {
           done = data as ChatResponse;

@@ -401,7 +401,7 @@ export function TasksPage() {
                 ? "No tasks match."
                 : "No open tasks. Add one above."
               : `${total(page.total_count, page.total_count_exact)} ${page.total_count === 1 && page.total_count_exact ? "task" : "tasks"}`}
-            {/* Outside the live count: a screen reader hears the count, not each reload. */}
+            {/* Hidden from screen readers: they hear the count change, not each reload. */}
             {loading && (
               <span class="hint" aria-hidden="true">
                 {" "}
@@ -556,7 +556,7 @@ function QuickAdd({ onAdded }: { onAdded: (t: Task) => void }) {
 
   // A preview the server could not be reached for is read again once the app hears from
   // the server again (the live stream's resync), not only at the next key.
-  const unreachable = error !== "" && error === api.UNREACHABLE;
+  const unreachable = error === api.UNREACHABLE;
   useEffect(() => {
     if (!unreachable) return;
     return onTasksChanged(() =>
